@@ -1,0 +1,260 @@
+"""Load codewords.yaml and the service file into validated models.
+
+Every problem is reported as file, line, what is wrong and how to fix it, so an
+operator can mend a file at 8 a.m. without reading Python tracebacks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import ValidationError
+
+from .matching import normalise
+from .model import Book, Role, Service
+
+FORBIDDEN_IN_REPLIES = re.compile(r"\b(alert|alarm|police|emergency|panic)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    what: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.what}\n    fix: {self.fix}"
+
+
+class ConfigError(Exception):
+    """Raised with every problem found, so one run shows them all."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+Path_ = tuple[str | int, ...]
+
+
+def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
+    """Turn a composed YAML node into plain data, remembering each path's line."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.safe_load(yaml.serialize(key_node))
+            key = str(key) if key is not None else ""
+            if key in out:
+                raise _Dup(key, key_node.start_mark.line + 1)
+            out[key] = _to_python(value_node, (*path, key), lines)
+            lines.setdefault((*path, key, "__key__"), key_node.start_mark.line + 1)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(v, (*path, i), lines) for i, v in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+class _Dup(Exception):
+    def __init__(self, key: str, line: int):
+        self.key, self.line = key, line
+
+
+def _read(path: Path) -> tuple[Any, dict[Path_, int]]:
+    name = str(path)
+    if not path.exists():
+        raise ConfigError([Problem(name, 0, "the file does not exist", f"create {name} (see the example in README.md)")])
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else 0
+        raise ConfigError(
+            [Problem(name, line, f"this is not valid YAML: {e.problem}",
+                     "check indentation (spaces, not tabs), colons after keys and matching quotes")]
+        ) from None
+    if node is None:
+        raise ConfigError([Problem(name, 1, "the file is empty", "start from the example in README.md")])
+    lines: dict[Path_, int] = {}
+    try:
+        data = _to_python(node, (), lines)
+    except _Dup as d:
+        raise ConfigError([Problem(name, d.line, f"'{d.key}' appears twice", "keep one of the two entries")]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(name, 1, "the file must be a mapping of sections", "start from the example in README.md")])
+    return data, lines
+
+
+def _line(lines: dict[Path_, int], loc: Path_) -> int:
+    loc = tuple(loc)
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return 1
+
+
+_FIXES = {
+    "missing": "add the missing key",
+    "extra_forbidden": "remove it, or check its spelling",
+    "literal_error": "use one of the allowed values",
+    "enum": "use one of the allowed values",
+    "int_parsing": "write a whole number",
+    "time_parsing": "write a time as HH:MM, in quotes",
+    "date_from_datetime_parsing": "write a date as YYYY-MM-DD",
+    "string_type": "write text here",
+}
+
+
+def _validation_problems(name: str, err: ValidationError, lines: dict[Path_, int]) -> list[Problem]:
+    problems = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        where = ".".join(str(p) for p in loc)
+        msg = e["msg"].removeprefix("Value error, ")
+        fix = _FIXES.get(e["type"], "correct the value")
+        if e["type"] == "value_error":
+            fix = "change it as the message says"
+        problems.append(Problem(name, _line(lines, loc), f"{where}: {msg}", fix))
+    return problems
+
+
+def _inject_keys(data: dict[str, Any], sections: tuple[str, ...]) -> None:
+    for section in sections:
+        entries = data.get(section)
+        if isinstance(entries, dict):
+            for key, value in entries.items():
+                if isinstance(value, dict):
+                    value.setdefault("key", key)
+
+
+def load_service(path: Path) -> Service:
+    data, lines = _read(path)
+    _inject_keys(data, ("branches", "people"))
+    name = str(path)
+    try:
+        service = Service.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_validation_problems(name, e, lines)) from None
+    problems = []
+    try:
+        ZoneInfo(service.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(Problem(name, _line(lines, ("timezone",)), f"unknown time zone '{service.timezone}'",
+                                "use a name such as Europe/London"))
+    seen_ids: dict[tuple[str, object], str] = {}
+    for key, p in service.people.items():
+        if p.branch and p.branch not in service.branches:
+            problems.append(Problem(name, _line(lines, ("people", key, "branch")),
+                                    f"person '{key}' works at unknown branch '{p.branch}'",
+                                    f"use one of: {', '.join(service.branches)}"))
+        for platform in ("telegram", "slack"):
+            ident = getattr(p, platform)
+            if ident is None:
+                continue
+            other = seen_ids.get((platform, ident))
+            if other:
+                problems.append(Problem(name, _line(lines, ("people", key, platform)),
+                                        f"{platform} id {ident} is given to both '{other}' and '{key}'",
+                                        "each chat account belongs to one person; remove one"))
+            seen_ids[(platform, ident)] = key
+    for section in ("rota", "overrides"):
+        for i, entry in enumerate(getattr(service, section)):
+            if entry.branch not in service.branches:
+                problems.append(Problem(name, _line(lines, (section, i, "branch")),
+                                        f"{section} entry {i + 1} names unknown branch '{entry.branch}'",
+                                        f"use one of: {', '.join(service.branches)}"))
+            person = service.people.get(entry.person)
+            if person is None:
+                problems.append(Problem(name, _line(lines, (section, i, "person")),
+                                        f"{section} entry {i + 1} names unknown person '{entry.person}'",
+                                        "add the person under people:, or correct the name"))
+            elif not person.may(Role.duty_manager):
+                problems.append(Problem(name, _line(lines, (section, i, "person")),
+                                        f"'{entry.person}' is {person.role.value}, not a duty manager",
+                                        "give them role: duty_manager (or admin), or rota someone else"))
+    if problems:
+        raise ConfigError(problems)
+    return service
+
+
+def load_book(path: Path, service: Service | None = None) -> Book:
+    data, lines = _read(path)
+    _inject_keys(data, ("codewords",))
+    name = str(path)
+    try:
+        book = Book.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_validation_problems(name, e, lines)) from None
+    problems = []
+    phrases: dict[str, str] = {}
+    for key, cw in book.codewords.items():
+        if cw.ladder not in book.ladders:
+            problems.append(Problem(name, _line(lines, ("codewords", key, "ladder")),
+                                    f"codeword '{key}' uses unknown ladder '{cw.ladder}'",
+                                    f"use one of: {', '.join(book.ladders) or '(define a ladder under ladders:)'}"))
+        for field in ("cover_reply", "ack_reply"):
+            m = FORBIDDEN_IN_REPLIES.search(getattr(cw, field))
+            if m:
+                problems.append(Problem(name, _line(lines, ("codewords", key, field)),
+                                        f"the {field} of '{key}' says '{m.group(0)}', which would give the sender away",
+                                        "write an innocent reply, like something a colleague would say aloud"))
+        for i, phrase in enumerate(cw.phrases):
+            norm = normalise(phrase)
+            if len(norm.split()) < 2:
+                problems.append(Problem(name, _line(lines, ("codewords", key, "phrases", i)),
+                                        f"phrase '{phrase}' is too short to be safe from false alarms",
+                                        "use a phrase of at least two words"))
+            if norm in phrases and phrases[norm] != key:
+                problems.append(Problem(name, _line(lines, ("codewords", key, "phrases", i)),
+                                        f"phrase '{phrase}' is also used by codeword '{phrases[norm]}'",
+                                        "give each phrase to one codeword"))
+            phrases[norm] = key
+    lw = book.lone_working
+    if lw.ladder not in book.ladders:
+        problems.append(Problem(name, _line(lines, ("lone_working", "ladder")),
+                                f"lone_working uses unknown ladder '{lw.ladder}'",
+                                f"use one of: {', '.join(book.ladders)}"))
+    for lkey, ladder in book.ladders.items():
+        for t_index, tier in enumerate(ladder.tiers):
+            for j, target in enumerate(tier.notify):
+                if service and target.startswith("person:") and target[7:] not in service.people:
+                    problems.append(Problem(name, _line(lines, ("ladders", lkey, "tiers", t_index, "notify", j)),
+                                            f"ladder '{lkey}' notifies unknown person '{target[7:]}'",
+                                            "add them to the service file's people:, or correct the key"))
+    if problems:
+        raise ConfigError(problems)
+    return book
+
+
+def resolve_service_path(path: Path) -> Path:
+    """The operator's service file, or the shipped example when there is none yet."""
+    if path.exists():
+        return path
+    example = path.with_name("service.example.yaml")
+    return example if example.exists() else path
+
+
+def load_all(codewords: Path, service_path: Path) -> tuple[Book, Service]:
+    """Load both files, gathering every problem from both before raising."""
+    problems: list[Problem] = []
+    service = book = None
+    try:
+        service = load_service(resolve_service_path(service_path))
+    except ConfigError as e:
+        problems += e.problems
+    try:
+        book = load_book(codewords, service)
+    except ConfigError as e:
+        problems += e.problems
+    if problems:
+        raise ConfigError(problems)
+    assert book is not None and service is not None
+    return book, service

@@ -1,0 +1,93 @@
+"""saferbot run | console | demo | check-config, plus the capabilities' own commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from . import commands
+from .book import ConfigError, load_all, resolve_service_path
+from .settings import Settings
+
+
+def load_config(settings: Settings):
+    """Both files, or a report of every problem and exit code 2."""
+    try:
+        return load_all(settings.codewords_file, settings.service_file)
+    except ConfigError as e:
+        print(f"saferbot: {len(e.problems)} problem(s) in the configuration:\n", file=sys.stderr)
+        for p in e.problems:
+            print(str(p) + "\n", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
+    book, service = load_config(settings)
+    print(f"{settings.codewords_file}: {len(book.codewords)} codewords, {len(book.ladders)} ladders - OK")
+    print(f"{resolve_service_path(settings.service_file)}: {len(service.branches)} branches, "
+          f"{len(service.people)} people, {len(service.rota)} rota entries - OK")
+    return 0
+
+
+async def _serve(settings: Settings, console: bool) -> None:
+    from .engine import Engine
+    from .transports import build
+
+    book, service = load_config(settings)
+    engine = Engine(settings, book, service, transports=build(settings, console=console))
+    overdue = await engine.start()
+    names = ", ".join(engine.transports)
+    logging.getLogger("saferbot").info("saferbot running on %s (database %s); %d overdue wake-up(s) fired",
+                                       names, settings.db, overdue)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await engine.stop()
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    with contextlib.suppress(SystemExit):
+        asyncio.run(_serve(settings, console=args.command == "console"))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from .demo import run_demo
+
+    return asyncio.run(run_demo(settings))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="saferbot", description="Safety bot for library staff.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start every transport whose tokens are set (the console if none)").set_defaults(
+        func=cmd_run)
+    sub.add_parser("console", help="run on the console even when tokens are set").set_defaults(func=cmd_run)
+    sub.add_parser("demo", help="play a scripted codeword scenario with fast time").set_defaults(func=cmd_demo)
+    sub.add_parser("check-config", help="validate codewords.yaml and the service file").set_defaults(
+        func=cmd_check_config)
+    for module in (commands.people, commands.incidents):
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return int(args.func(args, settings) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""The engine: wires store, clock, scheduler, outbox, router and transports.
+
+platform event -> transport -> Engine.receive -> router/handler (one transaction)
+-> after commit: scheduler (wake later) and outbox (deliver) -> transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import handlers  # noqa: F401  (registers every capability)
+
+from . import escalation
+from .clock import Clock
+from .directory import Directory
+from .matching import PhraseMatcher
+from .messages import Inbound, Outbound
+from .model import Book, Person, Service
+from .outbox import Outbox
+from .registry import WAKEUPS
+from .router import route
+from .scheduler import Scheduler
+from .settings import Settings
+from .store import Store
+from .store.outbox import Claimed
+from .transports.base import Transport
+from .unit import Address, Context, Tx
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SORRY = "Sorry, I could not do that just now. If you need help, ask a colleague or phone your manager."
+STARTUP_HOOKS: list[Callable[[Engine], Any]] = []  # async fn(engine) run after start (e.g. daily jobs)
+
+
+class Engine:
+    def __init__(self, settings: Settings, book: Book, service: Service, *, clock: Clock | None = None,
+                 transports: Iterable[Transport] = ()):
+        self.settings = settings
+        self.book = book
+        self.service = service
+        self.clock = clock or Clock(service.timezone)
+        self.transports: dict[str, Transport] = {t.platform: t for t in transports}
+        self.directory = Directory(service)
+        matcher = PhraseMatcher({k: c.phrases for k, c in book.codewords.items()})
+        self.ctx = Context(book, self.directory, self.clock, settings, matcher, self.addresses)
+        self.store: Store | None = None
+        self.scheduler: Scheduler | None = None
+        self.outbox: Outbox | None = None
+        self.started = asyncio.Event()
+
+    # --- life cycle ------------------------------------------------------------
+    async def start(self) -> int:
+        """Open the store, rebuild wake-ups and the outbox, start transports; returns overdue wake-ups."""
+        self.store = await Store.open(self.settings.db)
+        await self.store.read(self._load_bindings)
+        self.outbox = Outbox(self.store, self.clock, self.transports, backoff=self.settings.outbox_backoff,
+                             backoff_max=self.settings.outbox_backoff_max,
+                             max_attempts=self.settings.outbox_max_attempts, on_failed=self._delivery_failed)
+        await self.outbox.start()
+        self.scheduler = Scheduler(self.store, self.clock, self.fire)
+        if hasattr(self.clock, "listeners"):
+            self.clock.listeners.append(self._clock_moved)
+        overdue = await self.scheduler.start()
+        for t in self.transports.values():
+            await t.start(self)
+        for hook in STARTUP_HOOKS:
+            await hook(self)
+        self.started.set()
+        self.outbox.kick()
+        return overdue
+
+    async def stop(self) -> None:
+        for t in self.transports.values():
+            try:
+                await t.stop()
+            except Exception:
+                log.exception("stopping %s", t.platform)
+        if self.scheduler:
+            await self.scheduler.stop()
+        if self.outbox:
+            await self.outbox.stop()
+        if hasattr(self.clock, "listeners") and self._clock_moved in self.clock.listeners:
+            self.clock.listeners.remove(self._clock_moved)
+        if self.store:
+            await self.store.close()
+
+    async def _clock_moved(self) -> None:
+        assert self.scheduler and self.outbox
+        await self.scheduler.run_due()
+        self.outbox.kick()
+
+    def _load_bindings(self, conn: sqlite3.Connection) -> None:
+        """Chat accounts bound by registration, kept in the store (table owned by the people capability)."""
+        has = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='bindings'").fetchone()
+        if has:
+            for r in conn.execute("SELECT person, platform, user_id FROM bindings"):
+                if self.directory.person(r[0]):
+                    self.directory.bind(r[0], r[1], r[2])
+
+    # --- addressing ------------------------------------------------------------
+    def addresses(self, person: Person) -> list[Address]:
+        """Where a person can be reached now, preferred platform first."""
+        order = sorted(self.transports.values(), key=lambda t: t.platform != person.prefer)
+        out = []
+        for t in order:
+            addr = t.address(person)
+            if addr:
+                out.append((t.platform, addr[0], addr[1]))
+        return out
+
+    # --- units of work ----------------------------------------------------------
+    async def perform(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run fn(tx, *args) in one transaction, then schedule and deliver what it recorded."""
+        assert self.store is not None
+        tx, result = await self.store.run(self._in_tx, fn, args)
+        self._after(tx)
+        return result
+
+    def _in_tx(self, conn: sqlite3.Connection, fn: Callable[..., T], args: tuple) -> tuple[Tx, T]:
+        tx = Tx(self.ctx, conn, self.clock.now())
+        return tx, fn(tx, *args)
+
+    def _after(self, tx: Tx) -> None:
+        assert self.scheduler and self.outbox
+        for wid, due in tx.new_wakeups:
+            self.scheduler.add(wid, due)
+        if tx.dropped:
+            self.outbox.drop(tx.dropped)
+        if tx.queued:
+            self.outbox.kick()
+
+    async def receive(self, msg: Inbound) -> None:
+        """Take one inbound event; a repeat of an event id does nothing."""
+        try:
+            await self.perform(_intake, msg)
+        except Exception:
+            log.exception("handling %s event %s failed", msg.platform, msg.event_id)
+            try:
+                await self.perform(_apologise, msg)
+            except Exception:
+                log.exception("could not even apologise")
+
+    async def fire(self, wakeup_id: int) -> None:
+        try:
+            await self.perform(_wake, wakeup_id)
+        except Exception:
+            log.exception("wake-up %s failed; trying again in 30 s", wakeup_id)
+            if self.scheduler:
+                self.scheduler.add(wakeup_id, self.clock.now() + 30)
+
+    def _delivery_failed(self, conn: sqlite3.Connection, c: Claimed, error: str, now: float) -> int:
+        """A message that can never arrive: note it on the alert and try the person's other platform."""
+        tx = Tx(self.ctx, conn, now)
+        person = self.directory.person(c.person)
+        d = c.delivery
+        name = person.name if person else d.chat_id
+        fallback = None
+        if person and d.kind == "send":
+            tried = {r[0] for r in conn.execute("SELECT DISTINCT platform FROM outbox WHERE person=? AND"
+                                                " status='failed' AND created_at>=?", (person.key, now - 3600))}
+            out = Outbound(d.text, buttons=d.buttons, priority=d.priority, card=c.card, form=d.form,
+                           form_ref=d.form_ref, attachment=d.attachment)
+            fallback = tx.send(person, out, alert_id=c.alert_id, tag=c.tag, exclude=tuple(tried | {d.platform}))
+        if c.alert_id:
+            text = f"message to {name} via {d.platform} failed ({error})"
+            text += f"; sent via {fallback} instead" if fallback else ""
+            escalation.event(tx, c.alert_id, "delivery_failed", text)
+        return tx.queued
+
+
+def _intake(tx: Tx, msg: Inbound) -> None:
+    new = tx.conn.execute("INSERT OR IGNORE INTO inbound(key, at) VALUES(?, ?)",
+                          (f"{msg.platform}:{msg.event_id}", tx.now)).rowcount
+    if new:
+        route(tx, msg)
+
+
+def _apologise(tx: Tx, msg: Inbound) -> None:
+    tx.reply(msg, Outbound(SORRY))
+
+
+def _wake(tx: Tx, wakeup_id: int) -> None:
+    row = tx.conn.execute("UPDATE wakeups SET status='done' WHERE id=? AND status='pending' RETURNING kind, ref",
+                          (wakeup_id,)).fetchone()
+    if row is None:
+        return
+    handler = WAKEUPS.get(row["kind"])
+    if handler is None:
+        log.error("no handler for wake-up kind %s", row["kind"])
+        return
+    handler(tx, row["ref"])

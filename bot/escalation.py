@@ -1,0 +1,296 @@
+"""The ladder engine: notify a tier, wait for an ack, re-notify, climb.
+
+An alert snapshots its ladder when it starts, so editing the book never changes a
+live alert. Each step is one wake-up row; the climb claims it before acting, so a
+restart, a duplicate job or a second instance climbs once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+
+from .messages import Button, Outbound
+from .model import Ladder, Person, Priority, Role, Severity
+from .registry import wakeup
+from .unit import Tx
+
+CLIMB = "alert.climb"
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: int
+    kind: str
+    ref: str
+    severity: Severity
+    person: str | None
+    branch: str | None
+    title: str
+    details: str
+    status: str
+    ladder: Ladder
+    tier: int
+    repeats: int
+    ack_reply: str | None
+    reply_platform: str | None
+    reply_chat: str | None
+    drill: bool
+    created_at: float
+    acked_by: str | None
+    acked_at: float | None
+    resolved_by: str | None
+    resolved_at: float | None
+
+    @property
+    def card(self) -> str:
+        return f"alert:{self.id}"
+
+    @staticmethod
+    def from_row(r: sqlite3.Row) -> Alert:
+        return Alert(
+            id=r["id"], kind=r["kind"], ref=r["ref"], severity=Severity(r["severity"]), person=r["person"],
+            branch=r["branch"], title=r["title"], details=r["details"], status=r["status"],
+            ladder=Ladder.model_validate(json.loads(r["ladder"])), tier=r["tier"], repeats=r["repeats"],
+            ack_reply=r["ack_reply"], reply_platform=r["reply_platform"], reply_chat=r["reply_chat"],
+            drill=bool(r["drill"]), created_at=r["created_at"], acked_by=r["acked_by"], acked_at=r["acked_at"],
+            resolved_by=r["resolved_by"], resolved_at=r["resolved_at"],
+        )
+
+
+def load(conn: sqlite3.Connection, alert_id: int) -> Alert | None:
+    row = conn.execute("SELECT * FROM alerts WHERE id=?", (alert_id,)).fetchone()
+    return Alert.from_row(row) if row else None
+
+
+def event(tx: Tx, alert_id: int, kind: str, text: str, actor: str | None = None) -> None:
+    tx.conn.execute("INSERT INTO alert_events(alert_id, at, kind, actor, text) VALUES(?,?,?,?,?)",
+                    (alert_id, tx.now, kind, actor, text))
+
+
+def timeline(conn: sqlite3.Connection, alert_id: int) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM alert_events WHERE alert_id=? ORDER BY id", (alert_id,)).fetchall()
+
+
+def raise_alert(
+    tx: Tx,
+    *,
+    kind: str,
+    severity: Severity,
+    ladder: Ladder,
+    title: str,
+    person: Person | None,
+    branch: str | None,
+    details: str = "",
+    ref: str = "",
+    ack_reply: str | None = None,
+    reply_to: tuple[str, str] | None = None,
+    drill: bool = False,
+) -> Alert:
+    """Record an alert and notify its first tier at once."""
+    drill = drill or is_drill(tx, branch)
+    cur = tx.conn.execute(
+        "INSERT INTO alerts(kind, ref, severity, person, branch, title, details, ladder, ack_reply,"
+        " reply_platform, reply_chat, drill, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (kind, ref, severity.value, person.key if person else None, branch, title, details,
+         ladder.model_dump_json(by_alias=True), ack_reply, *(reply_to or (None, None)), int(drill), tx.now),
+    )
+    alert_id = int(cur.lastrowid or 0)
+    who = person.name if person else "someone"
+    event(tx, alert_id, "raised", f"{title} raised by {who} at {tx.directory.branch_name(branch)}",
+          person.key if person else None)
+    alert = load(tx.conn, alert_id)
+    assert alert is not None
+    _notify_tier(tx, alert, 0, repeat=0)
+    return alert
+
+
+def is_drill(tx: Tx, branch: str | None) -> bool:
+    return tx.conn.execute("SELECT 1 FROM drills WHERE branch=?", (branch or "",)).fetchone() is not None
+
+
+def _resolve_targets(tx: Tx, alert: Alert, targets: tuple[str, ...]) -> tuple[list[Person], list[str]]:
+    """People a tier reaches (never the person the alert is about, never volunteers) and any gaps."""
+    d = tx.directory
+    keys: list[str] = []
+    gaps: list[str] = []
+    for t in targets:
+        if t == "on-shift":
+            found = d.on_shift(tx.conn, alert.branch)
+        elif t == "duty-manager":
+            found = d.duty_managers(tx.conn, alert.branch, tx.local())
+            if not found:
+                gaps.append(f"no duty manager on the rota for {d.branch_name(alert.branch)} now")
+        elif t.startswith("role:"):
+            found = [p.key for p in d.with_role(Role(t[5:]), alert.branch)]
+        else:
+            found = [t[7:]]
+        keys += [k for k in found if k not in keys]
+    people = [p for k in keys if (p := d.person(k)) and k != alert.person and p.role != Role.volunteer]
+    return people, gaps
+
+
+def _notify_tier(tx: Tx, alert: Alert, tier: int, repeat: int) -> None:
+    step = alert.ladder.tiers[tier]
+    people, gaps = _resolve_targets(tx, alert, step.notify)
+    for gap in gaps:
+        event(tx, alert.id, "gap", gap)
+    if not people:
+        people, _ = _resolve_targets(tx, alert, alert.ladder.fallback)
+        event(tx, alert.id, "fallback", f"nobody to notify at tier {tier + 1}; using the fallback "
+              f"({', '.join(alert.ladder.fallback)})")
+    tx.conn.execute("UPDATE alerts SET tier=?, repeats=? WHERE id=?", (tier, repeat, alert.id))
+    alert = load(tx.conn, alert.id) or alert
+    tx.set_card(alert.card, render(tx, alert))
+    card = Outbound("", priority=Priority.alarm, card=alert.card)
+    label = f"tier {tier + 1}" + (f", repeat {repeat}" if repeat else "")
+    if tier > 0 and not repeat:  # climbing: people already notified see their copy edited instead
+        already = {r[0] for r in tx.conn.execute("SELECT person FROM alert_recipients WHERE alert_id=?", (alert.id,))}
+        people = [p for p in people if p.key not in already]
+    for p in people:
+        tx.conn.execute("INSERT OR IGNORE INTO alert_recipients(alert_id, person) VALUES(?,?)", (alert.id, p.key))
+        platform = tx.send(p, card, alert_id=alert.id, tag="notify")
+        if platform:
+            event(tx, alert.id, "notified", f"notified {p.name} via {platform} ({label})")
+        else:
+            event(tx, alert.id, "unreachable", f"{p.name} has no chat account the bot can reach ({label})")
+    if not people:
+        event(tx, alert.id, "unreachable", f"nobody could be notified ({label})")
+    tx.wake(CLIMB, alert.id, tx.now + step.wait)
+
+
+@wakeup(CLIMB)
+def climb(tx: Tx, ref: str) -> None:
+    """No ack within the tier's wait: repeat the tier or go up one."""
+    alert = load(tx.conn, int(ref))
+    if alert is None or alert.status != "open":
+        return
+    step = alert.ladder.tiers[alert.tier]
+    if step.repeat == "forever" or alert.repeats < step.repeat:
+        event(tx, alert.id, "repeat", f"no acknowledgement after {_mins(step.wait)}; notifying tier "
+              f"{alert.tier + 1} again")
+        _notify_tier(tx, alert, alert.tier, alert.repeats + 1)
+    elif alert.tier + 1 < len(alert.ladder.tiers):
+        event(tx, alert.id, "climbed", f"no acknowledgement after {_mins(step.wait)}; climbing to tier "
+              f"{alert.tier + 2}")
+        _notify_tier(tx, alert, alert.tier + 1, 0)
+    else:
+        event(tx, alert.id, "exhausted", "the ladder is finished and nobody has acknowledged")
+
+
+def _mins(seconds: int) -> str:
+    return f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
+
+
+def may_handle(tx: Tx, alert: Alert, person: Person) -> bool:
+    """Notified people and managers may act on an alert; volunteers never."""
+    if person.role == Role.volunteer:
+        return False
+    if person.may(Role.duty_manager):
+        return True
+    return tx.conn.execute("SELECT 1 FROM alert_recipients WHERE alert_id=? AND person=?",
+                           (alert.id, person.key)).fetchone() is not None
+
+
+def _stop_climbing(tx: Tx, alert: Alert) -> None:
+    tx.cancel_wakeups(CLIMB, alert.id)
+    tx.cancel_queued(alert.id, "notify")
+
+
+def ack(tx: Tx, alert_id: int, person: Person) -> tuple[bool, Alert | None]:
+    """First ack wins; returns (won, alert as it now stands)."""
+    won = tx.conn.execute("UPDATE alerts SET status='acked', acked_by=?, acked_at=? WHERE id=? AND status='open'",
+                          (person.key, tx.now, alert_id)).rowcount == 1
+    alert = load(tx.conn, alert_id)
+    if alert is None or not won:
+        return False, alert
+    _stop_climbing(tx, alert)
+    event(tx, alert.id, "acked", f"acknowledged by {person.name}", person.key)
+    tx.set_card(alert.card, render(tx, alert))
+    _confirm_to_sender(tx, alert)
+    return True, alert
+
+
+def _confirm_to_sender(tx: Tx, alert: Alert) -> None:
+    if alert.ack_reply and alert.reply_platform and alert.reply_chat:
+        sender = tx.person(alert.person)
+        user = sender.key if sender and alert.reply_platform == "console" else (
+            str(getattr(sender, alert.reply_platform, "") or "") if sender else "")
+        tx.send_to((alert.reply_platform, alert.reply_chat, user), Outbound(alert.ack_reply, priority=Priority.alarm),
+                   person=alert.person, alert_id=alert.id, tag="confirm")
+        event(tx, alert.id, "confirmed", "discreet confirmation sent to the sender")
+
+
+def resolve(tx: Tx, alert_id: int, person: Person | None, note: str = "") -> Alert | None:
+    alert = load(tx.conn, alert_id)
+    if alert is None or alert.status == "resolved":
+        return None
+    was_open = alert.status == "open"
+    tx.conn.execute("UPDATE alerts SET status='resolved', resolved_by=?, resolved_at=?,"
+                    " acked_by=COALESCE(acked_by, ?), acked_at=COALESCE(acked_at, ?) WHERE id=?",
+                    (person.key if person else None, tx.now, person.key if person else None, tx.now, alert_id))
+    alert = load(tx.conn, alert_id)
+    assert alert is not None
+    _stop_climbing(tx, alert)
+    who = person.name if person else "the system"
+    event(tx, alert.id, "resolved", f"resolved by {who}" + (f": {note}" if note else ""),
+          person.key if person else None)
+    tx.set_card(alert.card, render(tx, alert))
+    if was_open:
+        _confirm_to_sender(tx, alert)
+    for hook in RESOLVE_HOOKS:
+        hook(tx, alert)
+    return alert
+
+
+RESOLVE_HOOKS: list = []  # fn(tx, alert): e.g. incidents turns a resolved alert into a stub
+
+
+def render(tx: Tx, alert: Alert) -> Outbound:
+    """The alert card everyone notified sees, in its current state."""
+    sender = tx.person(alert.person)
+    lines = [
+        ("[DRILL] " if alert.drill else "") + f"[{alert.severity.value.upper()}] {alert.title}",
+        f"From: {sender.name if sender else 'unknown'}"
+        + (f" ({sender.phone})" if sender and sender.phone else "")
+        + f", {tx.directory.branch_name(alert.branch)}",
+        f"Raised: {tx.hhmm(alert.created_at)}",
+    ]
+    if alert.details:
+        lines.append(alert.details)
+    if alert.status == "open":
+        lines.append(f"Status: waiting for someone to acknowledge (tier {alert.tier + 1} of "
+                     f"{len(alert.ladder.tiers)})")
+    if alert.acked_by:
+        acker = tx.person(alert.acked_by)
+        lines.append(f"Acknowledged by {acker.name if acker else alert.acked_by} at {tx.hhmm(alert.acked_at or 0)}")
+    police = tx.conn.execute("SELECT actor, at FROM alert_events WHERE alert_id=? AND kind='police' ORDER BY id",
+                             (alert.id,)).fetchone()
+    if police:
+        caller = tx.person(police["actor"])
+        lines.append(f"Police called by {caller.name if caller else police['actor']} at {tx.hhmm(police['at'])}")
+    if alert.status == "resolved":
+        resolver = tx.person(alert.resolved_by)
+        lines.append(f"Resolved by {resolver.name if resolver else 'the system'} at {tx.hhmm(alert.resolved_at or 0)}")
+        return Outbound("\n".join(lines), priority=Priority.alarm)
+    buttons = []
+    if alert.status == "open":
+        buttons.append(Button("Acknowledge", "alert.ack", str(alert.id)))
+    buttons.append(Button("Resolve", "alert.resolve", str(alert.id)))
+    if alert.severity.urgent and not police:
+        buttons.append(Button("Call police?", "alert.police", str(alert.id)))
+    return Outbound("\n".join(lines), buttons=tuple(buttons), priority=Priority.alarm)
+
+
+def police(tx: Tx, alert_id: int, person: Person) -> Alert | None:
+    """Record that someone is calling the police; it also takes ownership if nobody has."""
+    alert = load(tx.conn, alert_id)
+    if alert is None or alert.status == "resolved":
+        return alert
+    event(tx, alert.id, "police", f"{person.name} is calling the police", person.key)
+    if alert.status == "open":
+        ack(tx, alert.id, person)
+    else:
+        tx.set_card(alert.card, render(tx, alert))
+    return load(tx.conn, alert_id)

@@ -1,0 +1,40 @@
+"""Codeword matching as a person typing on a phone would expect it.
+
+The rule (documented in README): both the message and each phrase are normalised
+(lower case, accents and punctuation removed, apostrophes dropped, runs of spaces
+folded). A phrase matches when its words appear as consecutive whole words in the
+message. So "is mr brown in today" matches "Hi, is Mr. Brown in today?? thanks", but
+a message that merely shares a word ("brown bread") does not.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_APOSTROPHES = re.compile(r"['\u2019\u2018`]")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = _APOSTROPHES.sub("", text)
+    return " ".join(_NON_WORD.sub(" ", text).split())
+
+
+class PhraseMatcher:
+    """Finds which key's phrase occurs in a message; the longest phrase wins."""
+
+    def __init__(self, phrases: dict[str, tuple[str, ...]]):
+        self._phrases = sorted(
+            ((f" {normalise(p)} ", key) for key, ps in phrases.items() for p in ps),
+            key=lambda item: -len(item[0]),
+        )
+
+    def match(self, text: str) -> str | None:
+        padded = f" {normalise(text)} "
+        for phrase, key in self._phrases:
+            if phrase in padded:
+                return key
+        return None

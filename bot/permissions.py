@@ -1,0 +1,53 @@
+"""Who may do what: the one table. README reproduces it.
+
+Each action names the roles allowed to do it. Handlers check `allowed(person, action)`;
+nothing else in the code decides permissions.
+"""
+
+from __future__ import annotations
+
+from .model import Person, Role
+
+V, S, D, A = Role.volunteer, Role.staff, Role.duty_manager, Role.admin
+EVERYONE = frozenset({V, S, D, A})
+STAFF_UP = frozenset({S, D, A})
+MANAGERS = frozenset({D, A})
+ADMINS = frozenset({A})
+
+TABLE: dict[str, frozenset[Role]] = {
+    # codeword alerts
+    "raise_alert": EVERYONE,  # volunteers may raise; they never receive alerts
+    "receive_alert": STAFF_UP,
+    "ack_alert": STAFF_UP,  # only people notified of the alert, or managers
+    "resolve_alert": STAFF_UP,
+    "list_alerts": MANAGERS,
+    # backup
+    "request_backup": EVERYONE,
+    "answer_backup": STAFF_UP,
+    # lone working
+    "lone_work": EVERYONE,
+    "list_lone_sessions": MANAGERS,
+    # incidents
+    "report_incident": EVERYONE,
+    "read_own_incidents": STAFF_UP,  # volunteers can report but never read
+    "read_branch_incidents": MANAGERS,
+    "read_all_incidents": ADMINS,
+    "review_incident": MANAGERS,
+    "export_incidents": MANAGERS,
+    "monthly_report": MANAGERS,
+    # people and duty
+    "see_contacts": EVERYONE,
+    "see_roster_phones": MANAGERS,
+    "edit_roster": ADMINS,
+    "invite": ADMINS,
+    "set_shift": EVERYONE,
+    "see_on_duty": EVERYONE,
+    "take_cover": MANAGERS,
+    # service-wide events
+    "lockdown": MANAGERS,
+    "drill": MANAGERS,
+}
+
+
+def allowed(person: Person | None, action: str) -> bool:
+    return person is not None and person.role in TABLE[action]

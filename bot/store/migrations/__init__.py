@@ -1,0 +1,15 @@
+"""Forward-only schema migrations, one list per component.
+
+Each component (the engine core and each capability) owns its own file, so
+capabilities can add tables without touching each other. A step is never edited
+once released; add a new step instead.
+"""
+
+from . import core, incidents, lone, people
+
+COMPONENTS: dict[str, list[str]] = {
+    "core": core.STEPS,
+    "lone": lone.STEPS,
+    "incidents": incidents.STEPS,
+    "people": people.STEPS,
+}

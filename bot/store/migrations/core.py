@@ -1,0 +1,100 @@
+"""Core tables: intake, alerts and their timelines, wake-ups, outbox, cards."""
+
+STEPS = [
+    """
+    CREATE TABLE inbound (
+        key TEXT PRIMARY KEY,          -- platform:event_id, recorded once
+        at REAL NOT NULL
+    );
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,            -- codeword | lone | backup | lockdown ...
+        ref TEXT NOT NULL DEFAULT '',  -- codeword key, session id ...
+        severity TEXT NOT NULL,
+        person TEXT,                   -- who raised it, or whom it is about
+        branch TEXT,
+        title TEXT NOT NULL,
+        details TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'open',   -- open | acked | resolved
+        ladder TEXT NOT NULL,          -- JSON snapshot taken when the alert started
+        tier INTEGER NOT NULL DEFAULT 0,
+        repeats INTEGER NOT NULL DEFAULT 0,
+        ack_reply TEXT,
+        reply_platform TEXT,
+        reply_chat TEXT,
+        drill INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        acked_by TEXT, acked_at REAL,
+        resolved_by TEXT, resolved_at REAL
+    );
+    CREATE INDEX alerts_status ON alerts(status);
+    CREATE TABLE alert_events (
+        id INTEGER PRIMARY KEY,
+        alert_id INTEGER NOT NULL REFERENCES alerts(id),
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX alert_events_alert ON alert_events(alert_id);
+    CREATE TABLE alert_recipients (
+        alert_id INTEGER NOT NULL,
+        person TEXT NOT NULL,
+        PRIMARY KEY (alert_id, person)
+    );
+    CREATE TABLE wakeups (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        due_at REAL NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending'  -- pending | done | cancelled
+    );
+    CREATE INDEX wakeups_pending ON wakeups(status, due_at);
+    CREATE INDEX wakeups_ref ON wakeups(kind, ref, status);
+    CREATE TABLE cards (
+        key TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        buttons TEXT NOT NULL
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL DEFAULT 'send',     -- send | edit
+        person TEXT,
+        platform TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        user_id TEXT NOT NULL DEFAULT '',
+        text TEXT NOT NULL,
+        buttons TEXT NOT NULL DEFAULT '[]',
+        priority INTEGER NOT NULL,
+        card TEXT,
+        card_version INTEGER,
+        edit_of INTEGER,                       -- for edits: the outbox row of the message
+        alert_id INTEGER,
+        tag TEXT NOT NULL DEFAULT '',          -- notify | reply | ...: lets an ack cancel queued notifies
+        form TEXT, form_ref TEXT NOT NULL DEFAULT '',
+        ephemeral INTEGER NOT NULL DEFAULT 0,
+        attachment TEXT,
+        status TEXT NOT NULL DEFAULT 'pending', -- pending | sending | sent | failed | cancelled
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at REAL NOT NULL,
+        created_at REAL NOT NULL,
+        sent_at REAL,
+        message_ref TEXT,                      -- the platform's id once sent
+        error TEXT
+    );
+    CREATE INDEX outbox_due ON outbox(status, next_at);
+    CREATE INDEX outbox_card ON outbox(card, status);
+    CREATE INDEX outbox_alert ON outbox(alert_id, status);
+    CREATE TABLE drills (
+        branch TEXT PRIMARY KEY,       -- everything raised here is an exercise
+        since REAL NOT NULL,
+        by TEXT
+    );
+    CREATE TABLE shifts (
+        person TEXT PRIMARY KEY,
+        on_shift INTEGER NOT NULL,
+        since REAL NOT NULL
+    );
+    """,
+]

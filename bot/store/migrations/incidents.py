@@ -1,0 +1,3 @@
+"""Tables for the incidents capability."""
+
+STEPS: list[str] = []

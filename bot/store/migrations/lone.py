@@ -1,0 +1,3 @@
+"""Tables for the lone capability."""
+
+STEPS: list[str] = []

@@ -1,0 +1,3 @@
+"""Tables for the people capability."""
+
+STEPS: list[str] = []

@@ -1,0 +1,111 @@
+"""Outbox rows: every outgoing message is a row before it is sent.
+
+Claiming is a conditional UPDATE, so a row goes out once even with two workers.
+Rows that belong to a live card render the card's latest text when delivered; a
+copy delivered with an older version gets an edit queued straight after.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from ..messages import Delivery, buttons_from_json
+
+
+@dataclass(frozen=True)
+class Claimed:
+    delivery: Delivery
+    card: str | None
+    card_version: int | None
+    person: str | None
+    alert_id: int | None
+    attempts: int
+    tag: str
+
+
+def enqueue(
+    conn: sqlite3.Connection,
+    *,
+    now: float,
+    platform: str,
+    chat_id: str,
+    user_id: str,
+    text: str,
+    buttons: str,
+    priority: int,
+    person: str | None = None,
+    card: str | None = None,
+    alert_id: int | None = None,
+    tag: str = "",
+    form: str | None = None,
+    form_ref: str = "",
+    ephemeral: bool = False,
+    attachment: str | None = None,
+    kind: str = "send",
+    edit_of: int | None = None,
+) -> int:
+    cur = conn.execute(
+        "INSERT INTO outbox(kind, person, platform, chat_id, user_id, text, buttons, priority, card, edit_of,"
+        " alert_id, tag, form, form_ref, ephemeral, attachment, next_at, created_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (kind, person, platform, chat_id, user_id, text, buttons, priority, card, edit_of, alert_id, tag,
+         form, form_ref, int(ephemeral), attachment, now, now),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def queue_edits(conn: sqlite3.Connection, card: str, now: float) -> int:
+    """Queue one edit for each delivered copy of a card that has no edit waiting."""
+    rows = conn.execute(
+        "SELECT o.id, o.person, o.platform, o.chat_id, o.user_id, o.priority, o.alert_id FROM outbox o"
+        " WHERE o.card=? AND o.kind='send' AND o.status='sent' AND NOT EXISTS"
+        " (SELECT 1 FROM outbox e WHERE e.edit_of=o.id AND e.status='pending')",
+        (card,),
+    ).fetchall()
+    for r in rows:
+        enqueue(conn, now=now, kind="edit", edit_of=r["id"], person=r["person"], platform=r["platform"],
+                chat_id=r["chat_id"], user_id=r["user_id"], text="", buttons="[]", priority=r["priority"],
+                card=card, alert_id=r["alert_id"], tag="edit")
+    return len(rows)
+
+
+def claim_due(conn: sqlite3.Connection, now: float, limit: int) -> tuple[list[Claimed], float | None]:
+    """Claim up to `limit` due rows (alarms first) and say when the next one falls due."""
+    rows = conn.execute(
+        "UPDATE outbox SET status='sending', attempts=attempts+1 WHERE id IN"
+        " (SELECT id FROM outbox WHERE status='pending' AND next_at<=? ORDER BY priority, id LIMIT ?)"
+        " RETURNING *",
+        (now, limit),
+    ).fetchall()
+    claimed = []
+    for r in sorted(rows, key=lambda r: (r["priority"], r["id"])):
+        text, buttons, version = r["text"], buttons_from_json(r["buttons"]), None
+        if r["card"]:
+            card = conn.execute("SELECT version, text, buttons FROM cards WHERE key=?", (r["card"],)).fetchone()
+            if card:
+                text, buttons, version = card["text"], buttons_from_json(card["buttons"]), card["version"]
+        message_ref = None
+        if r["kind"] == "edit":
+            orig = conn.execute("SELECT message_ref FROM outbox WHERE id=?", (r["edit_of"],)).fetchone()
+            message_ref = orig["message_ref"] if orig else None
+        d = Delivery(id=r["id"], kind=r["kind"], platform=r["platform"], chat_id=r["chat_id"], user_id=r["user_id"],
+                     text=text, buttons=buttons, priority=r["priority"], message_ref=message_ref, form=r["form"],
+                     form_ref=r["form_ref"], ephemeral=bool(r["ephemeral"]), attachment=r["attachment"])
+        claimed.append(Claimed(d, r["card"], version, r["person"], r["alert_id"], r["attempts"], r["tag"]))
+    nxt = conn.execute("SELECT MIN(next_at) FROM outbox WHERE status='pending'").fetchone()[0]
+    return claimed, nxt
+
+
+def release_claims(conn: sqlite3.Connection) -> int:
+    """At start-up: rows claimed by a process that died go back to the queue."""
+    return conn.execute("UPDATE outbox SET status='pending' WHERE status='sending'").rowcount
+
+
+def cancel_for_alert(conn: sqlite3.Connection, alert_id: int, tag: str) -> list[int]:
+    rows = conn.execute(
+        "UPDATE outbox SET status='cancelled' WHERE alert_id=? AND tag=? AND status IN ('pending','sending')"
+        " RETURNING id",
+        (alert_id, tag),
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -1,0 +1,55 @@
+"""What a transport is: it turns platform events into Inbound and Deliveries into platform calls.
+
+Transports hold no business rules. They raise RetryAfter when the platform asks them to
+slow down and Undeliverable when a message can never arrive (blocked, chat not found);
+any other exception counts as a passing fault and the outbox retries with backoff.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from ..messages import Delivery
+from ..model import Person
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+
+class RetryAfter(Exception):
+    def __init__(self, seconds: float, whole_platform: bool = False):
+        super().__init__(f"retry after {seconds}s")
+        self.seconds = seconds
+        self.whole_platform = whole_platform
+
+
+class Undeliverable(Exception):
+    """The message can never be delivered to this address."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_second: float | None = None  # across the whole platform
+    per_chat_interval: float = 0.0  # seconds between two messages to one chat
+
+
+class Transport(ABC):
+    platform: ClassVar[str]
+    limits: Limits = Limits()
+
+    @abstractmethod
+    async def start(self, engine: Engine) -> None:
+        """Begin receiving; hand each event to `await engine.receive(inbound)`."""
+
+    @abstractmethod
+    async def stop(self) -> None: ...
+
+    @abstractmethod
+    async def deliver(self, d: Delivery) -> str | None:
+        """Send (d.kind == 'send', return the platform's message id) or edit (d.kind == 'edit')."""
+
+    @abstractmethod
+    def address(self, person: Person) -> tuple[str, str] | None:
+        """(chat_id, user_id) for a direct message to this person, or None."""

@@ -1,0 +1,121 @@
+"""Tx: what a handler gets for one unit of work.
+
+A handler decides and records, all inside one database transaction: outgoing
+messages become outbox rows, later work becomes wake-up rows, timeline entries are
+written next to the alert. Only after the commit does the engine schedule the
+wake-ups and wake the outbox, so nothing is acted on before it is stored.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from .messages import Inbound, Outbound, buttons_to_json
+from .store import outbox
+
+if TYPE_CHECKING:
+    from .clock import Clock
+    from .directory import Directory
+    from .matching import PhraseMatcher
+    from .model import Book, Person
+    from .settings import Settings
+
+Address = tuple[str, str, str]  # platform, chat_id, user_id
+
+
+@dataclass
+class Context:
+    """The engine's read-only parts that handlers may consult."""
+
+    book: Book
+    directory: Directory
+    clock: Clock
+    settings: Settings
+    matcher: PhraseMatcher
+    addresses: Callable[[Person], list[Address]]
+
+
+@dataclass
+class Tx:
+    ctx: Context
+    conn: sqlite3.Connection
+    now: float
+    new_wakeups: list[tuple[int, float]] = field(default_factory=list)
+    dropped: list[int] = field(default_factory=list)  # outbox ids cancelled while claimed
+    queued: int = 0
+
+    # --- shortcuts -------------------------------------------------------------
+    @property
+    def book(self) -> Book:
+        return self.ctx.book
+
+    @property
+    def directory(self) -> Directory:
+        return self.ctx.directory
+
+    def local(self, ts: float | None = None) -> datetime:
+        return self.ctx.clock.local(self.now if ts is None else ts)
+
+    def hhmm(self, ts: float) -> str:
+        return self.ctx.clock.hhmm(ts)
+
+    def person(self, key: str | None) -> Person | None:
+        return self.ctx.directory.person(key)
+
+    # --- outgoing --------------------------------------------------------------
+    def send(self, person: Person, out: Outbound, *, alert_id: int | None = None, tag: str = "",
+             exclude: tuple[str, ...] = ()) -> str | None:
+        """Queue a message to a person on their preferred platform; returns the platform used."""
+        for platform, chat_id, user_id in self.ctx.addresses(person):
+            if platform in exclude:
+                continue
+            self._enqueue(platform, chat_id, user_id, out, person=person.key, alert_id=alert_id, tag=tag)
+            return platform
+        return None
+
+    def reply(self, msg: Inbound, out: Outbound, *, person: Person | None = None, alert_id: int | None = None,
+              tag: str = "reply") -> None:
+        """Answer in the chat the message came from."""
+        self._enqueue(msg.platform, msg.chat_id, msg.user_id, out, person=person.key if person else None,
+                      alert_id=alert_id, tag=tag)
+
+    def send_to(self, address: Address, out: Outbound, *, person: str | None = None,
+                alert_id: int | None = None, tag: str = "") -> None:
+        self._enqueue(*address, out, person=person, alert_id=alert_id, tag=tag)
+
+    def _enqueue(self, platform: str, chat_id: str, user_id: str, out: Outbound, *, person: str | None,
+                 alert_id: int | None, tag: str) -> None:
+        outbox.enqueue(self.conn, now=self.now, platform=platform, chat_id=chat_id, user_id=user_id,
+                       text=out.text, buttons=buttons_to_json(out.buttons), priority=int(out.priority),
+                       person=person, card=out.card, alert_id=alert_id, tag=tag, form=out.form,
+                       form_ref=out.form_ref, ephemeral=out.ephemeral, attachment=out.attachment)
+        self.queued += 1
+
+    def set_card(self, key: str, out: Outbound) -> None:
+        """Create or change a live card; every delivered copy gets edited."""
+        self.conn.execute(
+            "INSERT INTO cards(key, version, text, buttons) VALUES(?, 1, ?, ?) ON CONFLICT(key) DO UPDATE"
+            " SET version=version+1, text=excluded.text, buttons=excluded.buttons",
+            (key, out.text, buttons_to_json(out.buttons)),
+        )
+        self.queued += outbox.queue_edits(self.conn, key, self.now)
+
+    # --- later -----------------------------------------------------------------
+    def wake(self, kind: str, ref: str | int, due_at: float) -> int:
+        cur = self.conn.execute("INSERT INTO wakeups(kind, ref, due_at) VALUES(?,?,?)", (kind, str(ref), due_at))
+        wid = int(cur.lastrowid or 0)
+        self.new_wakeups.append((wid, due_at))
+        return wid
+
+    def cancel_wakeups(self, kind: str, ref: str | int) -> int:
+        return self.conn.execute(
+            "UPDATE wakeups SET status='cancelled' WHERE kind=? AND ref=? AND status='pending'", (kind, str(ref))
+        ).rowcount
+
+    def cancel_queued(self, alert_id: int, tag: str) -> None:
+        """Withdraw messages of an alert that have not gone yet (e.g. notifications after an ack)."""
+        self.dropped += outbox.cancel_for_alert(self.conn, alert_id, tag)

@@ -1,0 +1,82 @@
+"""Acting on alerts: the Acknowledge / Resolve / Call police buttons, and listing alerts."""
+
+from __future__ import annotations
+
+from bot import escalation
+from bot.messages import Inbound, Outbound
+from bot.model import Person, Role
+from bot.registry import button, command
+from bot.unit import Tx
+
+
+def _alert_for(tx: Tx, person: Person, msg: Inbound, arg: str) -> escalation.Alert | None:
+    alert = escalation.load(tx.conn, int(arg)) if arg.isdigit() else None
+    if alert is None or not escalation.may_handle(tx, alert, person):
+        tx.reply(msg, Outbound("That alert is not one you can act on."), person=person)
+        return None
+    return alert
+
+
+@button("alert.ack", permission="ack_alert")
+def ack(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
+    alert = _alert_for(tx, person, msg, arg)
+    if alert is None:
+        return
+    won, alert = escalation.ack(tx, alert.id, person)
+    if not won and alert is not None:
+        if alert.status == "resolved":
+            tx.reply(msg, Outbound("That alert is already resolved."), person=person)
+        else:
+            who = tx.person(alert.acked_by)
+            tx.reply(msg, Outbound(f"Already acknowledged by {who.name if who else alert.acked_by} at "
+                                   f"{tx.hhmm(alert.acked_at or 0)}."), person=person)
+
+
+@button("alert.resolve", permission="resolve_alert")
+def resolve(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
+    alert = _alert_for(tx, person, msg, arg)
+    if alert and escalation.resolve(tx, alert.id, person) is None:
+        tx.reply(msg, Outbound("That alert is already resolved."), person=person)
+
+
+@button("alert.police", permission="ack_alert")
+def police(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
+    alert = _alert_for(tx, person, msg, arg)
+    if alert is None:
+        return
+    escalation.police(tx, alert.id, person)
+    branch = tx.directory.service.branches.get(alert.branch or "")
+    numbers = [c for c in branch.contacts if "police" in c.name.lower()] if branch else []
+    extra = "".join(f"\n{c.name}: {c.phone}" for c in numbers)
+    tx.reply(msg, Outbound("Call 999 now and give the branch address." + extra), person=person)
+
+
+@command("alerts", permission="list_alerts", help="live alerts at your branches")
+def list_alerts(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
+    rows = tx.conn.execute("SELECT id FROM alerts WHERE status!='resolved' ORDER BY id").fetchall()
+    alerts = [a for r in rows if (a := escalation.load(tx.conn, r[0]))]
+    if person.role != Role.admin:
+        alerts = [a for a in alerts if a.branch == person.branch]
+    if not alerts:
+        tx.reply(msg, Outbound("No live alerts."), person=person)
+        return
+    lines = [f"#{a.id} {tx.hhmm(a.created_at)} [{a.severity.value}] {a.title} - {a.status}"
+             f" ({tx.directory.branch_name(a.branch)})" for a in alerts]
+    tx.reply(msg, Outbound("Live alerts:\n" + "\n".join(lines)), person=person)
+
+
+@command("timeline", permission="list_alerts", help="the timeline of an alert", usage="timeline <alert number>")
+def show_timeline(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
+    arg = args.strip().lstrip("#")
+    alert = escalation.load(tx.conn, int(arg)) if arg.isdigit() else None
+    if alert is None or (person.role != Role.admin and alert.branch != person.branch):
+        tx.reply(msg, Outbound("No such alert at your branches. Try: timeline 12"), person=person)
+        return
+    tx.reply(msg, Outbound(format_timeline(tx, alert)), person=person)
+
+
+def format_timeline(tx: Tx, alert: escalation.Alert) -> str:
+    lines = [f"Alert #{alert.id}: {alert.title} ({alert.status})"]
+    for e in escalation.timeline(tx.conn, alert.id):
+        lines.append(f"{tx.local(e['at']).strftime('%H:%M:%S')}  {e['text']}")
+    return "\n".join(lines)

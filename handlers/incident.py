@@ -1,0 +1,1 @@
+"""incident capability (to be built)."""

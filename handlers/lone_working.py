@@ -1,0 +1,1 @@
+"""lone_working capability (to be built)."""

@@ -1,0 +1,1 @@
+"""report capability (to be built)."""

@@ -1,0 +1,115 @@
+"""Shared fixtures: a real engine on a real SQLite file, a fake clock, an in-memory transport.
+
+`harness` is what most capability tests use:
+
+    async def test_x(harness):
+        await harness.say("alice", "Is Mr Brown in today?")
+        assert "staff room" in harness.last("alice").text
+        await harness.advance(150)          # fake minutes pass; due wake-ups fire
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.book import load_book, load_service
+from bot.clock import FakeClock
+from bot.engine import Engine
+from bot.messages import Delivery
+from bot.settings import Settings
+from bot.transports.memory import MemoryTransport
+
+ROOT = Path(__file__).resolve().parent.parent
+# a Wednesday afternoon: Bob is duty manager at Central on the example rota
+AFTERNOON = datetime(2026, 11, 25, 14, 30, tzinfo=ZoneInfo("Europe/London")).timestamp()
+
+
+def make_settings(db: Path, **extra) -> Settings:
+    return Settings(db=db, codewords_file=ROOT / "codewords.yaml",
+                    service_file=ROOT / "config" / "service.example.yaml", outbox_backoff=0.01,
+                    outbox_backoff_max=0.05, _env_file=None, **extra)
+
+
+async def settle(engine: Engine, rounds: int = 200) -> None:
+    """Wait until the outbox has nothing due (real time, a few ms)."""
+    for _ in range(rounds):
+        await asyncio.sleep(0.005)
+        busy = await engine.store.read(
+            lambda c, now: c.execute("SELECT COUNT(*) FROM outbox WHERE (status='pending' AND next_at<=?)"
+                                     " OR status='sending'", (now,)).fetchone()[0], engine.clock.now())
+        if not busy and not any(lane.waiting or lane.busy for lane in engine.outbox.lanes.values()):
+            return
+    raise AssertionError("the outbox did not settle")
+
+
+@dataclass
+class Harness:
+    engine: Engine
+    clock: FakeClock
+    transport: MemoryTransport
+    db: Path
+
+    async def say(self, who: str, text: str = "", **kw) -> None:
+        await self.transport.say(who, text, **kw)
+        await settle(self.engine)
+
+    async def press(self, who: str, label: str) -> None:
+        """Press a button by label on the newest message `who` sees with that button."""
+        for rec in reversed(self.transport.records):
+            d = rec.delivery
+            if d.chat_id == who:
+                for b in d.buttons:
+                    if b.label.lower() == label.lower():
+                        await self.say(who, action=b.action, arg=b.arg)
+                        return
+        raise AssertionError(f"{who} has no '{label}' button")
+
+    async def advance(self, seconds: float) -> None:
+        await self.clock.advance(seconds)
+        await settle(self.engine)
+
+    def sent(self, who: str) -> list[Delivery]:
+        return [d for d in self.transport.to(who) if d.kind == "send"]
+
+    def last(self, who: str) -> Delivery:
+        sent = self.sent(who)
+        assert sent, f"nothing was sent to {who}"
+        return sent[-1]
+
+    def seen(self, who: str) -> Delivery | None:
+        return self.transport.latest(who)
+
+    def texts(self, who: str) -> list[str]:
+        return [d.text for d in self.sent(who)]
+
+    async def query(self, sql: str, *args):
+        return await self.engine.store.read(lambda c: c.execute(sql, args).fetchall())
+
+
+async def start_engine(db: Path, clock: FakeClock, transport: MemoryTransport | None = None,
+                       **settings) -> Harness:
+    transport = transport or MemoryTransport("console")
+    s = make_settings(db, **settings)
+    service = load_service(s.service_file)
+    engine = Engine(s, load_book(s.codewords_file, service), service, clock=clock, transports=[transport])
+    await engine.start()
+    await settle(engine)
+    return Harness(engine, clock, transport, db)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(AFTERNOON)
+
+
+@pytest.fixture
+async def harness(tmp_path, clock):
+    h = await start_engine(tmp_path / "saferbot.db", clock)
+    yield h
+    await h.engine.stop()
