@@ -21,7 +21,7 @@ from .matching import PhraseMatcher
 from .messages import Inbound, Outbound
 from .model import Book, Person, Service
 from .outbox import Outbox
-from .registry import WAKEUPS
+from .registry import HOME, WAKEUPS
 from .router import route
 from .scheduler import Scheduler
 from .settings import Settings
@@ -134,6 +134,10 @@ class Engine:
         if tx.queued:
             self.outbox.kick()
 
+    async def home(self, person: Person) -> list[str]:
+        """Lines for a person's overview (Slack App Home): live alerts, lone session, open stubs."""
+        return await self.perform(_home, person)
+
     async def receive(self, msg: Inbound) -> None:
         """Take one inbound event; a repeat of an event id does nothing."""
         try:
@@ -178,6 +182,10 @@ def _intake(tx: Tx, msg: Inbound) -> None:
                           (f"{msg.platform}:{msg.event_id}", tx.now)).rowcount
     if new:
         route(tx, msg)
+
+
+def _home(tx: Tx, person: Person) -> list[str]:
+    return [line for contributor in HOME for line in contributor(tx, person)]
 
 
 def _apologise(tx: Tx, msg: Inbound) -> None:

@@ -86,7 +86,7 @@ class Lane:
             self.busy.add(chat)
             now = time.monotonic()
             self.sent_times.append(now)
-            self.chat_free_at[chat] = now + self.transport.limits.per_chat_interval
+            self.chat_free_at[chat] = now + self.transport.chat_interval(chat)
             task = asyncio.create_task(self._deliver(c))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)

@@ -4,4 +4,15 @@ Handlers are platform-neutral: they never import a chat SDK. Each is a plain
 function run inside one database transaction (see bot/unit.py).
 """
 
-from . import alerts, backup, codeword, help, incident, lone_working, report, roster  # noqa: F401
+from . import (  # noqa: F401
+    alerts,
+    backup,
+    codeword,
+    help,
+    incident,
+    lockdown,
+    lone_working,
+    registration,
+    report,
+    roster,
+)

@@ -50,6 +50,10 @@ class Transport(ABC):
     async def deliver(self, d: Delivery) -> str | None:
         """Send (d.kind == 'send', return the platform's message id) or edit (d.kind == 'edit')."""
 
+    def chat_interval(self, chat_id: str) -> float:
+        """Seconds between two messages to this chat (a platform may pace groups more slowly)."""
+        return self.limits.per_chat_interval
+
     @abstractmethod
     def address(self, person: Person) -> tuple[str, str] | None:
         """(chat_id, user_id) for a direct message to this person, or None."""

@@ -5,11 +5,12 @@ capabilities can add tables without touching each other. A step is never edited
 once released; add a new step instead.
 """
 
-from . import core, incidents, lone, people
+from . import core, incidents, lone, people, registration
 
 COMPONENTS: dict[str, list[str]] = {
     "core": core.STEPS,
     "lone": lone.STEPS,
     "incidents": incidents.STEPS,
     "people": people.STEPS,
+    "registration": registration.STEPS,
 }

@@ -1,0 +1,1 @@
+"""lockdown / evacuation / roll call / drill capability (to be built)."""

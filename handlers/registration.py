@@ -1,0 +1,1 @@
+"""registration capability (to be built)."""
