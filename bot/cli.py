@@ -33,11 +33,10 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _serve(settings: Settings, console: bool) -> None:
+async def _serve(settings: Settings, console: bool, book, service) -> None:
     from .engine import Engine
     from .transports import build
 
-    book, service = load_config(settings)
     engine = Engine(settings, book, service, transports=build(settings, console=console))
     overdue = await engine.start()
     names = ", ".join(engine.transports)
@@ -48,15 +47,20 @@ async def _serve(settings: Settings, console: bool) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    waiters = [asyncio.create_task(stop.wait())]
+    waiters += [asyncio.create_task(t.quit.wait()) for t in engine.transports.values() if hasattr(t, "quit")]
     try:
-        await stop.wait()
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for w in waiters:
+            w.cancel()
         await engine.stop()
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    with contextlib.suppress(SystemExit):
-        asyncio.run(_serve(settings, console=args.command == "console"))
+    book, service = load_config(settings)  # a bad file stops here with the full report
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(settings, args.command == "console", book, service))
     return 0
 
 

@@ -35,7 +35,7 @@ async def run_demo(settings: Settings) -> int:
             if line:
                 say(f"  > {line}")
                 await console.handle_line(line)
-            await settle(engine)
+            await engine.settle()
 
         try:
             await step("Carol starts her shift at Central Library", "@carol on shift")
@@ -53,19 +53,6 @@ async def run_demo(settings: Settings) -> int:
         finally:
             await engine.stop()
     return 0
-
-
-async def settle(engine: Engine) -> None:
-    """Let the outbox deliver what the last step queued."""
-    import asyncio
-
-    for _ in range(50):
-        await asyncio.sleep(0.02)
-        pending = await engine.store.read(  # type: ignore[union-attr]
-            lambda c: c.execute("SELECT COUNT(*) FROM outbox WHERE status IN ('pending','sending')"
-                                " AND next_at<=?", (engine.clock.now(),)).fetchone()[0])
-        if not pending:
-            return
 
 
 def _timeline(tx) -> str:

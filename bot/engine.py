@@ -89,6 +89,18 @@ class Engine:
         if self.store:
             await self.store.close()
 
+    async def settle(self, timeout: float = 2.0) -> bool:
+        """Wait until nothing due is left to deliver; False if it is still busy after `timeout`."""
+        assert self.store and self.outbox
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            await asyncio.sleep(0.005)
+            busy = await self.store.read(_busy_rows, self.clock.now())
+            if not busy and self.outbox.idle():
+                return True
+        return False
+
     async def _clock_moved(self) -> None:
         assert self.scheduler and self.outbox
         await self.scheduler.run_due()
@@ -175,6 +187,11 @@ class Engine:
             text += f"; sent via {fallback} instead" if fallback else ""
             escalation.event(tx, c.alert_id, "delivery_failed", text)
         return tx.queued
+
+
+def _busy_rows(conn: sqlite3.Connection, now: float) -> int:
+    return conn.execute("SELECT COUNT(*) FROM outbox WHERE (status='pending' AND next_at<=?) OR status='sending'",
+                        (now,)).fetchone()[0]
 
 
 def _intake(tx: Tx, msg: Inbound) -> None:

@@ -97,10 +97,9 @@ class Lane:
             ref = await self.transport.deliver(c.delivery)
             self.report(_Result(c, "sent", message_ref=ref))
         except RetryAfter as e:
-            until = time.monotonic() + e.seconds
+            # the row itself comes back when its next_at passes; a platform-wide limit also holds the lane
             if e.whole_platform:
-                self.paused_until = max(self.paused_until, until)
-            self.chat_free_at[chat] = max(self.chat_free_at.get(chat, 0.0), until)
+                self.paused_until = max(self.paused_until, time.monotonic() + e.seconds)
             self.report(_Result(c, "retry", delay=e.seconds, error=f"rate limited for {e.seconds:g}s"))
         except Undeliverable as e:
             self.report(_Result(c, "failed", error=str(e)))
@@ -130,6 +129,9 @@ class Outbox:
 
     def kick(self) -> None:
         self._kick.set()
+
+    def idle(self) -> bool:
+        return not self.results and not any(lane.waiting or lane.busy for lane in self.lanes.values())
 
     def drop(self, ids: list[int]) -> None:
         for lane in self.lanes.values():

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,14 +37,8 @@ def make_settings(db: Path, **extra) -> Settings:
 
 async def settle(engine: Engine, rounds: int = 200) -> None:
     """Wait until the outbox has nothing due (real time, a few ms)."""
-    for _ in range(rounds):
-        await asyncio.sleep(0.005)
-        busy = await engine.store.read(
-            lambda c, now: c.execute("SELECT COUNT(*) FROM outbox WHERE (status='pending' AND next_at<=?)"
-                                     " OR status='sending'", (now,)).fetchone()[0], engine.clock.now())
-        if not busy and not any(lane.waiting or lane.busy for lane in engine.outbox.lanes.values()):
-            return
-    raise AssertionError("the outbox did not settle")
+    if not await engine.settle(timeout=rounds * 0.01):
+        raise AssertionError("the outbox did not settle")
 
 
 @dataclass

@@ -20,6 +20,21 @@ from .migrations import COMPONENTS
 T = TypeVar("T")
 
 
+def statements(script: str) -> list[str]:
+    """Split a migration step into whole statements (a trigger body holds ';' of its own)."""
+    out: list[str] = []
+    current = ""
+    for piece in script.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip(" \n;"):
+                out.append(current)
+            current = ""
+    if current.strip(" \n;"):
+        out.append(current)
+    return out
+
+
 def migrate(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
     for component, steps in COMPONENTS.items():
@@ -28,9 +43,8 @@ def migrate(conn: sqlite3.Connection) -> None:
         for number, step in enumerate(steps[have:], start=have + 1):
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for statement in step.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in statements(step):
+                    conn.execute(statement)
                 conn.execute(
                     "INSERT INTO schema_version(component, version) VALUES(?, ?) "
                     "ON CONFLICT(component) DO UPDATE SET version=excluded.version",

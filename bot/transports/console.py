@@ -37,6 +37,7 @@ class ConsoleTransport(Transport):
         self._events = itertools.count(1)
         self._lines: asyncio.Queue[str | None] = asyncio.Queue()
         self._task: asyncio.Task | None = None
+        self.quit = asyncio.Event()  # set when the person at the terminal types quit
 
     async def start(self, engine: Engine) -> None:
         self.engine = engine
@@ -58,6 +59,8 @@ class ConsoleTransport(Transport):
     async def _loop(self) -> None:
         while (line := await self._lines.get()) is not None:
             await self.handle_line(line)
+            if self.engine:  # show what this line caused before reading the next (matters for piped input)
+                await self.engine.settle(timeout=1.0)
 
     def print(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -70,7 +73,8 @@ class ConsoleTransport(Transport):
         if not line:
             return
         if line in ("quit", "exit"):
-            raise SystemExit(0)
+            self.quit.set()
+            return
         if line == "help":
             self.print(HELP)
             return
