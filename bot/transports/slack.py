@@ -1,0 +1,369 @@
+"""The Slack transport: slack-bolt's AsyncApp in Socket Mode (default) or over HTTP.
+
+In: DMs to the bot (and channel messages where the bot is a member) become text
+Inbounds; button presses are acked at once and become action Inbounds; `/saferbot
+<text>` is acked at once and behaves like the same text sent in a DM; modals are
+opened straight after the ack of the press that asks for them (a trigger_id lasts
+3 s) and checked with bot.forms before the submission is acked; the App Home tab is
+published from `engine.home(person)`.
+
+Out: the outbox calls `deliver`. This module only translates: 429 -> RetryAfter,
+permanent Slack errors -> Undeliverable, everything else (5xx, network) propagates so
+the outbox retries with backoff. slack_sdk's own retry handlers are switched off so
+the two never fight. Message refs are "CHANNEL:ts" because a DM is posted to the
+user id but can only be edited through the real channel id.
+
+Replies to `/saferbot` go to the person's DM with the bot (private, with working
+buttons) and the command itself is answered with a one-line ephemeral pointer when
+it was used outside that DM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from .. import forms
+from ..messages import Button, Delivery, Inbound
+from ..model import Person, Priority
+from ..settings import Settings
+from . import slack_blocks as blocks
+from .base import Limits, RetryAfter, Transport, Undeliverable
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/saferbot"
+HTTP_PATH = "/slack/events"
+# Slack errors that will not go away by trying again: the outbox marks the message failed
+# and sends it on the person's other platform.
+PERMANENT = {
+    "channel_not_found", "not_in_channel", "user_not_found", "user_not_in_channel", "account_inactive",
+    "is_archived", "cannot_dm_bot", "user_disabled", "users_not_found", "restricted_action",
+    "invalid_auth", "not_authed", "token_revoked", "token_expired", "no_permission", "missing_scope",
+    "ekm_access_denied", "message_not_found", "cant_update_message", "edit_window_closed", "msg_too_long",
+    "invalid_blocks", "invalid_blocks_format", "no_text", "too_many_attachments", "channel_is_archived",
+    "team_access_not_granted", "invalid_arguments",
+}
+TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
+NEUTRAL_HOME = "Hello! This app is for library staff. If you work here, ask your manager to add you."
+HOME_FOOTER = "Send /saferbot help, or message me here, to see what you can do."
+COMMAND_POINTER = "I've answered in your messages with saferbot (Apps > saferbot)."
+EPHEMERAL_CHANNEL_TTL = 600.0  # an ephemeral reply to a slash command goes to that channel for this long
+
+
+def _is_user_id(chat: str) -> bool:
+    return chat[:1] in ("U", "W")
+
+
+class SlackTransport(Transport):
+    platform = "slack"
+
+    def __init__(self, settings: Settings, *, limits: Limits | None = None, http_host: str | None = None):
+        if settings.slack_bot_token is None:
+            raise ValueError("SAFERBOT_SLACK_BOT_TOKEN is not set")
+        # Slack lets an app post about one message per second to a channel, with a workspace-wide ceiling
+        self.limits = limits or Limits(per_second=20, per_chat_interval=1.0)
+        self.settings = settings
+        self.app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+        if not self.app_token and not secret:
+            raise ValueError("Slack needs SAFERBOT_SLACK_APP_TOKEN (Socket Mode) or SAFERBOT_SLACK_SIGNING_SECRET"
+                             " (HTTP mode)")
+        base = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
+        # retry_handlers=[]: the outbox owns retries, pacing and backoff
+        self.client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base,
+                                     retry_handlers=[], timeout=10)
+        self.app = AsyncApp(client=self.client, signing_secret=secret, name="saferbot",
+                            logger=logging.getLogger("saferbot.slack.bolt"))
+        self.http_host = http_host or getattr(settings, "slack_http_listen", "0.0.0.0")
+        self.http_port: int | None = None  # the bound port once serving HTTP
+        self.engine: Engine | None = None
+        self.socket: AsyncSocketModeHandler | None = None
+        self._runner: web.AppRunner | None = None
+        self._connect: asyncio.Task | None = None
+        self._dm: dict[str, str] = {}  # user id -> the app DM channel id
+        self._command_channel: dict[str, tuple[str, float]] = {}  # user -> (channel, when) of their last /saferbot
+        self._register()
+
+    # --- life cycle ------------------------------------------------------------
+    async def start(self, engine: Engine) -> None:
+        self.engine = engine
+        if self.app_token:
+            self.socket = AsyncSocketModeHandler(self.app, self.app_token, web_client=self.client)
+            # in the background: an unreachable Slack must not hold up the engine or Telegram
+            self._connect = asyncio.create_task(self._connect_socket())
+        else:
+            web_app = web.Application()
+            web_app.add_routes([web.post(HTTP_PATH, self._http)])
+            self._runner = web.AppRunner(web_app, access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, self.http_host, self.settings.slack_http_port)
+            await site.start()
+            server = site._server
+            sockets = getattr(server, "sockets", None) or []
+            self.http_port = sockets[0].getsockname()[1] if sockets else self.settings.slack_http_port
+            log.info("Slack: HTTP mode, serving %s on %s:%s", HTTP_PATH, self.http_host, self.http_port)
+
+    async def _connect_socket(self) -> None:
+        assert self.socket is not None
+        try:
+            me = await self.client.auth_test()
+            log.info("Slack: bot %s in workspace %s", me.get("user"), me.get("team"))
+        except SlackApiError as e:
+            log.error("Slack: the bot token was refused (%s); check SAFERBOT_SLACK_BOT_TOKEN",
+                      e.response.get("error") if hasattr(e.response, "get") else e)
+        except Exception as e:
+            log.warning("Slack: could not reach the Web API yet (%s); connecting anyway", e)
+        await self.socket.connect_async()
+        log.info("Slack: Socket Mode connected")
+
+    async def stop(self) -> None:
+        if self._connect:
+            self._connect.cancel()
+            with contextlib.suppress(BaseException):
+                await self._connect
+        if self.socket:
+            with contextlib.suppress(Exception):
+                await self.socket.close_async()
+        if self._runner:
+            await self._runner.cleanup()
+        with contextlib.suppress(Exception):
+            if self.client.session is not None:
+                await self.client.session.close()
+
+    async def _http(self, request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await self.app.async_dispatch(await to_bolt_request(request)))
+
+    # --- addressing --------------------------------------------------------------
+    def address(self, person: Person) -> tuple[str, str] | None:
+        return (person.slack, person.slack) if person.slack else None
+
+    # --- in ----------------------------------------------------------------------
+    def _register(self) -> None:
+        app = self.app
+
+        @app.event("message")
+        async def on_message(body: dict, event: dict) -> None:
+            await self._on_message(body, event)
+
+        @app.event("app_home_opened")
+        async def on_home(event: dict) -> None:
+            await self._on_home(event)
+
+        @app.action(re.compile(".*"))
+        async def on_action(ack, body: dict) -> None:  # type: ignore[no-untyped-def]
+            await ack()
+            await self._on_action(body)
+
+        @app.command(COMMAND)
+        async def on_command(ack, command: dict) -> None:  # type: ignore[no-untyped-def]
+            user, channel = command.get("user_id", ""), command.get("channel_id", "")
+            if channel and channel != self._dm.get(user) and not channel.startswith("D"):
+                await ack(text=COMMAND_POINTER)
+            else:
+                await ack()
+            await self._on_command(command)
+
+        @app.view(re.compile("^" + re.escape(blocks.CALLBACK_PREFIX)))
+        async def on_view(ack, body: dict, view: dict) -> None:  # type: ignore[no-untyped-def]
+            await self._on_view(ack, body, view)
+
+    async def _receive(self, msg: Inbound) -> None:
+        assert self.engine is not None
+        await self.engine.receive(msg)
+
+    async def _on_message(self, body: dict, event: dict) -> None:
+        if event.get("bot_id") or event.get("subtype") not in (None, "file_share", "thread_broadcast"):
+            return
+        user, channel = event.get("user"), event.get("channel")
+        if not user or not channel:
+            return
+        kind = event.get("channel_type", "")
+        if kind == "im":
+            self._dm[user] = channel
+        elif kind not in ("channel", "group", "mpim"):
+            return
+        event_id = body.get("event_id") or f"{channel}:{event.get('ts')}"
+        # a DM is answered by posting to the user id, as alerts to that person are: one chat, one pace
+        await self._receive(Inbound(platform="slack", event_id=event_id, user_id=user,
+                                    chat_id=user if kind == "im" else channel, text=event.get("text") or "",
+                                    is_group=kind != "im"))
+
+    async def _on_action(self, body: dict) -> None:
+        user = (body.get("user") or {}).get("id", "")
+        action = (body.get("actions") or [{}])[0]
+        name, arg = Button.parse(action.get("value") or "")
+        channel = (body.get("channel") or {}).get("id") or user
+        if channel.startswith("D"):
+            self._dm[user] = channel
+            channel = user
+        form_name = forms.FORM_BUTTONS.get(name)
+        if name == blocks.FORM_OPEN:
+            form_name, _, arg = arg.partition("|")
+        if form_name:
+            await self._open_form(body.get("trigger_id", ""), form_name, arg, channel, user)
+            return
+        event_id = f"{action.get('action_ts') or body.get('trigger_id')}:{user}"
+        await self._receive(Inbound(platform="slack", event_id=event_id, user_id=user, chat_id=channel,
+                                    action=name, arg=arg, is_group=channel[:1] in ("C", "G")))
+
+    async def _on_command(self, command: dict) -> None:
+        user, channel = command.get("user_id", ""), command.get("channel_id", "")
+        if channel:
+            self._command_channel[user] = (channel, time.monotonic())
+        event_id = f"cmd:{command.get('trigger_id') or time.time()}"
+        await self._receive(Inbound(platform="slack", event_id=event_id, user_id=user, chat_id=user,
+                                    text=(command.get("text") or "").strip()))
+
+    async def _open_form(self, trigger_id: str, name: str, arg: str, channel: str, user: str) -> None:
+        form = forms.FORMS.get(name)
+        if form is None or not trigger_id:
+            log.warning("Slack: no form %r to open", name)
+            return
+        try:
+            await self.client.views_open(trigger_id=trigger_id, view=blocks.modal(form, arg, channel))
+        except SlackApiError as e:
+            log.warning("Slack: could not open the %s form for %s: %s", name, user, e)
+
+    async def _on_view(self, ack: Any, body: dict, view: dict) -> None:
+        assert self.engine is not None
+        name = view.get("callback_id", "")[len(blocks.CALLBACK_PREFIX):]
+        form = forms.FORMS.get(name)
+        if form is None:
+            await ack()
+            return
+        values = blocks.modal_values(form, (view.get("state") or {}).get("values") or {})
+        clean, errors = forms.validate(form, values, self.engine.clock.local())
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        try:
+            meta = json.loads(view.get("private_metadata") or "{}")
+        except ValueError:
+            meta = {}
+        user = (body.get("user") or {}).get("id", "")
+        chat = user  # the answer goes to the person's DM with the bot, wherever the form was opened
+        await self._receive(Inbound(platform="slack", event_id=f"view:{view.get('id')}", user_id=user, chat_id=chat,
+                                    form=name, arg=str(meta.get("arg") or ""), values=clean))
+
+    async def _on_home(self, event: dict) -> None:
+        assert self.engine is not None
+        if event.get("tab", "home") != "home":
+            return
+        user = event.get("user", "")
+        if (channel := event.get("channel")) and user:
+            self._dm.setdefault(user, channel)
+        person = self.engine.directory.find("slack", user)
+        if person is None:
+            view = blocks.home("saferbot", [NEUTRAL_HOME], "")
+            view["blocks"] = view["blocks"][:2]
+        else:
+            lines = await self.engine.home(person)
+            view = blocks.home(f"saferbot - {person.name}", lines, HOME_FOOTER)
+        try:
+            await self.client.views_publish(user_id=user, view=view)
+        except SlackApiError as e:
+            log.warning("Slack: could not publish the home tab for %s: %s", user, e)
+
+    # --- out ---------------------------------------------------------------------
+    async def deliver(self, d: Delivery) -> str | None:
+        try:
+            if d.kind == "edit":
+                return await self._edit(d)
+            if d.ephemeral:
+                return await self._ephemeral(d)
+            return await self._post(d)
+        except SlackApiError as e:
+            raise self._translate(e) from e
+
+    def _render(self, d: Delivery) -> tuple[str, list[dict]]:
+        buttons = list(d.buttons)
+        if d.form and d.form in forms.FORMS and not any(forms.FORM_BUTTONS.get(b.action) == d.form for b in buttons):
+            buttons.append(Button(f"Open {forms.FORMS[d.form].title}", blocks.FORM_OPEN, f"{d.form}|{d.form_ref}"))
+        return blocks.message(d.text, buttons, urgent=d.priority == Priority.alarm)
+
+    async def _post(self, d: Delivery) -> str:
+        text, blks = self._render(d)
+        resp = await self.client.chat_postMessage(channel=d.chat_id, text=text, blocks=blks, unfurl_links=False,
+                                                  unfurl_media=False)
+        channel, ts = resp.get("channel") or d.chat_id, resp.get("ts") or ""
+        if _is_user_id(d.chat_id) and channel:
+            self._dm[d.chat_id] = channel
+        if d.attachment:
+            await self._upload(channel, d.attachment, ts)
+        return f"{channel}:{ts}"
+
+    async def _upload(self, channel: str, path: str, ts: str) -> None:
+        """Attach a file (e.g. a chart) under the message; the text has already arrived, so a failure is logged."""
+        try:
+            await self.client.files_upload_v2(channel=channel, file=path, thread_ts=ts or None)
+        except SlackApiError as e:
+            status = getattr(e.response, "status_code", 0)
+            if status == 429 or status >= 500:
+                log.warning("Slack: attachment %s not uploaded (%s); the text was sent", path, e)
+            else:
+                log.error("Slack: attachment %s refused: %s", path, e)
+        except OSError as e:
+            log.error("Slack: attachment %s unreadable: %s", path, e)
+
+    async def _ephemeral(self, d: Delivery) -> str | None:
+        text, blks = self._render(d)
+        channel, user = d.chat_id, d.user_id or d.chat_id
+        if _is_user_id(channel):
+            # an answer to /saferbot shows where the command was typed (if recent); otherwise in the DM
+            recent = self._command_channel.pop(user, None)
+            if recent and time.monotonic() - recent[1] < EPHEMERAL_CHANNEL_TTL:
+                channel = recent[0]
+            elif user in self._dm:
+                channel = self._dm[user]
+            else:
+                return await self._post(d)
+        try:
+            await self.client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blks)
+        except SlackApiError as e:
+            if channel != d.chat_id and getattr(e.response, "status_code", 0) == 200:
+                return await self._post(d)  # the bot is not in that channel: answer in the DM instead
+            raise
+        return None  # an ephemeral message can never be edited
+
+    async def _edit(self, d: Delivery) -> str | None:
+        if not d.message_ref or ":" not in d.message_ref:
+            return d.message_ref  # nothing we could edit (e.g. an ephemeral copy)
+        channel, _, ts = d.message_ref.partition(":")
+        text, blks = self._render(d)
+        await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blks)
+        return d.message_ref
+
+    def _translate(self, e: SlackApiError) -> Exception:
+        resp = e.response
+        status = getattr(resp, "status_code", None) or getattr(resp, "status", 0) or 0
+        headers = getattr(resp, "headers", {}) or {}
+        data = getattr(resp, "data", None)
+        error = data.get("error", "") if isinstance(data, dict) else ""
+        if status == 429 or error == "ratelimited":
+            try:
+                seconds = float(headers.get("Retry-After", "1"))
+            except (TypeError, ValueError):
+                seconds = 1.0
+            return RetryAfter(max(seconds, 0.1))
+        if status >= 500 or error in TRANSIENT:
+            return e
+        if status == 200 and error:  # Slack refused this message for good (PERMANENT lists the usual ones)
+            return Undeliverable(error)
+        return e

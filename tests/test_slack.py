@@ -1,0 +1,444 @@
+"""The Slack transport: the real slack-bolt AsyncApp against a fake Slack on 127.0.0.1.
+
+Socket Mode by default (a websocket that sends hello and envelopes and records acks),
+HTTP mode with signed requests. A real SQLite file and a clock that runs in real time
+from a Wednesday afternoon (so the outbox's Retry-After waits pass for real, and tests
+can still jump ahead to let a ladder climb).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot import forms
+from bot.book import load_book, load_service
+from bot.clock import FakeClock
+from bot.engine import Engine
+from bot.messages import Outbound
+from bot.registry import FORMS as FORM_HANDLERS
+from bot.transports.base import Limits, Transport
+from bot.transports.slack import COMMAND_POINTER, SlackTransport
+from bot.transports.slack_blocks import message
+from tests.conftest import AFTERNOON, make_settings
+from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack, post_signed
+
+ALICE, BOB, CAROL, DANA, STRANGER = "U0ALICE", "U0BOB", "U0CAROL", "U0DANA", "U0STRANGER"
+SLACK_IDS = {"alice": ALICE, "bob": BOB, "carol": CAROL, "dana": DANA}
+FAST = Limits(per_second=None, per_chat_interval=0.02)
+
+
+class RunningClock(FakeClock):
+    """Real time passing from a fixed start, plus `advance` to jump ahead (firing due wake-ups)."""
+
+    def __init__(self, start: float = AFTERNOON):
+        super().__init__(start)
+        self._t0 = time.monotonic()
+
+    def now(self) -> float:
+        return self._now + (time.monotonic() - self._t0)
+
+
+@dataclass
+class Bot:
+    engine: Engine
+    slack: SlackTransport
+    fake: FakeSlack
+    clock: RunningClock
+
+    async def settle(self) -> None:
+        assert await self.engine.settle(timeout=5), "the outbox did not settle"
+
+    def card(self, user: str):  # noqa: ANN201
+        """The user's newest alert card (a message with buttons, or one that had them)."""
+        cards = [m for m in self.fake.seen(user) if m.buttons or m.updates]
+        assert cards, f"{user} has no alert card"
+        return cards[-1]
+
+
+async def start_bot(tmp_path: Path, fake: FakeSlack, *, http: bool = False, limits: Limits = FAST,
+                    people: dict[str, str] | None = None, extra: list[Transport] = (), prefer: str = "slack",
+                    **settings) -> Bot:
+    if http:
+        settings |= {"slack_signing_secret": SIGNING_SECRET, "slack_http_port": 0}
+    else:
+        settings |= {"slack_app_token": APP_TOKEN}
+    s = make_settings(tmp_path / "saferbot.db", slack_bot_token=BOT_TOKEN, slack_api_url=fake.api_url, **settings)
+    service = load_service(s.service_file)
+    ids = SLACK_IDS if people is None else people
+    bound = {k: p.model_copy(update={"slack": ids.get(k), "prefer": prefer}) for k, p in service.people.items()}
+    service = service.model_copy(update={"people": bound})
+    clock = RunningClock()
+    slack = SlackTransport(s, limits=limits, http_host="127.0.0.1")
+    engine = Engine(s, load_book(s.codewords_file, service), service, clock=clock, transports=[slack, *extra])
+    await engine.start()
+    if not http:
+        await fake.wait_for(lambda: fake.connected.is_set(), 5, "the Socket Mode connection")
+    return Bot(engine, slack, fake, clock)
+
+
+@pytest.fixture
+async def fake():
+    f = FakeSlack(users={ALICE, BOB, CAROL, DANA, STRANGER})
+    await f.start()
+    yield f
+    await f.stop()
+
+
+@pytest.fixture
+async def bot(tmp_path, fake):
+    b = await start_bot(tmp_path, fake)
+    yield b
+    await b.engine.stop()
+
+
+def texts(fake: FakeSlack, user: str) -> list[str]:
+    return [m.shown for m in fake.seen(user)]
+
+
+# --- the main journey: codeword DM -> Block Kit alert -> button -> every copy updated ------------------------
+
+async def test_codeword_dm_alerts_manager_and_ack_updates_every_copy(bot):
+    fake = bot.fake
+    env = await fake.dm(ALICE, "Is Mr Brown in today?")
+    await fake.acked(env)
+    await bot.settle()
+    assert texts(fake, ALICE) == ["I'll have a look in the staff room for you."]
+    card = bot.card(BOB)
+    assert "Aggressive" in card.shown and "Alice Smith" in card.shown
+    assert [b["text"]["text"] for b in card.buttons] == ["Acknowledge", "Resolve", "Call police?"]
+    post = [c for c in fake.calls_to("chat.postMessage") if c.args["channel"] == BOB][0]
+    assert post.args["blocks"][0]["type"] == "section" and post.args["blocks"][-1]["type"] == "actions"
+
+    await bot.clock.advance(121)  # nobody acked: the ladder climbs to the admin
+    await bot.settle()
+    dana_card = bot.card(DANA)
+    assert "Aggressive" in dana_card.shown
+
+    press = await fake.press(BOB, "Acknowledge")
+    await fake.acked(press)
+    await bot.settle()
+    for user in (BOB, DANA):
+        shown = bot.card(user).shown
+        assert "Acknowledged by Bob Green" in shown, shown
+        assert "Acknowledge" not in [b["text"]["text"] for b in bot.card(user).buttons]
+    updates = fake.calls_to("chat.update")
+    assert {c.args["channel"] for c in updates} >= {fake.dm_channel(BOB), fake.dm_channel(DANA)}
+    assert texts(fake, ALICE)[-1] == "Mr Brown has just come in, he'll be with you in a minute."
+
+
+async def test_a_press_is_acked_at_once_even_when_slack_is_slow(bot):
+    fake = bot.fake
+    await fake.acked(await fake.dm(ALICE, "Is Mr Brown in today?"))
+    await bot.settle()
+    fake.slow("chat.update", 1.5)
+    fake.slow("chat.postMessage", 1.5)
+    env = await fake.press(BOB, "Acknowledge")
+    await fake.acked(env, timeout=3)
+    assert fake.ack_times[env] - fake.sent_at[env] < 0.5
+    await fake.wait_for(lambda: "Acknowledged by Bob" in bot.card(BOB).shown, 5, "the card to show the ack")
+
+
+async def test_a_retried_event_raises_one_alert(bot):
+    fake = bot.fake
+    body = fake.message_event(ALICE, "Is Mr Brown in today?", event_id="Ev-ONCE")
+    first = await fake.envelope("events_api", body)
+    again = await fake.envelope("events_api", body, retry_attempt=1)
+    await fake.acked(first)
+    await fake.acked(again)
+    await bot.settle()
+    assert len(texts(fake, ALICE)) == 1
+    assert len([m for m in fake.seen(BOB) if m.buttons]) == 1
+    alerts = await bot.engine.store.read(lambda c: c.execute("SELECT COUNT(*) FROM alerts").fetchone()[0])
+    assert alerts == 1
+
+
+async def test_user_text_is_escaped_so_it_never_pings(bot):
+    fake = bot.fake
+    await fake.acked(await fake.dm(ALICE, "Is Mr Brown in today? <!channel> <@U0BOB> & co"))
+    await fake.acked(await fake.dm(ALICE, "hello <!here>"))
+    bob = bot.engine.directory.person("bob")  # an engine message quoting what someone typed
+    await bot.engine.perform(lambda tx: tx.send(bob, Outbound("Alice wrote: <!channel> <@U0BOB> & co")))
+    await bot.settle()
+    assert texts(fake, BOB)[-1] == "Alice wrote: &lt;!channel&gt; &lt;@U0BOB&gt; &amp; co"
+    for call in fake.calls_to("chat.postMessage") + fake.calls_to("chat.update"):
+        blob = call.args.get("text", "") + str(call.args.get("blocks", ""))
+        assert "<!" not in blob and "<@" not in blob, blob
+    text, blocks = message("Said: <!channel> & <@U123>")
+    assert text == "Said: &lt;!channel&gt; &amp; &lt;@U123&gt;"
+    assert blocks[0]["text"] == {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+async def test_someone_not_on_the_roster_gets_a_neutral_ephemeral_reply_and_raises_nothing(bot):
+    fake = bot.fake
+    await fake.acked(await fake.dm(STRANGER, "Is Mr Brown in today?"))
+    await bot.settle()
+    eph = fake.calls_to("chat.postEphemeral")
+    assert len(eph) == 1 and eph[0].args["user"] == STRANGER
+    assert "library staff" in eph[0].args["text"]
+    assert fake.seen(BOB) == []
+    alerts = await bot.engine.store.read(lambda c: c.execute("SELECT COUNT(*) FROM alerts").fetchone()[0])
+    assert alerts == 0
+
+
+async def test_codeword_in_a_channel_only_when_the_book_allows_it(bot):
+    fake = bot.fake
+    fake.channels.add("C0GENERAL")
+    await fake.acked(await fake.dm(ALICE, "Is Mr Brown in today?", channel="C0GENERAL"))
+    await fake.acked(await fake.dm(STRANGER, "Is Mr Brown in today?", channel="C0GENERAL"))
+    await bot.settle()
+    assert fake.seen(BOB) == []  # mr-brown is not allowed in channels in the example book
+    assert fake.calls_to("chat.postEphemeral") == []  # and a stranger in a channel is simply ignored
+
+
+async def test_bot_messages_and_edits_are_ignored(bot):
+    fake = bot.fake
+    await fake.acked(await fake.dm(ALICE, "Is Mr Brown in today?", subtype="message_changed"))
+    await fake.acked(await fake.dm(ALICE, "Is Mr Brown in today?", bot_id="B0OTHER"))
+    await bot.settle()
+    assert fake.seen(ALICE) == [] and fake.seen(BOB) == []
+
+
+# --- slash command, App Home, modals ----------------------------------------------------------------------
+
+async def test_slash_command_gives_the_same_commands_in_the_dm(bot):
+    fake = bot.fake
+    ack = await fake.acked(await fake.command(BOB, "alerts", channel="C0GENERAL"))
+    assert ack["payload"]["text"] == COMMAND_POINTER
+    await bot.settle()
+    assert texts(fake, BOB) == ["No live alerts."]
+    ack = await fake.acked(await fake.command(ALICE, "help"))  # typed in the DM itself: no pointer
+    assert not (ack.get("payload") or {}).get("text")
+    await bot.settle()
+    assert texts(fake, ALICE)[-1].startswith("Hello Alice Smith. You can send:")
+    await fake.acked(await fake.command(ALICE, "Is Mr Brown in today?", channel="C0GENERAL"))
+    await bot.settle()
+    assert "Aggressive" in bot.card(BOB).shown  # a codeword works through the command too
+
+
+async def test_slash_command_from_a_stranger_gets_a_neutral_ephemeral_in_that_channel(bot):
+    fake = bot.fake
+    fake.channels.add("C0GENERAL")
+    await fake.acked(await fake.command(STRANGER, "alerts", channel="C0GENERAL"))
+    await bot.settle()
+    eph = fake.calls_to("chat.postEphemeral")
+    assert [(c.args["channel"], c.args["user"]) for c in eph] == [("C0GENERAL", STRANGER)]
+    assert fake.seen(STRANGER) == []
+
+
+async def test_app_home_shows_live_alerts(bot):
+    fake = bot.fake
+    from bot.registry import HOME
+
+    def live_alerts(tx, person):  # noqa: ANN001, ANN202 - stands in for the capabilities' contributions
+        rows = tx.conn.execute("SELECT id, title FROM alerts WHERE status!='resolved'").fetchall()
+        return [f"Alert #{r[0]}: {r[1]}" for r in rows]
+
+    HOME.append(live_alerts)
+    try:
+        await fake.acked(await fake.dm(ALICE, "Is Mr Brown in today?"))
+        await bot.settle()
+        await fake.acked(await fake.envelope("events_api", fake.home_event(BOB)))
+        await fake.wait_for(lambda: BOB in fake.homes, 3, "Bob's home tab")
+        home = str(fake.homes[BOB])
+        assert "Bob Green" in home and "Alert #1: Aggressive" in home
+        await fake.acked(await fake.envelope("events_api", fake.home_event(STRANGER)))
+        await fake.wait_for(lambda: STRANGER in fake.homes, 3, "a stranger's home tab")
+        assert "library staff" in str(fake.homes[STRANGER]) and "Alert" not in str(fake.homes[STRANGER])
+    finally:
+        HOME.remove(live_alerts)
+
+
+@pytest.fixture
+def visit_form():
+    """A small form registered for the test, with a button that opens it and a handler that records it."""
+    from bot.messages import Button, Outbound
+    from bot.registry import button, command
+
+    got: list[tuple[str, str, dict]] = []
+    form = forms.Form("visit", "Visit note", (
+        forms.Field("when", "When", "datetime"),
+        forms.Field("where", "Where", "choice", choices=("desk", "toilets")),
+        forms.Field("hurt", "Anyone hurt?", "yes_no"),
+        forms.Field("notes", "Notes", "long_text", required=False),
+    ))
+    forms.FORMS["visit"] = form
+    forms.FORM_BUTTONS["visit.open"] = "visit"
+
+    @command("visitnote", permission="raise_alert", help="")
+    def ask(tx, person, msg, args):  # noqa: ANN001, ANN202
+        tx.reply(msg, Outbound("Please fill in a visit note.", buttons=(Button("Fill in", "visit.open", "42"),)),
+                 person=person)
+
+    @button("visit.open", permission="raise_alert")
+    def pressed(tx, person, msg, arg):  # noqa: ANN001, ANN202 - Slack must never forward this press
+        got.append(("pressed", arg, {}))
+
+    def submitted(tx, person, msg):  # noqa: ANN001, ANN202
+        got.append((person.key, msg.arg, dict(msg.values)))
+        tx.reply(msg, Outbound("Thanks, visit note saved."), person=person)
+
+    FORM_HANDLERS["visit"] = submitted
+    yield got
+    from bot.registry import BUTTONS, COMMANDS
+    forms.FORMS.pop("visit")
+    forms.FORM_BUTTONS.pop("visit.open")
+    FORM_HANDLERS.pop("visit")
+    BUTTONS.pop("visit.open")
+    COMMANDS.pop("visitnote")
+
+
+async def test_a_form_opens_as_a_modal_and_shows_errors_in_it(bot, visit_form):
+    fake = bot.fake
+    await fake.acked(await fake.dm(ALICE, "visitnote"))
+    await bot.settle()
+    await fake.acked(await fake.press(ALICE, "Fill in"))
+    await fake.wait_for(lambda: fake.views, 3, "the modal to open")
+    view_id, view = next(iter(fake.views.items()))
+    assert view["title"]["text"] == "Visit note"
+    kinds = {b["block_id"]: b["element"]["type"] for b in view["blocks"]}
+    assert kinds == {"when": "plain_text_input", "where": "static_select", "hurt": "radio_buttons",
+                     "notes": "plain_text_input"}
+
+    ack = await fake.acked(await fake.submit(ALICE, view_id, {"when": "next tuesday", "where": "desk"}))
+    assert ack["payload"]["response_action"] == "errors"
+    assert set(ack["payload"]["errors"]) == {"when", "hurt"}
+    assert "2026-11-25 14:30" in ack["payload"]["errors"]["when"]
+    assert visit_form == []
+
+    ack = await fake.acked(await fake.submit(ALICE, view_id, {"when": "14:00", "where": "toilets", "hurt": "no"}))
+    assert not (ack.get("payload") or {}).get("response_action")
+    await bot.settle()
+    assert visit_form == [("alice", "42", {"when": "2026-11-25 14:00", "where": "toilets", "hurt": "no"})]
+    assert texts(fake, ALICE)[-1] == "Thanks, visit note saved."
+
+
+async def test_a_message_asking_for_a_form_gets_an_open_button(bot, visit_form):
+    person = bot.engine.directory.person("alice")
+    await bot.engine.perform(lambda tx: tx.send(person, Outbound("Your visit note is due.", form="visit",
+                                                                 form_ref="7")))
+    await bot.settle()
+    await fake_press_and_wait(bot, ALICE, "Open Visit note")
+    view = next(iter(bot.fake.views.values()))
+    assert '"arg": "7"' in view["private_metadata"]
+
+
+async def fake_press_and_wait(bot: Bot, user: str, label: str) -> None:
+    await bot.fake.acked(await bot.fake.press(user, label))
+    await bot.fake.wait_for(lambda: bot.fake.views, 3, "the modal to open")
+
+
+# --- delivery: rate limits, server errors, pacing, permanent failures ------------------------------------------
+
+async def test_a_429_storm_is_ridden_out_and_everything_arrives(bot):
+    fake = bot.fake
+    fake.fail("chat.postMessage", status=429, retry_after=0.3, times=6)
+    await fake.acked(await fake.dm(ALICE, "Is Mr Brown in today?"))
+    await fake.acked(await fake.dm(CAROL, "help"))
+    await fake.acked(await fake.dm(DANA, "alerts"))
+    await fake.wait_for(lambda: len(fake.seen(ALICE)) == 1 and any(m.buttons for m in fake.seen(BOB)) and fake.seen(CAROL)
+                        and fake.seen(DANA), 8, "every message after the storm")
+    await bot.settle()
+    statuses = await bot.engine.store.read(lambda c: c.execute("SELECT status FROM outbox").fetchall())
+    assert {r[0] for r in statuses} == {"sent"}
+    assert len([c for c in fake.calls_to("chat.postMessage")]) == len(statuses) + 6  # six 429s, then success
+    # after a 429 the same chat is not tried again before Retry-After has passed
+    by_chat: dict[str, list[float]] = {}
+    for c in fake.calls_to("chat.postMessage"):
+        by_chat.setdefault(c.args["channel"], []).append(c.at)
+    for times in by_chat.values():
+        for a, b in zip(times, times[1:], strict=False):
+            assert b - a >= 0.25
+
+
+async def test_server_errors_and_a_hung_connection_are_retried(bot):
+    fake = bot.fake
+    fake.fail("chat.postMessage", status=500, times=2)
+    fake.fail("chat.postMessage", status=200, error="internal_error", times=1)
+    await fake.acked(await fake.dm(ALICE, "Is Mr Brown in today?"))
+    await fake.wait_for(lambda: fake.seen(ALICE) and [m for m in fake.seen(BOB) if m.buttons], 5,
+                        "delivery after the errors")
+    assert len(fake.seen(ALICE)) == 1
+
+
+async def test_chat_postmessage_is_paced_per_channel_alarms_first(tmp_path, fake):
+    bot = await start_bot(tmp_path, fake, limits=Limits(per_second=20, per_chat_interval=0.3))
+    try:
+        for i in range(3):
+            await fake.acked(await fake.dm(BOB, f"timeline {i}"))
+        await fake.acked(await fake.dm(ALICE, "Is Mr Brown in today?"))
+        await fake.wait_for(lambda: len(fake.seen(BOB)) >= 4, 5, "Bob's messages")
+        posts = [c for c in fake.calls_to("chat.postMessage") if c.args["channel"] == BOB]
+        gaps = [b.at - a.at for a, b in zip(posts, posts[1:], strict=False)]
+        assert all(g >= 0.27 for g in gaps), gaps
+        assert posts[1].args["blocks"][-1]["type"] == "actions"  # the alarm jumped the queued replies
+    finally:
+        await bot.engine.stop()
+
+
+async def test_undeliverable_is_marked_failed_and_sent_on_the_other_platform(tmp_path, fake):
+    from bot.transports.memory import MemoryTransport
+
+    telegram = MemoryTransport("telegram")
+    ids = dict(SLACK_IDS, bob="U0GONE")  # Bob's Slack account was deactivated
+    bot = await start_bot(tmp_path, fake, people=ids, extra=[telegram])
+    bob = bot.engine.directory.person("bob").model_copy(update={"telegram": 4242})
+    bot.engine.directory.put(bob)
+    try:
+        await fake.acked(await fake.dm(ALICE, "Is Mr Brown in today?"))
+        await bot.settle()
+        assert [d.chat_id for d in (r.delivery for r in telegram.records)] == ["4242"]
+        assert "Aggressive" in telegram.records[0].delivery.text
+        rows = await bot.engine.store.read(lambda c: c.execute(
+            "SELECT text FROM alert_events WHERE kind='delivery_failed'").fetchall())
+        assert rows and "channel_not_found" in rows[0][0] and "telegram" in rows[0][0]
+    finally:
+        await bot.engine.stop()
+
+
+async def test_attachments_are_uploaded_into_the_dm(bot, tmp_path):
+
+    png = tmp_path / "chart.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 100)
+    person = bot.engine.directory.person("dana")
+    await bot.engine.perform(lambda tx: tx.send(person, Outbound("Monthly report", attachment=str(png))))
+    await bot.settle()
+    assert texts(bot.fake, DANA) == ["Monthly report"]
+    assert bot.fake.uploads and bot.fake.uploads[0]["bytes"] == 108
+    assert bot.fake.uploads[0]["channel"] == bot.fake.dm_channel(DANA)
+
+
+# --- HTTP mode -----------------------------------------------------------------------------------------------
+
+async def test_http_mode_signed_requests_work_and_bad_or_stale_signatures_get_401(tmp_path, fake):
+    bot = await start_bot(tmp_path, fake, http=True)
+    url = f"http://127.0.0.1:{bot.slack.http_port}/slack/events"
+    try:
+        body = fake.message_event(ALICE, "Is Mr Brown in today?")
+        status, _ = await post_signed(url, body, secret="not-the-secret")
+        assert status == 401
+        status, _ = await post_signed(url, body, timestamp=int(time.time()) - 600)
+        assert status == 401
+        await bot.settle()
+        assert fake.seen(BOB) == [] and fake.seen(ALICE) == []
+
+        status, _ = await post_signed(url, body)
+        assert status == 200
+        status, _ = await post_signed(url, body, retry_num=1)  # Slack's retry of the same event
+        assert status == 200
+        await bot.settle()
+        assert texts(fake, ALICE) == ["I'll have a look in the staff room for you."]
+        card = bot.card(BOB)
+        ack = next(b for b in card.buttons if b["text"]["text"] == "Acknowledge")
+        status, _ = await post_signed(url, fake.press_body(BOB, card, ack), kind="interactive")
+        assert status == 200
+        status, text = await post_signed(url, fake.command_body(BOB, "alerts"), kind="command")
+        assert status == 200
+        await bot.settle()
+        assert "Acknowledged by Bob Green" in bot.card(BOB).shown
+        assert "Live alerts" in texts(fake, BOB)[-1]
+    finally:
+        await bot.engine.stop()
