@@ -1,16 +1,35 @@
 """People: who someone is on each platform, who is on duty, who is on shift.
 
-Built from the service file; chat accounts bound later (registration) are loaded
-from the store and added with `bind`. Lookups are in memory because every message
-needs one.
+Built from the service file; roster edits made from chat or the command line are an
+overlay kept in the store (`roster_overlay`) and applied at start-up, and chat
+accounts bound later (registration) are loaded from the store and added with `bind`.
+Lookups are in memory because every message needs one.
+
+Who is duty manager for a branch at a moment, first match wins:
+  1. someone covering (`cover until 17:00`, table `covers`),
+  2. a dated override for the branch that day (it replaces the weekly pattern that day),
+     else a dated override for the branch's area,
+  3. the weekly rota for the branch, else the weekly rota for the branch's area.
+Nobody found is a gap: the ladder's fallback is used and the gap goes on the timeline.
+
+Who is on shift at a branch: a person's own "on shift" / "off shift" counts until
+they say otherwise or for `shift_expiry` (14 h by default), whichever is sooner;
+without a live statement, their `hours:` in the service file decide.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import time
 from datetime import datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
-from .model import Person, Role, Service
+from .model import WEEKDAYS, Person, Role, Service, parse_duration
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 
 class Directory:
@@ -20,6 +39,9 @@ class Directory:
         self._by_account: dict[tuple[str, str], str] = {}
         for key, p in self.people.items():
             self._index(key, p)
+        self.clock = None  # the engine's clock once started (tests use a fake one)
+        self.shift_expiry: int | None = None  # seconds; None (before start-up) means statements never expire
+        _install_startup_hook()
 
     def _index(self, key: str, p: Person) -> None:
         if p.telegram is not None:
@@ -27,6 +49,14 @@ class Directory:
         if p.slack:
             self._by_account[("slack", p.slack)] = key
 
+    # --- time ----------------------------------------------------------------------
+    def now(self) -> float:
+        return self.clock.now() if self.clock else time.time()
+
+    def local(self, ts: float | None = None) -> datetime:
+        return datetime.fromtimestamp(self.now() if ts is None else ts, ZoneInfo(self.service.timezone))
+
+    # --- people ----------------------------------------------------------------------
     def person(self, key: str | None) -> Person | None:
         return self.people.get(key) if key else None
 
@@ -46,6 +76,7 @@ class Directory:
 
     def put(self, p: Person) -> None:
         """Add or replace a person (roster edits)."""
+        self._by_account = {k: v for k, v in self._by_account.items() if v != p.key}
         self.people[p.key] = p
         self._index(p.key, p)
 
@@ -64,22 +95,118 @@ class Directory:
         b = self.service.branches.get(key or "")
         return b.name if b else "no branch"
 
+    def area_of(self, branch: str | None) -> str:
+        b = self.service.branches.get(branch or "")
+        return b.area if b else ""
+
+    def scope_branches(self, scope: str) -> list[str]:
+        """Branch keys for a branch key, an area name or `all` (empty when it is none of those)."""
+        scope = scope.strip().lower()
+        if scope == "all":
+            return list(self.service.branches)
+        if scope in self.service.branches:
+            return [scope]
+        return [k for k, b in self.service.branches.items() if b.area and b.area.lower() == scope]
+
+    # --- duty --------------------------------------------------------------------------
+    def covering(self, conn: sqlite3.Connection | None, branch: str | None, ts: float) -> list[sqlite3.Row]:
+        """Live covers for the branch (someone said `cover until ...`), newest first."""
+        if conn is None or not branch:
+            return []
+        try:
+            return conn.execute("SELECT * FROM covers WHERE branch=? AND start<=? AND until>? AND ended_at IS NULL"
+                                " ORDER BY id DESC", (branch, ts, ts)).fetchall()
+        except sqlite3.OperationalError:  # the people tables are not there (a bare store)
+            return []
+
     def duty_managers(self, conn: sqlite3.Connection | None, branch: str | None, when: datetime) -> list[str]:
-        """Who is duty manager for the branch at `when` (local time): overrides beat the weekly rota."""
+        """Who is duty manager for the branch at `when` (local time): cover, then overrides, then the rota."""
+        covers = [r["person"] for r in self.covering(conn, branch, when.timestamp()) if r["person"] in self.people]
+        if covers:
+            return list(dict.fromkeys(covers))
         day = when.date()
         t = when.time()
-        dated = [o for o in self.service.overrides if o.branch == branch and o.date == day]
-        if dated:
-            return [o.person for o in dated if o.start <= t <= o.end and o.person in self.people]
-        weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[when.weekday()]
-        return [
-            r.person
-            for r in self.service.rota
-            if r.branch == branch and weekday in r.days and r.start <= t <= r.end and r.person in self.people
-        ]
+        area = self.area_of(branch)
+        for field, value in (("branch", branch), ("area", area)):
+            if not value:
+                continue
+            dated = [o for o in self.service.overrides if getattr(o, field) == value and o.date == day]
+            if dated:
+                return [o.person for o in dated if o.start <= t <= o.end and o.person in self.people]
+        weekday = WEEKDAYS[when.weekday()]
+        for field, value in (("branch", branch), ("area", area)):
+            if not value:
+                continue
+            found = [r.person for r in self.service.rota if getattr(r, field) == value and weekday in r.days
+                     and r.start <= t <= r.end and r.person in self.people]
+            if found:
+                return list(dict.fromkeys(found))
+        return []
 
-    def on_shift(self, conn: sqlite3.Connection, branch: str | None) -> list[str]:
-        """People at the branch who have said they are on shift."""
-        rows = conn.execute("SELECT person FROM shifts WHERE on_shift=1").fetchall()
-        keys = {r[0] for r in rows}
-        return [p.key for p in self.at_branch(branch) if p.key in keys]
+    # --- shifts ------------------------------------------------------------------------
+    def in_hours(self, p: Person, when: datetime) -> bool:
+        weekday = WEEKDAYS[when.weekday()]
+        t = when.time()
+        return any(weekday in h.days and h.start <= t <= h.end for h in p.hours)
+
+    def shift_state(self, conn: sqlite3.Connection, ts: float | None = None) -> dict[str, bool]:
+        """Live on/off statements (younger than shift_expiry)."""
+        ts = self.now() if ts is None else ts
+        oldest = ts - self.shift_expiry if self.shift_expiry is not None else float("-inf")
+        rows = conn.execute("SELECT person, on_shift FROM shifts WHERE since>? ORDER BY since",
+                            (oldest,)).fetchall()
+        return {r[0]: bool(r[1]) for r in rows}
+
+    def is_on_shift(self, conn: sqlite3.Connection, p: Person, ts: float | None = None) -> bool:
+        ts = self.now() if ts is None else ts
+        stated = self.shift_state(conn, ts)
+        return stated[p.key] if p.key in stated else self.in_hours(p, self.local(ts))
+
+    def on_shift(self, conn: sqlite3.Connection, branch: str | None, when: datetime | None = None) -> list[str]:
+        """People at the branch who are on shift: their own word, else their working hours."""
+        ts = when.timestamp() if when else self.now()
+        local = when or self.local(ts)
+        stated = self.shift_state(conn, ts)
+        return [p.key for p in self.at_branch(branch)
+                if (stated[p.key] if p.key in stated else self.in_hours(p, local))]
+
+
+# --- roster overlay -------------------------------------------------------------------
+def overlay(conn: sqlite3.Connection) -> list[tuple[str, Person | None]]:
+    """Roster edits kept in the store: (key, person) or (key, None) when removed."""
+    try:
+        rows = conn.execute("SELECT key, data FROM roster_overlay ORDER BY at, key").fetchall()
+    except sqlite3.OperationalError:
+        return []
+    return [(r[0], Person.model_validate(json.loads(r[1])) if r[1] else None) for r in rows]
+
+
+def apply_overlay(directory: Directory, conn: sqlite3.Connection) -> None:
+    for key, p in overlay(conn):
+        if p is None:
+            directory.remove(key)
+        else:
+            directory.put(p)
+
+
+async def _startup(engine: Engine) -> None:
+    """Give the directory the engine's clock and settings, then apply roster edits and re-bind accounts."""
+    d = engine.directory
+    d.clock = engine.clock
+    d.shift_expiry = parse_duration(engine.settings.shift_expiry)
+    assert engine.store is not None
+
+    def load(conn: sqlite3.Connection) -> None:
+        apply_overlay(d, conn)
+        engine._load_bindings(conn)  # accounts of people added by a roster edit
+
+    await engine.store.read(load)
+
+
+def _install_startup_hook() -> None:
+    # bot.engine imports handlers (and so this module) before it defines STARTUP_HOOKS,
+    # so the hook is added when the first Directory is built, by which time it exists.
+    from . import engine
+
+    if _startup not in engine.STARTUP_HOOKS:
+        engine.STARTUP_HOOKS.append(_startup)

@@ -12,7 +12,7 @@ from datetime import date, time
 from enum import IntEnum, StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -60,10 +60,31 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+def _keyed(data: object, *sections: str) -> object:
+    """Give each entry of a keyed section its own key (people.alice -> Person(key='alice'))."""
+    if isinstance(data, dict):
+        data = dict(data)
+        for section in sections:
+            entries = data.get(section)
+            if isinstance(entries, dict):
+                data[section] = {k: ({**v, "key": v.get("key") or k} if isinstance(v, dict) else v)
+                                 for k, v in entries.items()}
+    return data
+
+
 class Contact(Frozen):
     name: str
     phone: str
     note: str = ""
+
+
+class Hours(Frozen):
+    """A person's usual working hours: on these days between the times they count as on shift."""
+
+    days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = (
+        "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    start: time = Field(time(0, 0), alias="from")
+    end: time = Field(time(23, 59, 59), alias="to")
 
 
 class Branch(Frozen):
@@ -83,6 +104,7 @@ class Person(Frozen):
     telegram: int | None = None
     slack: str | None = None
     prefer: Literal["telegram", "slack"] = "telegram"
+    hours: tuple[Hours, ...] = ()  # usual working hours: on shift then unless they say otherwise
 
     def may(self, minimum: Role) -> bool:
         return self.role.rank >= minimum.rank
@@ -92,9 +114,10 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class RotaEntry(Frozen):
-    """A weekly pattern: `person` is duty manager for `branch` on `days` between the times."""
+    """A weekly pattern: `person` is duty manager for `branch` (or every branch of `area`) on `days`."""
 
-    branch: str
+    branch: str = ""
+    area: str = ""  # instead of branch: every branch in the area with no rota entry of its own then
     person: str
     days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = WEEKDAYS  # type: ignore[assignment]
     start: time = Field(time(0, 0), alias="from")
@@ -105,7 +128,8 @@ class RotaOverride(Frozen):
     """A dated exception to the weekly pattern (holiday cover, sickness)."""
 
     date: date
-    branch: str
+    branch: str = ""
+    area: str = ""
     person: str
     start: time = Field(time(0, 0), alias="from")
     end: time = Field(time(23, 59, 59), alias="to")
@@ -117,6 +141,11 @@ class Service(Frozen):
     people: dict[str, Person]
     rota: tuple[RotaEntry, ...] = ()
     overrides: tuple[RotaOverride, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keys(cls, data: object) -> object:
+        return _keyed(data, "branches", "people")
 
 
 TARGET = re.compile(r"^(on-shift|duty-manager|role:(volunteer|staff|duty_manager|admin)|person:[\w.-]+)$")
@@ -194,3 +223,8 @@ class Book(Frozen):
     codewords: dict[str, Codeword]
     ladders: dict[str, Ladder]
     lone_working: LoneWorking = LoneWorking()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keys(cls, data: object) -> object:
+        return _keyed(data, "codewords")

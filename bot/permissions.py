@@ -22,8 +22,8 @@ TABLE: dict[str, frozenset[Role]] = {
     "resolve_alert": STAFF_UP,
     "list_alerts": MANAGERS,
     # backup
-    "request_backup": EVERYONE,
-    "answer_backup": STAFF_UP,
+    "request_backup": EVERYONE,  # and stand it down again ("I'm fine")
+    "answer_backup": STAFF_UP,  # volunteers are never asked to come
     # lone working
     "lone_work": EVERYONE,
     "list_lone_sessions": MANAGERS,
@@ -36,15 +36,17 @@ TABLE: dict[str, frozenset[Role]] = {
     "export_incidents": MANAGERS,
     "monthly_report": MANAGERS,
     # people and duty
-    "see_contacts": EVERYONE,
-    "see_roster_phones": MANAGERS,
-    "edit_roster": ADMINS,
+    "see_contacts": EVERYONE,  # the branch's own numbers (police non-emergency, security, support)
+    "see_roster_phones": STAFF_UP,  # colleagues' and managers' phone numbers; never volunteers
+    "list_roster": MANAGERS,  # `roster`: who is rostered at the branch (admins: everywhere)
+    "edit_roster": ADMINS,  # `person add|set|remove`, `roster history`
     "invite": ADMINS,
     "set_shift": EVERYONE,
     "see_on_duty": EVERYONE,
     "take_cover": MANAGERS,
     # service-wide events
-    "lockdown": MANAGERS,
+    "lockdown": MANAGERS,  # lockdown, evacuate, all clear, roll call
+    "answer_rollcall": EVERYONE,  # I'm safe / I need help: everyone on shift is asked, volunteers too
     "drill": MANAGERS,
 }
 

@@ -22,12 +22,15 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None
     telegram_webhook_listen: str = "0.0.0.0"
     telegram_webhook_port: int = 8443
+    telegram_bot_username: str | None = None  # for invite links when the bot has not run yet
+    invite_valid_for: str = "7d"  # how long a registration link works (used once)
 
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     slack_http_port: int = 3000
+    slack_http_listen: str = "0.0.0.0"
 
     # delivery: retry backoff starts here and doubles up to outbox_backoff_max
     outbox_backoff: float = 1.0
@@ -40,6 +43,13 @@ class Settings(BaseSettings):
     incident_manager_after: str = "24h"
     retention_years: int = 6
     welfare_checkins: str = "1w,2w,4w"
+
+    # people, duty, backup and lockdown
+    shift_expiry: str = "14h"  # a forgotten "on shift" (or "off shift") stops counting after this
+    backup_wait: str = "2m"  # nobody says On my way within this: the backup request climbs its ladder
+    backup_ladder: str = "urgent"  # ladder for a typed `backup` (a codeword uses its own ladder)
+    rollcall_wait: str = "5m"  # no answer to a lockdown/evacuation roll call within this: escalate
+    lockdown_ladder: str = "urgent"  # ladder for "I need help" and no-answer alerts during a lockdown
 
     @property
     def console_only(self) -> bool:

@@ -1,1 +1,439 @@
-"""lockdown / evacuation / roll call / drill capability (to be built)."""
+"""Lockdown, evacuation, roll call, all clear and drill mode.
+
+`lockdown <branch|area|all> <message>` (or `evacuate ...`) from a duty manager or
+admin: everyone on shift in scope, and the duty managers there, get the message with
+I'm safe / I need help. The sender's roll-call card updates as answers arrive.
+"I need help" raises a high alert through the ladder; anyone who has not answered
+after `rollcall_wait` is escalated (one alert per branch naming them). `all clear`
+ends it and tells everyone. `drill on` marks everything raised at a branch as an
+exercise, on every message and in every record, until `drill off`.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+from bot import escalation
+from bot.messages import Button, Inbound, Outbound
+from bot.model import Person, Priority, Role, Severity, parse_duration
+from bot.permissions import allowed
+from bot.registry import button, command, conversation, home, wakeup
+from bot.unit import Tx
+
+WAIT = "lockdown.wait"
+DRILL = "[DRILL] "
+SAFE_WORDS = {"im safe", "i'm safe", "i am safe", "safe", "we're safe", "we are safe", "all safe"}
+HELP_WORDS = {"i need help", "need help", "i need help now", "help me", "not safe", "i'm not safe", "im not safe"}
+CLEAR_WORDS = {"all clear", "allclear", "all-clear"}
+DEFAULTS = {
+    "lockdown": "Lockdown: stay inside, lock or block the doors, keep away from windows and stay quiet. "
+                "Do not leave until the all clear.",
+    "evacuate": "Evacuate now: leave by the nearest safe exit, take the public with you and go to the "
+                "assembly point. Do not go back in until the all clear.",
+}
+
+
+def load(conn: sqlite3.Connection, lid: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM lockdowns WHERE id=?", (lid,)).fetchone()
+
+
+def _card(lid: int) -> str:
+    return f"lockdown:{lid}"
+
+
+def _rollcall_card(lid: int) -> str:
+    return f"rollcall:{lid}"
+
+
+def scope_name(tx: Tx, scope: str) -> str:
+    if scope == "all":
+        return "all branches"
+    if scope in tx.directory.service.branches:
+        return tx.directory.branch_name(scope)
+    return f"the {scope} area"
+
+
+def _title(ld: sqlite3.Row) -> str:
+    return "EVACUATION" if ld["kind"] == "evacuate" else "LOCKDOWN"
+
+
+def _names(tx: Tx, keys: list[str]) -> str:
+    return ", ".join(p.name for k in keys if (p := tx.person(k)))
+
+
+# --- rendering -----------------------------------------------------------------------------------
+def render(tx: Tx, ld: sqlite3.Row) -> Outbound:
+    """The card everyone in scope sees."""
+    mark = DRILL if ld["drill"] else ""
+    sender = tx.person(ld["by"])
+    lines = [f"{mark}{_title(ld)} - {scope_name(tx, ld['scope'])}"]
+    if ld["drill"]:
+        lines.append("This is an exercise.")
+    lines.append(ld["message"])
+    lines.append(f"From {sender.name if sender else ld['by']} at {tx.hhmm(ld['created_at'])}.")
+    if ld["status"] != "active":
+        ender = tx.person(ld["ended_by"])
+        lines.append(f"ALL CLEAR at {tx.hhmm(ld['ended_at'] or tx.now)} from {ender.name if ender else 'a manager'}.")
+        return Outbound("\n".join(lines), priority=Priority.alarm)
+    lines.append("Tell us now: are you safe?")
+    return Outbound("\n".join(lines), priority=Priority.alarm, buttons=(
+        Button("I'm safe", "lockdown.safe", str(ld["id"])), Button("I need help", "lockdown.help", str(ld["id"]))))
+
+
+def rollcall_rows(conn: sqlite3.Connection, lid: int) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM rollcall WHERE lockdown_id=? ORDER BY rowid", (lid,)).fetchall()
+
+
+def render_rollcall(tx: Tx, ld: sqlite3.Row) -> Outbound:
+    """The sender's live roll call: safe, need help, no answer."""
+    rows = rollcall_rows(tx.conn, ld["id"])
+    safe = [r["person"] for r in rows if r["answer"] == "safe"]
+    helpme = [r for r in rows if r["answer"] == "help"]
+    silent = [r for r in rows if r["answer"] is None]
+    mark = DRILL if ld["drill"] else ""
+    lines = [f"{mark}Roll call - {_title(ld)}, {scope_name(tx, ld['scope'])} (from {tx.hhmm(ld['created_at'])})"]
+    lines.append(f"Safe ({len(safe)}): {_names(tx, safe) or '-'}")
+    lines.append(f"Need help ({len(helpme)}): " + (", ".join(
+        f"{_names(tx, [r['person']])}" + (f" (alert #{r['alert_id']})" if r["alert_id"] else "") for r in helpme)
+        or "-"))
+    escalated = [r for r in silent if r["noanswer_alert"]]
+    lines.append(f"No answer ({len(silent)}): {_names(tx, [r['person'] for r in silent]) or '-'}"
+                 + (" - escalated" if escalated else ""))
+    if not rows:
+        lines.append("Nobody was on shift in scope to ask.")
+    if ld["status"] != "active":
+        ender = tx.person(ld["ended_by"])
+        lines.append(f"ALL CLEAR given at {tx.hhmm(ld['ended_at'] or tx.now)} by "
+                     f"{ender.name if ender else 'a manager'}.")
+        return Outbound("\n".join(lines), priority=Priority.alarm)
+    return Outbound("\n".join(lines), priority=Priority.alarm,
+                    buttons=(Button("All clear", "lockdown.clear", str(ld["id"])),))
+
+
+def refresh(tx: Tx, lid: int) -> sqlite3.Row:
+    ld = load(tx.conn, lid)
+    assert ld is not None
+    tx.set_card(_card(lid), render(tx, ld))
+    tx.set_card(_rollcall_card(lid), render_rollcall(tx, ld))
+    return ld
+
+
+# --- starting ------------------------------------------------------------------------------------
+def start(tx: Tx, person: Person, msg: Inbound, kind: str, args: str) -> None:
+    d = tx.directory
+    scope, _, message = args.strip().partition(" ")
+    scope = scope.lower()
+    branches = d.scope_branches(scope) if scope else []
+    if not branches:
+        areas = sorted({b.area for b in d.service.branches.values() if b.area})
+        choices = " | ".join([*d.service.branches, *areas, "all"])
+        tx.reply(msg, Outbound(f"Say where first: {kind} <{choices}> <message>\n"
+                               f"e.g. {kind} {person.branch or next(iter(d.service.branches))} "
+                               "intruder near the children's library"), person=person)
+        return
+    message = message.strip() or DEFAULTS[kind]
+    drill = all(escalation.is_drill(tx, b) for b in branches)
+    cur = tx.conn.execute("INSERT INTO lockdowns(kind, scope, message, by, drill, created_at) VALUES(?,?,?,?,?,?)",
+                          (kind, scope, message, person.key, int(drill), tx.now))
+    lid = int(cur.lastrowid or 0)
+    when = tx.local()
+    people: dict[str, str | None] = {}
+    for b in branches:
+        for k in d.on_shift(tx.conn, b, when) + d.duty_managers(tx.conn, b, when):
+            people.setdefault(k, b)
+    if scope == "all":
+        for k in d.on_shift(tx.conn, None, when):
+            people.setdefault(k, None)
+    people.pop(person.key, None)
+    for key, branch in people.items():
+        p = d.person(key)
+        if p and allowed(p, "answer_rollcall"):
+            tx.conn.execute("INSERT OR IGNORE INTO rollcall(lockdown_id, person, branch) VALUES(?,?,?)",
+                            (lid, key, p.branch or branch))
+    ld = refresh(tx, lid)
+    unreachable = []
+    for r in rollcall_rows(tx.conn, lid):
+        p = d.person(r["person"])
+        if p is None or not tx.send(p, Outbound("", card=_card(lid), priority=Priority.alarm), tag="lockdown"):
+            unreachable.append(r["person"])
+    tx.reply(msg, Outbound("", card=_rollcall_card(lid), priority=Priority.alarm), person=person, tag="rollcall")
+    wait = parse_duration(tx.ctx.settings.rollcall_wait)
+    note = f"Sent to {len(people)} on shift. Anyone who has not answered in {wait // 60 or 1} min is escalated."
+    if unreachable:
+        note += f" Could not reach: {_names(tx, unreachable)} - please check on them."
+    tx.reply(msg, Outbound((DRILL if ld["drill"] else "") + note), person=person)
+    tx.wake(WAIT, lid, tx.now + wait)
+
+
+@command("lockdown", permission="lockdown", help="lock down a branch, an area or all branches, with a roll call",
+         usage="lockdown <branch|area|all> <message>")
+def lockdown(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
+    start(tx, person, msg, "lockdown", args)
+
+
+@command("evacuate", "evacuation", "evac", permission="lockdown", help="evacuate a branch, an area or all branches,"
+         " with a roll call", usage="evacuate <branch|area|all> <message>")
+def evacuate(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
+    start(tx, person, msg, "evacuate", args)
+
+
+# --- answers -------------------------------------------------------------------------------------
+def _row(tx: Tx, lid: int, person: Person) -> sqlite3.Row | None:
+    return tx.conn.execute("SELECT * FROM rollcall WHERE lockdown_id=? AND person=?", (lid, person.key)).fetchone()
+
+
+def answer(tx: Tx, person: Person, msg: Inbound, ld: sqlite3.Row, ans: str) -> None:
+    row = _row(tx, ld["id"], person)
+    if row is None:  # not asked (came on shift later): count them in
+        tx.conn.execute("INSERT INTO rollcall(lockdown_id, person, branch) VALUES(?,?,?)",
+                        (ld["id"], person.key, person.branch))
+        row = _row(tx, ld["id"], person)
+    assert row is not None
+    mark = DRILL if ld["drill"] else ""
+    old_alert = escalation.load(tx.conn, row["alert_id"]) if row["alert_id"] else None  # their help alert
+    tx.conn.execute("UPDATE rollcall SET answer=?, at=? WHERE lockdown_id=? AND person=?",
+                    (ans, tx.now, ld["id"], person.key))
+    if ans == "help":
+        if old_alert is None or old_alert.status == "resolved":
+            alert = escalation.raise_alert(
+                tx, kind="lockdown", ref=f"{ld['id']}:{person.key}", severity=Severity.high, ladder=_ladder(tx),
+                title=f"Needs help during the {_title(ld).lower()}", person=person, branch=person.branch,
+                details=f"{_title(ld)} ({scope_name(tx, ld['scope'])}): {ld['message']}",
+                ack_reply=mark + "Help is coming to you.", reply_to=(msg.platform, msg.chat_id), drill=bool(ld["drill"]))
+            tx.conn.execute("UPDATE rollcall SET alert_id=? WHERE lockdown_id=? AND person=?",
+                            (alert.id, ld["id"], person.key))
+        tx.reply(msg, Outbound(mark + "Help is being sent to you now. Stay as safe as you can; "
+                               "call 999 if you are in danger.", priority=Priority.alarm), person=person)
+    else:
+        if old_alert and old_alert.status != "resolved":
+            escalation.resolve(tx, old_alert.id, person, "said they are safe now")
+        tx.reply(msg, Outbound(mark + "Thank you - you are marked safe. Stay put until the all clear."
+                               if ld["kind"] == "lockdown" else mark + "Thank you - you are marked safe. "
+                               "Stay at the assembly point until the all clear."), person=person)
+    _settle_no_answer_alerts(tx, ld["id"])
+    refresh(tx, ld["id"])
+
+
+def _settle_no_answer_alerts(tx: Tx, lid: int) -> None:
+    """A no-answer alert whose people have all answered since is resolved."""
+    rows = rollcall_rows(tx.conn, lid)
+    for alert_id in {r["noanswer_alert"] for r in rows if r["noanswer_alert"]}:
+        alert = escalation.load(tx.conn, alert_id)
+        if alert is None or alert.status == "resolved":
+            continue
+        named = [r for r in rows if r["noanswer_alert"] == alert_id]
+        if all(r["answer"] for r in named):
+            escalation.resolve(tx, alert_id, None, "everyone named has answered the roll call")
+
+
+def _ladder(tx: Tx):
+    ladders = tx.book.ladders
+    return ladders.get(tx.ctx.settings.lockdown_ladder) or next(iter(ladders.values()))
+
+
+def _active(tx: Tx, arg: str, person: Person, msg: Inbound) -> sqlite3.Row | None:
+    ld = load(tx.conn, int(arg)) if arg.isdigit() else None
+    if ld is None:
+        tx.reply(msg, Outbound("That button has expired."), person=person)
+        return None
+    if ld["status"] != "active":
+        tx.reply(msg, Outbound(f"The all clear has been given for that {ld['kind']}."), person=person)
+        return None
+    return ld
+
+
+@button("lockdown.safe", permission="answer_rollcall")
+def safe_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
+    ld = _active(tx, arg, person, msg)
+    if ld:
+        answer(tx, person, msg, ld, "safe")
+
+
+@button("lockdown.help", permission="answer_rollcall")
+def help_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
+    ld = _active(tx, arg, person, msg)
+    if ld:
+        answer(tx, person, msg, ld, "help")
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^\w' ]", "", text.lower().replace("\u2019", "'")).strip()
+
+
+def _asked_in(tx: Tx, person: Person) -> list[sqlite3.Row]:
+    return tx.conn.execute("SELECT l.* FROM lockdowns l JOIN rollcall r ON r.lockdown_id=l.id WHERE l.status='active'"
+                           " AND r.person=? ORDER BY l.id DESC", (person.key,)).fetchall()
+
+
+@conversation
+def words(tx: Tx, person: Person, msg: Inbound) -> bool:
+    """Typed answers: "I'm safe", "I need help", and "all clear" from a manager."""
+    text = _norm(msg.text)
+    if text in CLEAR_WORDS and allowed(person, "lockdown"):
+        all_clear(tx, person, msg, "")
+        return True
+    if text not in SAFE_WORDS and text not in HELP_WORDS:
+        return False
+    asked = _asked_in(tx, person)
+    if not asked or not allowed(person, "answer_rollcall"):
+        return False
+    answer(tx, person, msg, asked[0], "help" if text in HELP_WORDS else "safe")
+    return True
+
+
+# --- no answer -----------------------------------------------------------------------------------
+@wakeup(WAIT)
+def no_answer(tx: Tx, ref: str) -> None:
+    ld = load(tx.conn, int(ref))
+    if ld is None or ld["status"] != "active":
+        return
+    silent = [r for r in rollcall_rows(tx.conn, ld["id"]) if r["answer"] is None and not r["noanswer_alert"]]
+    by_branch: dict[str | None, list[str]] = {}
+    for r in silent:
+        by_branch.setdefault(r["branch"], []).append(r["person"])
+    wait = parse_duration(tx.ctx.settings.rollcall_wait)
+    mark = DRILL if ld["drill"] else ""
+    for branch, keys in by_branch.items():
+        alert = escalation.raise_alert(
+            tx, kind="lockdown", ref=f"{ld['id']}:noanswer", severity=Severity.high, ladder=_ladder(tx),
+            title=f"No answer to the {_title(ld).lower()} roll call: {_names(tx, keys)}", person=None, branch=branch,
+            details=f"Not answered within {wait // 60 or 1} min of the {_title(ld).lower()} at "
+                    f"{tx.hhmm(ld['created_at'])}. Please check on them.", drill=bool(ld["drill"]))
+        for k in keys:
+            tx.conn.execute("UPDATE rollcall SET noanswer_alert=? WHERE lockdown_id=? AND person=?",
+                            (alert.id, ld["id"], k))
+            p = tx.person(k)
+            if p:  # ask them again, loudly
+                tx.send(p, Outbound(mark + f"{_title(ld)}: we have not heard from you. Are you safe?",
+                                    priority=Priority.alarm, buttons=(
+                                        Button("I'm safe", "lockdown.safe", str(ld["id"])),
+                                        Button("I need help", "lockdown.help", str(ld["id"])))), tag="lockdown")
+    refresh(tx, ld["id"])
+
+
+# --- all clear -----------------------------------------------------------------------------------
+def active_lockdowns(tx: Tx) -> list[sqlite3.Row]:
+    return tx.conn.execute("SELECT * FROM lockdowns WHERE status='active' ORDER BY id").fetchall()
+
+
+def end(tx: Tx, ld: sqlite3.Row, person: Person) -> None:
+    tx.conn.execute("UPDATE lockdowns SET status='ended', ended_at=?, ended_by=? WHERE id=?",
+                    (tx.now, person.key, ld["id"]))
+    tx.cancel_wakeups(WAIT, ld["id"])
+    ld = refresh(tx, ld["id"])
+    mark = DRILL if ld["drill"] else ""
+    text = (f"{mark}ALL CLEAR - {scope_name(tx, ld['scope'])}: the {ld['kind'] if ld['kind'] == 'lockdown' else 'evacuation'}"
+            f" is over ({person.name}, {tx.hhmm(tx.now)}). Thank you.")
+    for r in rollcall_rows(tx.conn, ld["id"]):
+        p = tx.person(r["person"])
+        if p:
+            tx.send(p, Outbound(text, priority=Priority.alarm), tag="allclear")
+
+
+@command("allclear", permission="lockdown", help="end a lockdown or evacuation and tell everyone",
+         usage="all clear [branch|area|all]")
+def all_clear(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
+    arg = args.strip().lower()
+    live = active_lockdowns(tx)
+    if arg:
+        live = [ld for ld in live if ld["scope"] == arg]
+    if not live:
+        tx.reply(msg, Outbound("There is no lockdown or evacuation going on" + (f" for {arg}." if arg else ".")),
+                 person=person)
+        return
+    for ld in live:
+        end(tx, ld, person)
+    lines = []
+    for ld in live:
+        ld = load(tx.conn, ld["id"])
+        assert ld is not None
+        rows = rollcall_rows(tx.conn, ld["id"])
+        helpme = [r["person"] for r in rows if r["answer"] == "help"]
+        silent = [r["person"] for r in rows if r["answer"] is None]
+        line = f"All clear sent for the {ld['kind']} at {scope_name(tx, ld['scope'])}."
+        if helpme:
+            line += f" Still to check: {_names(tx, helpme)} asked for help (their alerts stay open)."
+        if silent:
+            line += f" Never answered: {_names(tx, silent)}."
+        lines.append((DRILL if ld["drill"] else "") + line)
+    tx.reply(msg, Outbound("\n".join(lines)), person=person)
+
+
+@button("lockdown.clear", permission="lockdown")
+def clear_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
+    ld = _active(tx, arg, person, msg)
+    if ld:
+        all_clear(tx, person, msg, ld["scope"])
+
+
+@command("rollcall", permission="lockdown", help="the live roll call of a lockdown or evacuation", usage="rollcall")
+def rollcall(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
+    live = active_lockdowns(tx)
+    if not live:
+        tx.reply(msg, Outbound("There is no lockdown or evacuation going on."), person=person)
+        return
+    for ld in live:
+        tx.reply(msg, Outbound("", card=_rollcall_card(ld["id"]), priority=Priority.alarm), person=person,
+                 tag="rollcall")
+
+
+@home
+def lockdown_home(tx: Tx, person: Person) -> list[str]:
+    lines = []
+    for ld in active_lockdowns(tx):
+        row = _row(tx, ld["id"], person)
+        if row is None and ld["by"] != person.key:
+            continue
+        state = {"safe": "you said you are safe", "help": "you asked for help"}.get(
+            row["answer"] if row else "", "please answer: are you safe?" if row else "you started it")
+        lines.append(f"{DRILL if ld['drill'] else ''}{_title(ld)} at {scope_name(tx, ld['scope'])} since "
+                     f"{tx.hhmm(ld['created_at'])}: {state}.")
+    return lines
+
+
+# --- drill mode --------------------------------------------------------------------------------
+@command("drill", permission="drill", help="practise: mark everything raised at a branch as an exercise",
+         usage="drill on|off [branch|all]")
+def drill(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
+    words_ = args.lower().split()
+    d = tx.directory
+    if not words_ or words_[0] not in ("on", "off"):
+        rows = tx.conn.execute("SELECT branch, since, by FROM drills ORDER BY branch").fetchall()
+        if not rows:
+            text = "No branch is in drill mode. Say 'drill on' to start an exercise at your branch."
+        else:
+            text = "In drill mode: " + "; ".join(f"{d.branch_name(r[0])} since {tx.hhmm(r[1])}" for r in rows)
+        tx.reply(msg, Outbound(text), person=person)
+        return
+    on = words_[0] == "on"
+    target = words_[1] if len(words_) > 1 else (person.branch or "")
+    branches = d.scope_branches(target) if target else []
+    if not branches:
+        tx.reply(msg, Outbound("Which branch? Try: drill on " + " | drill on ".join(d.service.branches)),
+                 person=person)
+        return
+    if person.role != Role.admin and branches != [person.branch]:
+        tx.reply(msg, Outbound("You can start or stop a drill at your own branch."), person=person)
+        return
+    for b in branches:
+        if on:
+            tx.conn.execute("INSERT OR IGNORE INTO drills(branch, since, by) VALUES(?,?,?)", (b, tx.now, person.key))
+        else:
+            tx.conn.execute("DELETE FROM drills WHERE branch=?", (b,))
+    where = ", ".join(d.branch_name(b) for b in branches)
+    if on:
+        text = (f"{DRILL}Drill mode ON at {where}: everything raised there (codewords, backup, lockdowns) is "
+                "marked as an exercise until you say 'drill off'.")
+    else:
+        text = f"Drill mode OFF at {where}: everything raised there is real again."
+    tx.reply(msg, Outbound(text), person=person)
+    note = (f"{DRILL}An exercise has started at {where}: messages marked [DRILL] are practice."
+            if on else f"The exercise at {where} is over: everything from now on is real.")
+    told = set()
+    for b in branches:
+        for k in d.on_shift(tx.conn, b, tx.local()):
+            p = d.person(k)
+            if p and k != person.key and k not in told:
+                told.add(k)
+                tx.send(p, Outbound(note))
