@@ -1,3 +1,33 @@
-"""Tables for the lone capability."""
+"""Tables for the lone capability: sessions and what happened in each."""
 
-STEPS: list[str] = []
+STEPS: list[str] = [
+    """
+    CREATE TABLE lone_sessions (
+        id INTEGER PRIMARY KEY,
+        person TEXT NOT NULL,
+        branch TEXT,
+        note TEXT NOT NULL DEFAULT '',
+        platform TEXT,                         -- where it was started: reminders go there
+        started_at REAL NOT NULL,
+        deadline REAL NOT NULL,                -- when the next check-in is due
+        every INTEGER,                         -- periodic: seconds between check-ins; NULL: one deadline
+        ends_at REAL NOT NULL,                 -- when the whole session is over
+        last_checkin REAL,
+        stage TEXT NOT NULL DEFAULT 'waiting', -- waiting | reminded | asked | escalated
+        status TEXT NOT NULL DEFAULT 'live',   -- live | finished | duress | closed
+        alert_id INTEGER,                      -- the missed-check-in alert, while one is live
+        ended_at REAL,
+        ended_by TEXT
+    );
+    CREATE UNIQUE INDEX lone_one_live ON lone_sessions(person) WHERE status='live';
+    CREATE INDEX lone_sessions_status ON lone_sessions(status, branch);
+    CREATE TABLE lone_events (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES lone_sessions(id),
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,                    -- started | reminded | asked | escalated | checkin | extended ...
+        text TEXT NOT NULL
+    );
+    CREATE INDEX lone_events_session ON lone_events(session_id);
+    """,
+]
