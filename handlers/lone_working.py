@@ -571,8 +571,7 @@ def _length(tx: Tx, person: Person, msg: Inbound, words: list[str], allow_preset
     return seconds, note.strip()
 
 
-@_words("checkin", "check-in", "safe", "ok", "okay", help="check in during lone working: I'm safe",
-        usage="safe")
+@_words("checkin", "check-in", help="check in during lone working (or: safe, ok, I'm safe)", usage="checkin")
 def checkin_word(tx: Tx, person: Person, msg: Inbound, args: str, s: Session | None) -> None:
     if s is None:
         tx.reply(msg, Outbound(NO_SESSION), person=person)
@@ -592,7 +591,7 @@ def extend_word(tx: Tx, person: Person, msg: Inbound, args: str, s: Session | No
     _reply(tx, msg, person, extend(tx, person, s, took[0]))
 
 
-@_words("finish", "finished", "done", help="end your lone-working session", usage="finish")
+@_words("finish", "finished", help="end your lone-working session (or: done)", usage="finish")
 def finish_word(tx: Tx, person: Person, msg: Inbound, args: str, s: Session | None) -> None:
     if s is None:
         tx.reply(msg, Outbound("You have no lone-working session running."), person=person)
@@ -646,13 +645,16 @@ command("sessions", "lone-list", permission="list_lone_sessions", help="live lon
         usage="sessions")(lambda tx, person, msg, args: list_sessions(tx, person, msg, args))
 
 
-_SAFE_PHRASES = {"im safe", "i am safe", "im ok", "i am ok", "im okay", "i am okay",
-                 "check in", "checking in", "all ok", "all good", "all fine", "safe", "ok", "okay"}
+# Everyday words other capabilities answer too (a roll call's "safe", a welfare check's "ok", a form's
+# "done"): they are conversation, not commands, and mean lone working only while a session is live.
+_SAFE_PHRASES = {"im safe", "i am safe", "im ok", "i am ok", "im okay", "i am okay", "check in", "checking in",
+                 "all ok", "all good", "all fine", "safe", "ok", "okay"}
+_DONE_PHRASES = {"done", "all done", "im done", "i am done", "finished now"}
 
 
 @conversation
 def lone_conversation(tx: Tx, person: Person, msg: Inbound) -> bool:
-    """'I'm safe' and the duress phrase, for someone with a live session (else not ours)."""
+    """'I'm safe', 'done' and the duress phrase, for someone with a live session (else not ours)."""
     if not msg.text.strip():
         return False
     s = live_session(tx.conn, person.key)
@@ -661,8 +663,12 @@ def lone_conversation(tx: Tx, person: Person, msg: Inbound) -> bool:
     if is_duress(tx, msg.text):
         _reply(tx, msg, person, duress(tx, person, s))
         return True
-    if normalise(msg.text) in _SAFE_PHRASES:
+    text = normalise(msg.text)
+    if text in _SAFE_PHRASES:
         _reply(tx, msg, person, checkin(tx, person, s))
+        return True
+    if text in _DONE_PHRASES:
+        tx.reply(msg, Outbound(finish(tx, person, s)), person=person)
         return True
     return False
 

@@ -399,3 +399,14 @@ async def test_down_during_grace_asks_then_escalates_on_time(tmp_path):
         assert "Missed lone-working check-in" in second.last("bob").text
     finally:
         await second.engine.stop()
+
+
+async def test_everyday_words_are_lone_working_only_during_a_session(harness):
+    for word in ("safe", "ok", "done"):
+        await harness.say("alice", word)
+        assert harness.last("alice").text.startswith("Hello Alice Smith. You can send:"), word
+    await harness.say("alice", "lone 45m closing")
+    await harness.say("alice", "ok")
+    assert harness.last("alice").text.startswith("Thanks - checked in at 14:30")
+    await harness.say("alice", "All done.")
+    assert "your lone-working session is finished" in harness.last("alice").text
