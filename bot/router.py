@@ -46,6 +46,8 @@ def route(tx: Tx, msg: Inbound) -> None:
         return
     word, rest = first_word(msg.text)
     cmd = COMMANDS.get(word)
+    if cmd and msg.is_group and not msg.text.lstrip().startswith("/"):
+        cmd = None  # in a group or channel only an explicit /command is one: "alerts are going off" is chat
     if cmd:
         if allowed(person, cmd.permission):
             cmd.fn(tx, person, msg, rest)

@@ -61,7 +61,7 @@ class Bot:
 
 async def start_bot(tmp_path: Path, fake: FakeSlack, *, http: bool = False, limits: Limits = FAST,
                     people: dict[str, str] | None = None, extra: list[Transport] = (), prefer: str = "slack",
-                    **settings) -> Bot:
+                    in_channels: bool = False, **settings) -> Bot:
     if http:
         settings |= {"slack_signing_secret": SIGNING_SECRET, "slack_http_port": 0}
     else:
@@ -73,7 +73,11 @@ async def start_bot(tmp_path: Path, fake: FakeSlack, *, http: bool = False, limi
     service = service.model_copy(update={"people": bound})
     clock = RunningClock()
     slack = SlackTransport(s, limits=limits, http_host="127.0.0.1")
-    engine = Engine(s, load_book(s.codewords_file, service), service, clock=clock, transports=[slack, *extra])
+    book = load_book(s.codewords_file, service)
+    if in_channels:  # a book that lets this codeword work in channels too
+        mr_brown = book.codewords["mr-brown"].model_copy(update={"in_channels": True})
+        book = book.model_copy(update={"codewords": {**book.codewords, "mr-brown": mr_brown}})
+    engine = Engine(s, book, service, clock=clock, transports=[slack, *extra])
     await engine.start()
     if not http:
         await fake.wait_for(lambda: fake.connected.is_set(), 5, "the Socket Mode connection")
@@ -192,6 +196,36 @@ async def test_codeword_in_a_channel_only_when_the_book_allows_it(bot):
     await bot.settle()
     assert fake.seen(BOB) == []  # mr-brown is not allowed in channels in the example book
     assert fake.calls_to("chat.postEphemeral") == []  # and a stranger in a channel is simply ignored
+
+
+async def test_in_a_channel_the_book_can_allow_a_codeword_and_chat_never_runs_commands(tmp_path, fake):
+    bot = await start_bot(tmp_path, fake, in_channels=True)
+    fake.channels.add("C0STAFF")
+    try:
+        await fake.acked(await fake.dm(BOB, "alerts are going off again", channel="C0STAFF"))
+        await fake.acked(await fake.dm(CAROL, "help me move this table?", channel="C0STAFF"))
+        await fake.acked(await fake.dm(ALICE, "Is Mr Brown in today?", channel="C0STAFF"))
+        await bot.settle()
+        assert "Aggressive" in bot.card(BOB).shown
+        in_channel = [m.shown for m in fake.messages if m.channel == "C0STAFF"]
+        assert in_channel == ["I'll have a look in the staff room for you."]  # only the innocent cover reply
+    finally:
+        await bot.engine.stop()
+
+
+def test_the_manifest_asks_for_what_the_transport_uses():
+    import yaml
+
+    from bot.transports.slack import COMMAND
+
+    m = yaml.safe_load((Path(__file__).parent.parent / "config" / "slack-manifest.yaml").read_text())
+    assert m["settings"]["socket_mode_enabled"] is True and m["settings"]["interactivity"]["is_enabled"] is True
+    assert [c["command"] for c in m["features"]["slash_commands"]] == [COMMAND]
+    assert {"message.im", "message.channels", "app_home_opened"} <= set(m["settings"]["event_subscriptions"]
+                                                                        ["bot_events"])
+    assert {"chat:write", "im:history", "im:read", "im:write", "channels:history", "groups:history", "commands",
+            "users:read"} <= set(m["oauth_config"]["scopes"]["bot"])
+    assert m["features"]["app_home"]["home_tab_enabled"] and m["features"]["app_home"]["messages_tab_enabled"]
 
 
 async def test_bot_messages_and_edits_are_ignored(bot):

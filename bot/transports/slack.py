@@ -90,7 +90,7 @@ class SlackTransport(Transport):
                                      retry_handlers=[], timeout=10)
         self.app = AsyncApp(client=self.client, signing_secret=secret, name="saferbot",
                             logger=logging.getLogger("saferbot.slack.bolt"))
-        self.http_host = http_host or getattr(settings, "slack_http_listen", "0.0.0.0")
+        self.http_host = http_host or settings.slack_http_listen
         self.http_port: int | None = None  # the bound port once serving HTTP
         self.engine: Engine | None = None
         self.socket: AsyncSocketModeHandler | None = None
