@@ -121,7 +121,7 @@ class Directory:
 
     def duty_managers(self, conn: sqlite3.Connection | None, branch: str | None, when: datetime) -> list[str]:
         """Who is duty manager for the branch at `when` (local time): cover, then overrides, then the rota."""
-        covers = [r["person"] for r in self.covering(conn, branch, when.timestamp()) if r["person"] in self.people]
+        covers = [r["person"] for r in self.covering(conn, branch, when.timestamp()) if self._manager(r["person"])]
         if covers:
             return list(dict.fromkeys(covers))
         day = when.date()
@@ -132,16 +132,21 @@ class Directory:
                 continue
             dated = [o for o in self.service.overrides if getattr(o, field) == value and o.date == day]
             if dated:
-                return [o.person for o in dated if o.start <= t <= o.end and o.person in self.people]
+                return [o.person for o in dated if o.start <= t <= o.end and self._manager(o.person)]
         weekday = WEEKDAYS[when.weekday()]
         for field, value in (("branch", branch), ("area", area)):
             if not value:
                 continue
             found = [r.person for r in self.service.rota if getattr(r, field) == value and weekday in r.days
-                     and r.start <= t <= r.end and r.person in self.people]
+                     and r.start <= t <= r.end and self._manager(r.person)]
             if found:
                 return list(dict.fromkeys(found))
         return []
+
+    def _manager(self, key: str) -> bool:
+        """Still on the roster as a duty manager or admin (a roster edit may have changed that)."""
+        p = self.people.get(key)
+        return p is not None and p.may(Role.duty_manager)
 
     # --- shifts ------------------------------------------------------------------------
     def in_hours(self, p: Person, when: datetime) -> bool:

@@ -1,9 +1,81 @@
-"""Command-line subcommands for the people capability."""
+"""Command-line subcommands for the people capability: `saferbot roster list|add|set|remove|history`.
+
+Edits are saved in the database as an overlay on the service file and audited (who,
+when, before and after), exactly like `person add|set|remove` in chat. A running bot
+applies command-line edits when it next starts; edits made in chat apply at once.
+"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import sqlite3
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add this capability's subcommands (none yet)."""
+    p = sub.add_parser("roster", help="list or edit the roster (every change is saved and audited)")
+    rs = p.add_subparsers(dest="roster_command", required=True)
+    ls = rs.add_parser("list", help="everyone on the roster, or one branch")
+    ls.add_argument("branch", nargs="?")
+    for name, what in (("add", "add a person"), ("set", "change a person")):
+        a = rs.add_parser(name, help=what, description='e.g. saferbot roster add ann name="Ann Lee" role=staff '
+                                                          'branch=central phone="+44 7700 900010"')
+        a.add_argument("key")
+        a.add_argument("fields", nargs="+", help="name=... role=volunteer|staff|duty_manager|admin branch=... "
+                                                  "phone=... prefer=telegram|slack")
+    r = rs.add_parser("remove", help="take a person off the roster")
+    r.add_argument("key")
+    h = rs.add_parser("history", help="recent roster changes")
+    h.add_argument("key", nargs="?")
+    for parser in (ls, r, h, *[rs.choices[n] for n in ("add", "set")]):
+        parser.add_argument("--by", default=None, help="who is making the change (default: your login name)")
+    p.set_defaults(func=cmd_roster)
+
+
+def cmd_roster(args: argparse.Namespace, settings) -> int:
+    from bot.cli import load_config
+    from bot.directory import Directory, apply_overlay
+    from bot.store import migrate
+    from handlers.roster import RosterError, change_roster, describe, history_lines, parse_fields, summary
+
+    _, service = load_config(settings)
+    directory = Directory(service)
+    conn = sqlite3.connect(str(settings.db), isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    try:
+        conn.execute("PRAGMA busy_timeout=5000")
+        migrate(conn)
+        apply_overlay(directory, conn)
+        if args.roster_command == "list":
+            people = [p for p in directory.people.values() if not args.branch or p.branch == args.branch]
+            for p in sorted(people, key=lambda p: (p.branch or "", -p.role.rank, p.name)):
+                print(describe(directory, p, phones=True))
+            return 0
+        if args.roster_command == "history":
+            print("\n".join(history_lines(conn, directory, args.key, limit=100)))
+            return 0
+        by = args.by or _login()
+        try:
+            fields = parse_fields(getattr(args, "fields", None) or [])
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                before, after = change_roster(conn, directory, action=args.roster_command, key=args.key,
+                                              fields=fields, by=by, via="cli", now=directory.now())
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except RosterError as e:
+            print(f"saferbot: not changed: {e}")
+            return 1
+        print(f"Saved: {summary(before, after)}. A running bot picks this up when it next starts.")
+        return 0
+    finally:
+        conn.close()
+
+
+def _login() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:
+        return "cli"
