@@ -1,0 +1,388 @@
+"""The Telegram transport (python-telegram-bot): long polling by default, a webhook when configured.
+
+Inbound: messages and button presses become `Inbound` and go to `engine.receive`; a
+button press is answered at once so the phone stops spinning. Outbound: the outbox
+hands us one `Delivery` at a time, already paced and prioritised. We only translate
+Telegram's answers into what the outbox understands: `RetryAfter` for 429,
+`Undeliverable` for a blocked bot or a chat that does not exist, any other error for
+a passing fault (the outbox retries with backoff). PTB's own rate limiter and retries
+stay off so they never fight the outbox.
+
+Every text is plain and is HTML-escaped here, so nothing a person types can become
+markup, a link or a mention.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import os
+import re
+import socket
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+os.environ.setdefault("PTB_TIMEDELTA", "1")  # PTB's time periods as timedelta (no deprecation warnings)
+
+from telegram import (  # noqa: E402
+    BotCommand,
+    BotCommandScopeChat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.constants import ParseMode  # noqa: E402
+from telegram.error import BadRequest, Forbidden, InvalidToken, TelegramError  # noqa: E402
+from telegram.error import RetryAfter as TgRetryAfter  # noqa: E402
+from telegram.ext import Application, ContextTypes, TypeHandler  # noqa: E402
+from telegram.request import HTTPXRequest  # noqa: E402
+
+from ..messages import Button, Delivery, Inbound  # noqa: E402
+from ..model import Person  # noqa: E402
+from ..settings import Settings  # noqa: E402
+from .base import Limits, RetryAfter, Transport, Undeliverable  # noqa: E402
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4096  # characters in one message
+MAX_CAPTION = 1024
+GROUP_INTERVAL = 3.0  # seconds between two messages to one group (20 a minute)
+ALLOWED_UPDATES = ["message", "callback_query"]
+USERNAME_KEY = "telegram.username"  # in the registration capability's platform_info table
+
+# BadRequest descriptions that mean the address is gone for good
+_GONE = ("chat not found", "user not found", "peer_id_invalid", "bot was kicked", "have no rights to send",
+         "not enough rights", "user is deactivated", "chat_write_forbidden", "group chat was upgraded",
+         "need administrator rights")
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # a link someone typed never unfurls in an alert
+_COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
+
+
+def _seconds(value: int | float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def escape(text: str) -> str:
+    """Plain text -> Telegram HTML that shows exactly that text."""
+    return html.escape(text, quote=False)
+
+
+def chunks(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split plain text so each piece's escaped form fits one message, at a line end where possible."""
+    if len(escape(text)) <= limit:
+        return [text]
+    out: list[str] = []
+    cur, size = "", 0
+    for ch in text:
+        n = len(escape(ch))
+        if size + n > limit:
+            cut = cur.rfind("\n")
+            out.append(cur[:cut] if cut > 0 else cur)
+            cur = cur[cut + 1:] if cut > 0 else ""
+            size = len(escape(cur))
+        cur += ch
+        size += n
+    out.append(cur)
+    return out
+
+
+def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
+    """One button per row: big targets for a hurried thumb."""
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data)] for b in buttons])
+
+
+class TelegramTransport(Transport):
+    platform = "telegram"
+    limits = Limits(per_second=30, per_chat_interval=1.0)
+
+    def __init__(self, settings: Settings, *, poll_timeout: float = 30.0, request_timeout: float = 10.0):
+        if settings.telegram_token is None:
+            raise ValueError("SAFERBOT_TELEGRAM_TOKEN is not set")
+        self.settings = settings
+        self.poll_timeout = poll_timeout
+        api = settings.telegram_api_url.rstrip("/")
+        token = settings.telegram_token.get_secret_value()
+        # no rate limiter, no retries: the outbox paces, retries and falls back
+        request = HTTPXRequest(connection_pool_size=64, connect_timeout=request_timeout,
+                               read_timeout=request_timeout, write_timeout=request_timeout,
+                               pool_timeout=request_timeout, media_write_timeout=max(request_timeout, 20.0))
+        updates_request = HTTPXRequest(connection_pool_size=2, connect_timeout=request_timeout,
+                                       read_timeout=request_timeout, pool_timeout=request_timeout)
+        self.app = (Application.builder().token(token).base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
+                    .request(request).get_updates_request(updates_request).build())
+        self.app.add_handler(TypeHandler(Update, self._on_update))
+        self.app.add_error_handler(self._on_error)
+        self.engine: Engine | None = None
+        self.username: str | None = None
+        self.mode = "stopped"  # polling | webhook
+        self.webhook_port: int | None = None  # the port actually listened on (webhook mode)
+        self._menus: dict[str, tuple[tuple[str, str], ...]] = {}  # user id -> command menu last set
+        self._tasks: set[asyncio.Task] = set()
+        self._socket: socket.socket | None = None
+        self.ready = asyncio.Event()  # set once connected and receiving
+
+    # --- life cycle ------------------------------------------------------------
+    async def start(self, engine: Engine) -> None:
+        """Connect; if Telegram cannot be reached now, keep trying in the background (the outbox waits)."""
+        self.engine = engine
+        try:
+            await self._connect()
+        except InvalidToken:
+            log.critical("Telegram refused SAFERBOT_TELEGRAM_TOKEN; get the token again from @BotFather")
+            raise SystemExit(2) from None
+        except (TelegramError, OSError) as e:
+            log.warning("Telegram is not reachable yet (%s); retrying in the background", e)
+            self._spawn(self._keep_connecting())
+
+    async def _keep_connecting(self) -> None:
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._connect()
+                return
+            except InvalidToken:
+                log.critical("Telegram refused SAFERBOT_TELEGRAM_TOKEN; get the token again from @BotFather")
+                return
+            except (TelegramError, OSError) as e:
+                delay = min(delay * 2, 60.0)
+                log.warning("Telegram still not reachable (%s); next try in %.0f s", e, delay)
+
+    async def _connect(self) -> None:
+        if not self.app._initialized:
+            await self.app.initialize()  # getMe: checks the token, learns the bot's username
+        self.username = self.app.bot.username
+        await self._remember_username()
+        if not self.app.running:
+            await self.app.start()
+        s = self.settings
+        if s.telegram_webhook_url and not s.telegram_webhook_secret:
+            log.warning("SAFERBOT_TELEGRAM_WEBHOOK_URL is set but SAFERBOT_TELEGRAM_WEBHOOK_SECRET is not: a webhook "
+                        "without a secret would accept forged updates, so the bot long-polls instead")
+        assert self.app.updater is not None
+        if s.telegram_webhook_url and s.telegram_webhook_secret:
+            path = urlsplit(s.telegram_webhook_url).path or "/"
+            if self._socket is None:  # bound here so port 0 works and the real port is known
+                self._socket = socket.create_server((s.telegram_webhook_listen, s.telegram_webhook_port))
+                self._socket.setblocking(False)
+                self.webhook_port = self._socket.getsockname()[1]
+            await self.app.updater.start_webhook(
+                url_path=path, webhook_url=s.telegram_webhook_url, unix=self._socket,
+                secret_token=s.telegram_webhook_secret.get_secret_value(), allowed_updates=ALLOWED_UPDATES)
+            self.mode = "webhook"
+        else:
+            await self.app.updater.start_polling(timeout=int(max(1, self.poll_timeout)),
+                                                 allowed_updates=ALLOWED_UPDATES)
+            self.mode = "polling"
+        self.ready.set()
+        log.info("Telegram: @%s, %s", self.username, self.mode)
+
+    async def stop(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            if self.app.updater and self.app.updater.running:
+                await self.app.updater.stop()
+        with contextlib.suppress(Exception):
+            if self.app.running:
+                await self.app.stop()
+        with contextlib.suppress(Exception):
+            await self.app.shutdown()
+        if self._socket:
+            self._socket.close()
+            self._socket = None
+        self.mode = "stopped"
+
+    async def _remember_username(self) -> None:
+        """Store the bot's username so `saferbot invite` can build t.me links."""
+        if not (self.engine and self.engine.store and self.username):
+            return
+
+        def write(conn, key, value, now):
+            has = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='platform_info'").fetchone()
+            if has:
+                conn.execute("INSERT INTO platform_info(key, value, updated_at) VALUES(?,?,?) ON CONFLICT(key)"
+                             " DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
+                             (key, value, now))
+
+        await self.engine.store.run(write, USERNAME_KEY, self.username, time.time())
+
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- inbound ---------------------------------------------------------------
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert self.engine is not None
+        msg = self.inbound(update)
+        if msg is None:
+            return
+        answer = None
+        if update.callback_query:
+            answer = self._spawn(self._answer(update.callback_query))
+        await self.engine.receive(msg)
+        if answer:
+            await asyncio.wait([answer])
+        self._refresh_menu(msg.user_id)
+
+    def inbound(self, update: Update) -> Inbound | None:
+        """Normalise one update; None for what the bot does not act on (stickers, channel posts...)."""
+        event = str(update.update_id)
+        if (q := update.callback_query) is not None:
+            action, arg = Button.parse(q.data or "")
+            chat = q.message.chat if q.message else None
+            return Inbound("telegram", event, str(q.from_user.id), str(chat.id if chat else q.from_user.id),
+                           action=action, arg=arg, is_group=bool(chat and chat.type != "private"),
+                           display_name=q.from_user.full_name)
+        m = update.message
+        if m is None or m.from_user is None or m.from_user.is_bot:
+            return None
+        text = m.text or m.caption
+        if not text:
+            return None
+        return Inbound("telegram", event, str(m.from_user.id), str(m.chat.id), text=text,
+                       is_group=m.chat.type != "private", display_name=m.from_user.full_name)
+
+    async def _answer(self, query) -> None:
+        try:
+            await query.answer()
+        except TelegramError as e:  # too old, or already answered: nothing a person would miss
+            log.info("answering callback %s: %s", query.id, e)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("Telegram update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
+
+    def _refresh_menu(self, user_id: str) -> None:
+        """Keep the person's command menu (setMyCommands) to what they may use."""
+        from handlers.help import commands_for  # the engine's view of what a person may do
+
+        assert self.engine is not None
+        person = self.engine.directory.find("telegram", user_id)
+        if person is None:
+            return
+        menu = tuple(commands_for(person))
+        if self._menus.get(user_id) == menu:
+            return
+        self._menus[user_id] = menu
+        self._spawn(self._set_menu(user_id, menu))
+
+    async def _set_menu(self, user_id: str, menu: tuple[tuple[str, str], ...]) -> None:
+        from bot.registry import COMMANDS
+
+        commands = []
+        for name, usage in menu:
+            if not _COMMAND.match(name):
+                continue
+            cmd = COMMANDS.get(name)
+            description = (cmd.help if cmd else name) or name
+            if usage and usage != name:
+                description = f"{description} ({usage})"
+            commands.append(BotCommand(name, description[:256].ljust(3, ".")))
+        try:
+            await self.app.bot.set_my_commands(commands[:100], scope=BotCommandScopeChat(int(user_id)))
+        except TelegramError as e:
+            log.warning("setting the command menu for %s failed: %s", user_id, e)
+            self._menus.pop(user_id, None)  # try again next time they write
+
+    # --- outbound --------------------------------------------------------------
+    def chat_interval(self, chat_id: str) -> float:
+        return GROUP_INTERVAL if chat_id.startswith("-") else self.limits.per_chat_interval
+
+    def address(self, person: Person) -> tuple[str, str] | None:
+        if person.telegram:
+            return str(person.telegram), str(person.telegram)
+        return None
+
+    async def deliver(self, d: Delivery) -> str | None:
+        if not self.ready.is_set():
+            raise ConnectionError("not connected to Telegram yet")  # the outbox retries with backoff
+        try:
+            if d.kind == "edit":
+                return await self._edit(d)
+            return await self._send(d)
+        except TgRetryAfter as e:
+            # a private chat's 429 is the bot's overall flood limit: hold the whole platform;
+            # a group's is that group's 20-a-minute limit
+            raise RetryAfter(_seconds(e._retry_after), whole_platform=not d.chat_id.startswith("-")) from e
+        except Forbidden as e:  # blocked by the user, kicked from the group
+            raise Undeliverable(e.message) from e
+        except BadRequest as e:
+            if any(g in e.message.lower() for g in _GONE):
+                raise Undeliverable(e.message) from e
+            if "message to edit not found" in e.message.lower():
+                raise Undeliverable(e.message) from e
+            raise
+
+    async def _send(self, d: Delivery) -> str:
+        bot = self.app.bot
+        chat = int(d.chat_id)
+        markup = keyboard(d.buttons)
+        path = Path(d.attachment) if d.attachment else None
+        if path is not None and not path.is_file():
+            log.warning("attachment %s of delivery %s is missing; sending the text alone", d.attachment, d.id)
+            path = None
+        if path is None:
+            return await self._send_text(chat, d.text, markup)
+        caption = escape(d.text)
+        if len(caption) > MAX_CAPTION:  # too long for a caption: the text first, then the file
+            await self._send_text(chat, d.text, None)
+            caption = ""
+        with path.open("rb") as f:
+            if path.suffix.lower() in (".png", ".jpg", ".jpeg"):
+                m = await bot.send_photo(chat, f, caption=caption or None, parse_mode=ParseMode.HTML,
+                                         reply_markup=markup)
+            else:
+                m = await bot.send_document(chat, f, filename=path.name, caption=caption or None,
+                                            parse_mode=ParseMode.HTML, reply_markup=markup)
+        return str(m.message_id)
+
+    async def _send_text(self, chat: int, text: str, markup: InlineKeyboardMarkup | None) -> str:
+        parts = chunks(text)
+        ref = ""
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            m = await self.app.bot.send_message(chat, escape(part) or ".", parse_mode=ParseMode.HTML,
+                                                reply_markup=markup if last else None,
+                                                link_preview_options=NO_PREVIEW)
+            ref = str(m.message_id)
+        return ref  # the last part carries the buttons, so edits go there
+
+    async def _edit(self, d: Delivery) -> str | None:
+        if not d.message_ref:
+            raise Undeliverable("no message to edit")
+        text = d.text if len(escape(d.text)) <= MAX_TEXT else chunks(d.text)[0]
+        try:
+            await self.app.bot.edit_message_text(escape(text) or ".", chat_id=int(d.chat_id),
+                                                 message_id=int(d.message_ref), parse_mode=ParseMode.HTML,
+                                                 reply_markup=keyboard(d.buttons),
+                                                 link_preview_options=NO_PREVIEW)
+        except BadRequest as e:
+            low = e.message.lower()
+            if "message is not modified" in low:
+                return d.message_ref
+            if "no text in the message" in low:  # a photo: its caption carries the text
+                try:
+                    await self.app.bot.edit_message_caption(chat_id=int(d.chat_id), message_id=int(d.message_ref),
+                                                            caption=escape(text[:MAX_CAPTION]),
+                                                            parse_mode=ParseMode.HTML,
+                                                            reply_markup=keyboard(d.buttons))
+                except BadRequest as e2:
+                    if "message is not modified" not in e2.message.lower():
+                        raise
+                return d.message_ref
+            raise
+        return d.message_ref
