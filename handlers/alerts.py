@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot import escalation
 from bot.messages import Inbound, Outbound
 from bot.model import Person, Role
-from bot.registry import button, command
+from bot.registry import button, command, home
 from bot.unit import Tx
 
 
@@ -80,3 +80,22 @@ def format_timeline(tx: Tx, alert: escalation.Alert) -> str:
     for e in escalation.timeline(tx.conn, alert.id):
         lines.append(f"{tx.local(e['at']).strftime('%H:%M:%S')}  {e['text']}")
     return "\n".join(lines)
+
+
+@home
+def alerts_home(tx: Tx, person: Person) -> list[str]:
+    """Live alerts this person may act on (never their own: a codeword sender sees only the cover reply)."""
+    rows = tx.conn.execute("SELECT id FROM alerts WHERE status!='resolved' AND person!=? ORDER BY id",
+                           (person.key,)).fetchall()
+    lines = []
+    for r in rows:
+        alert = escalation.load(tx.conn, r[0])
+        if alert is None or not escalation.may_handle(tx, alert, person):
+            continue
+        notified = tx.conn.execute("SELECT 1 FROM alert_recipients WHERE alert_id=? AND person=?",
+                                   (alert.id, person.key)).fetchone()
+        if person.role == Role.duty_manager and alert.branch != person.branch and not notified:
+            continue  # another branch's alert that nobody asked them to handle
+        lines.append(f"Live alert #{alert.id} {tx.hhmm(alert.created_at)} [{alert.severity.value}] {alert.title}"
+                     f" - {alert.status} ({tx.directory.branch_name(alert.branch)})")
+    return lines

@@ -228,6 +228,28 @@ def test_the_manifest_asks_for_what_the_transport_uses():
     assert m["features"]["app_home"]["home_tab_enabled"] and m["features"]["app_home"]["messages_tab_enabled"]
 
 
+async def test_socket_mode_reconnects_when_slack_asks(bot):
+    fake = bot.fake
+    opened = len(fake.calls_to("apps.connections.open"))
+    await fake.sockets[-1].send_str('{"type": "disconnect", "reason": "refresh_requested"}')
+    await fake.wait_for(lambda: len(fake.calls_to("apps.connections.open")) > opened, 5, "a new connection URL")
+    await fake.wait_for(lambda: len(fake.sockets) == 1, 5, "one live connection")
+    await fake.acked(await fake.dm(ALICE, "Is Mr Brown in today?"))
+    await bot.settle()
+    assert texts(fake, ALICE) == ["I'll have a look in the staff room for you."]
+
+
+async def test_an_expired_form_trigger_tells_the_person_to_press_again(bot, visit_form):
+    fake = bot.fake
+    await fake.acked(await fake.dm(ALICE, "visitnote"))
+    await bot.settle()
+    fake.fail("views.open", error="expired_trigger_id")
+    await fake.acked(await fake.press(ALICE, "Fill in"))
+    eph = await fake.wait_for(lambda: fake.calls_to("chat.postEphemeral"), 3, "a note to press again")
+    assert "press the button again" in eph[0].args["text"] and eph[0].args["user"] == ALICE
+    assert visit_form == []
+
+
 async def test_bot_messages_and_edits_are_ignored(bot):
     fake = bot.fake
     await fake.acked(await fake.dm(ALICE, "Is Mr Brown in today?", subtype="message_changed"))
@@ -244,7 +266,8 @@ async def test_slash_command_gives_the_same_commands_in_the_dm(bot):
     assert ack["payload"]["text"] == COMMAND_POINTER
     await bot.settle()
     assert texts(fake, BOB) == ["No live alerts."]
-    ack = await fake.acked(await fake.command(ALICE, "help"))  # typed in the DM itself: no pointer
+    await fake.acked(await fake.envelope("events_api", fake.home_event(ALICE)))  # Alice opens the app
+    ack = await fake.acked(await fake.command(ALICE, "help"))  # typed in the app's DM itself: no pointer
     assert not (ack.get("payload") or {}).get("text")
     await bot.settle()
     assert texts(fake, ALICE)[-1].startswith("Hello Alice Smith. You can send:")
@@ -263,27 +286,21 @@ async def test_slash_command_from_a_stranger_gets_a_neutral_ephemeral_in_that_ch
     assert fake.seen(STRANGER) == []
 
 
-async def test_app_home_shows_live_alerts(bot):
+async def test_app_home_shows_live_alerts_and_the_lone_session(bot):
     fake = bot.fake
-    from bot.registry import HOME
-
-    def live_alerts(tx, person):  # noqa: ANN001, ANN202 - stands in for the capabilities' contributions
-        rows = tx.conn.execute("SELECT id, title FROM alerts WHERE status!='resolved'").fetchall()
-        return [f"Alert #{r[0]}: {r[1]}" for r in rows]
-
-    HOME.append(live_alerts)
-    try:
-        await fake.acked(await fake.dm(ALICE, "Is Mr Brown in today?"))
-        await bot.settle()
-        await fake.acked(await fake.envelope("events_api", fake.home_event(BOB)))
-        await fake.wait_for(lambda: BOB in fake.homes, 3, "Bob's home tab")
-        home = str(fake.homes[BOB])
-        assert "Bob Green" in home and "Alert #1: Aggressive" in home
-        await fake.acked(await fake.envelope("events_api", fake.home_event(STRANGER)))
-        await fake.wait_for(lambda: STRANGER in fake.homes, 3, "a stranger's home tab")
-        assert "library staff" in str(fake.homes[STRANGER]) and "Alert" not in str(fake.homes[STRANGER])
-    finally:
-        HOME.remove(live_alerts)
+    await fake.acked(await fake.dm(ALICE, "Is Mr Brown in today?"))
+    await fake.acked(await fake.dm(CAROL, "lone 45m"))
+    await bot.settle()
+    for user in (BOB, ALICE, CAROL, STRANGER):
+        await fake.acked(await fake.envelope("events_api", fake.home_event(user)))
+    await fake.wait_for(lambda: len(fake.homes) == 4, 3, "four home tabs")
+    bob = str(fake.homes[BOB])
+    assert "Bob Green" in bob and "Live alert #1" in bob and "Aggressive" in bob
+    alice = str(fake.homes[ALICE])  # the codeword sender never sees her own alert
+    assert "Alice Smith" in alice and "Aggressive" not in alice and "alert" not in alice.lower()
+    assert "Lone working since" in str(fake.homes[CAROL])
+    stranger = str(fake.homes[STRANGER])
+    assert "library staff" in stranger and "Aggressive" not in stranger and "Lone" not in stranger
 
 
 @pytest.fixture
@@ -388,7 +405,7 @@ async def test_a_429_storm_is_ridden_out_and_everything_arrives(bot):
             assert b - a >= 0.25
 
 
-async def test_server_errors_and_a_hung_connection_are_retried(bot):
+async def test_server_errors_are_retried(bot):
     fake = bot.fake
     fake.fail("chat.postMessage", status=500, times=2)
     fake.fail("chat.postMessage", status=200, error="internal_error", times=1)
@@ -396,6 +413,15 @@ async def test_server_errors_and_a_hung_connection_are_retried(bot):
     await fake.wait_for(lambda: fake.seen(ALICE) and [m for m in fake.seen(BOB) if m.buttons], 5,
                         "delivery after the errors")
     assert len(fake.seen(ALICE)) == 1
+
+
+async def test_a_request_that_hangs_times_out_and_is_sent_again(bot):
+    fake = bot.fake
+    bot.slack.client.timeout = 0.3
+    fake.slow("chat.postMessage", 1.0, times=1)
+    await fake.acked(await fake.dm(ALICE, "help"))
+    await fake.wait_for(lambda: fake.seen(ALICE), 5, "the reply after the timeout")
+    assert len(fake.calls_to("chat.postMessage")) >= 2  # the first try timed out; the outbox tried again
 
 
 async def test_chat_postmessage_is_paced_per_channel_alarms_first(tmp_path, fake):

@@ -62,6 +62,7 @@ PERMANENT = {
 TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
 NEUTRAL_HOME = "Hello! This app is for library staff. If you work here, ask your manager to add you."
 HOME_FOOTER = "Send /saferbot help, or message me here, to see what you can do."
+FORM_DID_NOT_OPEN = "Sorry, the form did not open. Please press the button again."
 COMMAND_POINTER = "I've answered in your messages with saferbot (Apps > saferbot)."
 EPHEMERAL_CHANNEL_TTL = 600.0  # an ephemeral reply to a slash command goes to that channel for this long
 
@@ -173,7 +174,7 @@ class SlackTransport(Transport):
         @app.command(COMMAND)
         async def on_command(ack, command: dict) -> None:  # type: ignore[no-untyped-def]
             user, channel = command.get("user_id", ""), command.get("channel_id", "")
-            if channel and channel != self._dm.get(user) and not channel.startswith("D"):
+            if channel and channel != self._dm.get(user):
                 await ack(text=COMMAND_POINTER)
             else:
                 await ack()
@@ -239,6 +240,9 @@ class SlackTransport(Transport):
             await self.client.views_open(trigger_id=trigger_id, view=blocks.modal(form, arg, channel))
         except SlackApiError as e:
             log.warning("Slack: could not open the %s form for %s: %s", name, user, e)
+            with contextlib.suppress(Exception):
+                await self.client.chat_postEphemeral(channel=self._dm.get(user) or channel, user=user,
+                                                     text=FORM_DID_NOT_OPEN)
 
     async def _on_view(self, ack: Any, body: dict, view: dict) -> None:
         assert self.engine is not None
@@ -306,13 +310,13 @@ class SlackTransport(Transport):
         if _is_user_id(d.chat_id) and channel:
             self._dm[d.chat_id] = channel
         if d.attachment:
-            await self._upload(channel, d.attachment, ts)
+            await self._upload(channel, d.attachment)
         return f"{channel}:{ts}"
 
-    async def _upload(self, channel: str, path: str, ts: str) -> None:
-        """Attach a file (e.g. a chart) under the message; the text has already arrived, so a failure is logged."""
+    async def _upload(self, channel: str, path: str) -> None:
+        """Post a file (e.g. a chart) after its message; the text has already arrived, so a failure is logged."""
         try:
-            await self.client.files_upload_v2(channel=channel, file=path, thread_ts=ts or None)
+            await self.client.files_upload_v2(channel=channel, file=path)
         except SlackApiError as e:
             status = getattr(e.response, "status_code", 0)
             if status == 429 or status >= 500:
