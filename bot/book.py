@@ -165,9 +165,23 @@ def load_service(path: Path) -> Service:
                                         f"{platform} id {ident} is given to both '{other}' and '{key}'",
                                         "each chat account belongs to one person; remove one"))
             seen_ids[(platform, ident)] = key
+        for h, hours in enumerate(p.hours):
+            if hours.start >= hours.end:
+                problems.append(Problem(name, _line(lines, ("people", key, "hours", h)),
+                                        f"person '{key}' has working hours ending before they start",
+                                        "write from: before to: (split a night shift in two)"))
+    areas = {b.area for b in service.branches.values() if b.area}
     for section in ("rota", "overrides"):
         for i, entry in enumerate(getattr(service, section)):
-            if entry.branch not in service.branches:
+            if bool(entry.branch) == bool(entry.area):
+                problems.append(Problem(name, _line(lines, (section, i)),
+                                        f"{section} entry {i + 1} needs either a branch or an area",
+                                        "give it branch: <branch key> or area: <area name>, not both"))
+            elif entry.area and entry.area not in areas:
+                problems.append(Problem(name, _line(lines, (section, i, "area")),
+                                        f"{section} entry {i + 1} names unknown area '{entry.area}'",
+                                        f"use one of: {', '.join(sorted(areas)) or '(give branches an area:)'}"))
+            elif entry.branch and entry.branch not in service.branches:
                 problems.append(Problem(name, _line(lines, (section, i, "branch")),
                                         f"{section} entry {i + 1} names unknown branch '{entry.branch}'",
                                         f"use one of: {', '.join(service.branches)}"))
