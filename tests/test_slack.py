@@ -61,12 +61,13 @@ class Bot:
 
 async def start_bot(tmp_path: Path, fake: FakeSlack, *, http: bool = False, limits: Limits = FAST,
                     people: dict[str, str] | None = None, extra: list[Transport] = (), prefer: str = "slack",
-                    in_channels: bool = False, **settings) -> Bot:
+                    in_channels: bool = False, wait: bool = True, **settings) -> Bot:
     if http:
         settings |= {"slack_signing_secret": SIGNING_SECRET, "slack_http_port": 0}
     else:
         settings |= {"slack_app_token": APP_TOKEN}
-    s = make_settings(tmp_path / "saferbot.db", slack_bot_token=BOT_TOKEN, slack_api_url=fake.api_url, **settings)
+    settings = {"slack_bot_token": BOT_TOKEN, "slack_api_url": fake.api_url} | settings
+    s = make_settings(tmp_path / "saferbot.db", **settings)
     service = load_service(s.service_file)
     ids = SLACK_IDS if people is None else people
     bound = {k: p.model_copy(update={"slack": ids.get(k), "prefer": prefer}) for k, p in service.people.items()}
@@ -79,7 +80,7 @@ async def start_bot(tmp_path: Path, fake: FakeSlack, *, http: bool = False, limi
         book = book.model_copy(update={"codewords": {**book.codewords, "mr-brown": mr_brown}})
     engine = Engine(s, book, service, clock=clock, transports=[slack, *extra])
     await engine.start()
-    if not http:
+    if not http and wait:
         await fake.wait_for(lambda: fake.connected.is_set(), 5, "the Socket Mode connection")
     return Bot(engine, slack, fake, clock)
 
@@ -500,5 +501,77 @@ async def test_http_mode_signed_requests_work_and_bad_or_stale_signatures_get_40
         await bot.settle()
         assert "Acknowledged by Bob Green" in bot.card(BOB).shown
         assert "Live alerts" in texts(fake, BOB)[-1]
+    finally:
+        await bot.engine.stop()
+
+
+async def test_the_real_incident_form_opens_as_a_modal_and_completes_the_stub(bot):
+    fake = bot.fake
+    await fake.acked(await fake.dm(ALICE, "log man shouting at the desk"))
+    await bot.settle()
+    await fake.acked(await fake.press(ALICE, "Complete form"))
+    await fake.wait_for(lambda: fake.views, 3, "the incident modal")
+    view_id, view = next(iter(fake.views.items()))
+    assert view["title"]["text"] == "Incident report"
+    assert len(view["blocks"]) == len(forms.FORMS["incident"].fields)
+    good = {"occurred_at": "14:00", "location": "enquiry desk", "category": "verbal abuse", "affected": "staff",
+            "what_happened": "He shouted & swore at me <!channel>", "person_description": "tall, red coat",
+            "injuries": "none", "police_informed": "no", "actions_taken": "asked him to leave",
+            "ban_recommended": "no", "welfare_support": "no"}
+    ack = await fake.acked(await fake.submit(ALICE, view_id, {**good, "person_description": "card 1234567890123"}))
+    assert ack["payload"]["response_action"] == "errors"
+    assert list(ack["payload"]["errors"]) == ["person_description"]
+    assert "library card number" in ack["payload"]["errors"]["person_description"]
+
+    ack = await fake.acked(await fake.submit(ALICE, view_id, good))
+    assert not (ack.get("payload") or {}).get("response_action")
+    await bot.settle()
+    rows = await bot.engine.store.read(lambda c: c.execute("SELECT status FROM incidents").fetchall())
+    assert [r[0] for r in rows] == ["complete"]
+    for call in fake.calls_to("chat.postMessage"):
+        assert "<!channel>" not in call.args["text"]
+
+
+async def test_a_refused_bot_token_sends_alerts_by_the_other_platform(tmp_path, fake):
+    from bot.transports.memory import MemoryTransport
+
+    telegram = MemoryTransport("telegram")
+    bot = await start_bot(tmp_path, fake, extra=[telegram], slack_bot_token="xoxb-revoked")
+    bob = bot.engine.directory.person("bob").model_copy(update={"telegram": 4242})
+    bot.engine.directory.put(bob)
+    try:
+        await telegram.say("4242", "help")  # Bob is on Telegram too
+        alice = bot.engine.directory.person("alice").model_copy(update={"telegram": 1001})
+        bot.engine.directory.put(alice)
+        await telegram.say("1001", "Is Mr Brown in today?")
+        await bot.settle()
+        assert any("Aggressive" in r.delivery.text for r in telegram.records if r.delivery.chat_id == "4242")
+        rows = await bot.engine.store.read(lambda c: c.execute(
+            "SELECT text FROM alert_events WHERE kind='delivery_failed'").fetchall())
+        assert rows and "invalid_auth" in rows[0][0]
+    finally:
+        await bot.engine.stop()
+
+
+async def test_slack_being_unreachable_does_not_hold_up_the_bot(tmp_path):
+    import socket
+
+    from bot.transports.memory import MemoryTransport
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    nowhere = FakeSlack()
+    nowhere.port = port
+    telegram = MemoryTransport("telegram")
+    started = time.monotonic()
+    bot = await start_bot(tmp_path, nowhere, extra=[telegram], wait=False)
+    try:
+        assert time.monotonic() - started < 2
+        alice = bot.engine.directory.person("alice").model_copy(update={"telegram": 1001})
+        bot.engine.directory.put(alice)
+        await telegram.say("1001", "Is Mr Brown in today?")
+        await bot.settle()
+        assert telegram.to("1001")[0].text == "I'll have a look in the staff room for you."
     finally:
         await bot.engine.stop()

@@ -136,8 +136,7 @@ class SlackTransport(Transport):
     async def stop(self) -> None:
         if self._connect:
             self._connect.cancel()
-            with contextlib.suppress(BaseException):
-                await self._connect
+            await asyncio.gather(self._connect, return_exceptions=True)
         if self.socket:
             with contextlib.suppress(Exception):
                 await self.socket.close_async()
