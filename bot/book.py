@@ -95,8 +95,9 @@ def _read(path: Path) -> tuple[Any, dict[Path_, int]]:
 def _line(lines: dict[Path_, int], loc: Path_) -> int:
     loc = tuple(loc)
     while loc:
-        if loc in lines:
-            return lines[loc]
+        for key in ((*loc, "__key__"), loc):  # a mapping's own key line reads better than its first child
+            if key in lines:
+                return lines[key]
         loc = loc[:-1]
     return 1
 
@@ -126,18 +127,8 @@ def _validation_problems(name: str, err: ValidationError, lines: dict[Path_, int
     return problems
 
 
-def _inject_keys(data: dict[str, Any], sections: tuple[str, ...]) -> None:
-    for section in sections:
-        entries = data.get(section)
-        if isinstance(entries, dict):
-            for key, value in entries.items():
-                if isinstance(value, dict):
-                    value.setdefault("key", key)
-
-
 def load_service(path: Path) -> Service:
     data, lines = _read(path)
-    _inject_keys(data, ("branches", "people"))
     name = str(path)
     try:
         service = Service.model_validate(data)
@@ -201,7 +192,6 @@ def load_service(path: Path) -> Service:
 
 def load_book(path: Path, service: Service | None = None) -> Book:
     data, lines = _read(path)
-    _inject_keys(data, ("codewords",))
     name = str(path)
     try:
         book = Book.model_validate(data)

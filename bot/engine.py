@@ -12,8 +12,6 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-import handlers  # noqa: F401  (registers every capability)
-
 from . import escalation
 from .clock import Clock
 from .directory import Directory
@@ -21,25 +19,27 @@ from .matching import PhraseMatcher
 from .messages import Inbound, Outbound
 from .model import Book, Person, Service
 from .outbox import Outbox
-from .registry import HOME, WAKEUPS
+from .registry import HOME, STARTUP_HOOKS, WAKEUPS
 from .router import route
 from .scheduler import Scheduler
 from .settings import Settings
 from .store import Store
-from .store.outbox import Claimed
+from .store.outbox import Claimed, claim_ids
 from .transports.base import Transport
 from .unit import Address, Context, Tx
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+INTAKE_BATCH = 64
 SORRY = "Sorry, I could not do that just now. If you need help, ask a colleague or phone your manager."
-STARTUP_HOOKS: list[Callable[[Engine], Any]] = []  # async fn(engine) run after start (e.g. daily jobs)
 
 
 class Engine:
     def __init__(self, settings: Settings, book: Book, service: Service, *, clock: Clock | None = None,
                  transports: Iterable[Transport] = ()):
+        import handlers  # noqa: F401  (registers every capability; imported here so handlers may import bot.engine)
+
         self.settings = settings
         self.book = book
         self.service = service
@@ -52,6 +52,8 @@ class Engine:
         self.scheduler: Scheduler | None = None
         self.outbox: Outbox | None = None
         self.started = asyncio.Event()
+        self._intake: list[tuple[Inbound, asyncio.Future]] = []
+        self._intake_task: asyncio.Task | None = None
 
     # --- life cycle ------------------------------------------------------------
     async def start(self) -> int:
@@ -135,7 +137,9 @@ class Engine:
 
     def _in_tx(self, conn: sqlite3.Connection, fn: Callable[..., T], args: tuple) -> tuple[Tx, T]:
         tx = Tx(self.ctx, conn, self.clock.now())
-        return tx, fn(tx, *args)
+        result = fn(tx, *args)
+        tx.claimed = claim_ids(conn, tx.new_rows)
+        return tx, result
 
     def _after(self, tx: Tx) -> None:
         assert self.scheduler and self.outbox
@@ -143,23 +147,58 @@ class Engine:
             self.scheduler.add(wid, due)
         if tx.dropped:
             self.outbox.drop(tx.dropped)
-        if tx.queued:
-            self.outbox.kick()
+        self.outbox.accept(tx.claimed)
 
     async def home(self, person: Person) -> list[str]:
         """Lines for a person's overview (Slack App Home): live alerts, lone session, open stubs."""
         return await self.perform(_home, person)
 
     async def receive(self, msg: Inbound) -> None:
-        """Take one inbound event; a repeat of an event id does nothing."""
-        try:
-            await self.perform(_intake, msg)
-        except Exception:
-            log.exception("handling %s event %s failed", msg.platform, msg.event_id)
+        """Take one inbound event; a repeat of an event id does nothing.
+
+        Events that arrive together are handled in one transaction (group commit: one
+        COMMIT instead of one each), each inside its own savepoint so a failing event
+        is rolled back alone and its sender gets an apology.
+        """
+        done = asyncio.get_running_loop().create_future()
+        self._intake.append((msg, done))
+        if self._intake_task is None or self._intake_task.done():
+            self._intake_task = asyncio.create_task(self._drain_intake())
+        await done
+
+    async def _drain_intake(self) -> None:
+        assert self.store is not None
+        while self._intake:
+            batch, self._intake = self._intake[:INTAKE_BATCH], self._intake[INTAKE_BATCH:]
             try:
-                await self.perform(_apologise, msg)
+                results = await self.store.run(self._intake_batch, [m for m, _ in batch])
             except Exception:
-                log.exception("could not even apologise")
+                log.exception("an intake batch failed")
+                results = [None] * len(batch)
+            for (msg, done), tx in zip(batch, results, strict=True):
+                if tx is not None:
+                    self._after(tx)
+                else:
+                    try:
+                        await self.perform(_apologise, msg)
+                    except Exception:
+                        log.exception("could not even apologise")
+                if not done.done():
+                    done.set_result(None)
+
+    def _intake_batch(self, conn: sqlite3.Connection, msgs: list[Inbound]) -> list[Tx | None]:
+        out: list[Tx | None] = []
+        for msg in msgs:
+            conn.execute("SAVEPOINT inbound")
+            try:
+                tx, _ = self._in_tx(conn, _intake, (msg,))
+            except Exception:
+                log.exception("handling %s event %s failed", msg.platform, msg.event_id)
+                conn.execute("ROLLBACK TO inbound")
+                tx = None
+            conn.execute("RELEASE inbound")
+            out.append(tx)
+        return out
 
     async def fire(self, wakeup_id: int) -> None:
         try:
@@ -186,7 +225,7 @@ class Engine:
             text = f"message to {name} via {d.platform} failed ({error})"
             text += f"; sent via {fallback} instead" if fallback else ""
             escalation.event(tx, c.alert_id, "delivery_failed", text)
-        return tx.queued
+        return tx.queued  # left pending: the claim loop picks them up
 
 
 def _busy_rows(conn: sqlite3.Connection, now: float) -> int:

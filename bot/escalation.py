@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .messages import Button, Outbound
 from .model import Ladder, Person, Priority, Role, Severity
@@ -52,11 +53,22 @@ class Alert:
         return Alert(
             id=r["id"], kind=r["kind"], ref=r["ref"], severity=Severity(r["severity"]), person=r["person"],
             branch=r["branch"], title=r["title"], details=r["details"], status=r["status"],
-            ladder=Ladder.model_validate(json.loads(r["ladder"])), tier=r["tier"], repeats=r["repeats"],
+            ladder=_ladder(r["ladder"]), tier=r["tier"], repeats=r["repeats"],
             ack_reply=r["ack_reply"], reply_platform=r["reply_platform"], reply_chat=r["reply_chat"],
             drill=bool(r["drill"]), created_at=r["created_at"], acked_by=r["acked_by"], acked_at=r["acked_at"],
             resolved_by=r["resolved_by"], resolved_at=r["resolved_at"],
         )
+
+
+@lru_cache(maxsize=256)
+def _ladder(snapshot: str) -> Ladder:
+    """Parse a ladder snapshot; snapshots repeat (one per ladder in the book), so parse each once."""
+    return Ladder.model_validate(json.loads(snapshot))
+
+
+@lru_cache(maxsize=256)
+def _snapshot(ladder: Ladder) -> str:
+    return ladder.model_dump_json(by_alias=True)
 
 
 def load(conn: sqlite3.Connection, alert_id: int) -> Alert | None:
@@ -94,7 +106,7 @@ def raise_alert(
         "INSERT INTO alerts(kind, ref, severity, person, branch, title, details, ladder, ack_reply,"
         " reply_platform, reply_chat, drill, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (kind, ref, severity.value, person.key if person else None, branch, title, details,
-         ladder.model_dump_json(by_alias=True), ack_reply, *(reply_to or (None, None)), int(drill), tx.now),
+         _snapshot(ladder), ack_reply, *(reply_to or (None, None)), int(drill), tx.now),
     )
     alert_id = int(cur.lastrowid or 0)
     who = person.name if person else "someone"

@@ -130,6 +130,15 @@ class Outbox:
     def kick(self) -> None:
         self._kick.set()
 
+    def accept(self, claimed: list[Claimed]) -> None:
+        """Take rows already claimed in the store and queue them on their platform's lane."""
+        for c in claimed:
+            lane = self.lanes.get(c.delivery.platform)
+            if lane is None:  # the platform is not running now: put it back for later
+                self._report(_Result(c, "retry", delay=30, error="platform not running"))
+            else:
+                lane.push(c)
+
     def idle(self) -> bool:
         return not self.results and not any(lane.waiting or lane.busy for lane in self.lanes.values())
 
@@ -160,13 +169,7 @@ class Outbox:
             except Exception:
                 log.exception("claiming outbox rows failed")
                 claimed, next_due = [], self.clock.now() + 1
-            for c in claimed:
-                lane = self.lanes.get(c.delivery.platform)
-                if lane is None:  # the platform is not running now: put it back for later
-                    self.results.append(_Result(c, "retry", delay=30, error="platform not running"))
-                    self._flush.set()
-                else:
-                    lane.push(c)
+            self.accept(claimed)
             if len(claimed) == 500:
                 continue
             wait = None if next_due is None else max(0.0, next_due - self.clock.now())
@@ -203,7 +206,7 @@ class Outbox:
                 if c.card and c.delivery.kind == "send":
                     current = conn.execute("SELECT version FROM cards WHERE key=?", (c.card,)).fetchone()
                     if current and c.card_version is not None and current[0] > c.card_version:
-                        queued += rows.queue_edits(conn, c.card, now)
+                        queued += len(rows.queue_edits(conn, c.card, now))
             elif r.outcome == "retry" and (c.attempts < self.max_attempts or r.delay):
                 delay = r.delay or min(self.backoff * 2 ** (c.attempts - 1), self.backoff_max)
                 conn.execute("UPDATE outbox SET status='pending', next_at=?, error=? WHERE id=? AND status='sending'",

@@ -30,6 +30,7 @@ FORMS: dict[str, Handler] = {}  # submitted form name -> fn(tx, person, msg)
 CONVERSATIONS: list[Handler] = []  # fn(tx, person, msg) -> bool (True when it took the message)
 PUBLIC: dict[str, Handler] = {}  # commands open to people not yet registered (e.g. /start CODE)
 HOME: list[Handler] = []  # fn(tx, person) -> list[str]: lines for a person's overview (Slack App Home)
+STARTUP_HOOKS: list[Handler] = []  # async fn(engine), run once the engine has started (e.g. daily jobs)
 
 
 def command(*names: str, permission: str, help: str, usage: str = "") -> Callable[[Handler], Handler]:

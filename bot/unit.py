@@ -46,7 +46,12 @@ class Tx:
     now: float
     new_wakeups: list[tuple[int, float]] = field(default_factory=list)
     dropped: list[int] = field(default_factory=list)  # outbox ids cancelled while claimed
-    queued: int = 0
+    new_rows: list[int] = field(default_factory=list)  # outbox rows written by this unit
+    claimed: list[outbox.Claimed] = field(default_factory=list)  # ...and claimed at its end, to send at once
+
+    @property
+    def queued(self) -> int:
+        return len(self.new_rows)
 
     # --- shortcuts -------------------------------------------------------------
     @property
@@ -89,11 +94,11 @@ class Tx:
 
     def _enqueue(self, platform: str, chat_id: str, user_id: str, out: Outbound, *, person: str | None,
                  alert_id: int | None, tag: str) -> None:
-        outbox.enqueue(self.conn, now=self.now, platform=platform, chat_id=chat_id, user_id=user_id,
-                       text=out.text, buttons=buttons_to_json(out.buttons), priority=int(out.priority),
-                       person=person, card=out.card, alert_id=alert_id, tag=tag, form=out.form,
-                       form_ref=out.form_ref, ephemeral=out.ephemeral, attachment=out.attachment)
-        self.queued += 1
+        self.new_rows.append(outbox.enqueue(
+            self.conn, now=self.now, platform=platform, chat_id=chat_id, user_id=user_id, text=out.text,
+            buttons=buttons_to_json(out.buttons), priority=int(out.priority), person=person, card=out.card,
+            alert_id=alert_id, tag=tag, form=out.form, form_ref=out.form_ref, ephemeral=out.ephemeral,
+            attachment=out.attachment))
 
     def set_card(self, key: str, out: Outbound) -> None:
         """Create or change a live card; every delivered copy gets edited."""
@@ -102,7 +107,7 @@ class Tx:
             " SET version=version+1, text=excluded.text, buttons=excluded.buttons",
             (key, out.text, buttons_to_json(out.buttons)),
         )
-        self.queued += outbox.queue_edits(self.conn, key, self.now)
+        self.new_rows += outbox.queue_edits(self.conn, key, self.now)
 
     # --- later -----------------------------------------------------------------
     def wake(self, kind: str, ref: str | int, due_at: float) -> int:

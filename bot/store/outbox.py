@@ -55,28 +55,39 @@ def enqueue(
     return int(cur.lastrowid or 0)
 
 
-def queue_edits(conn: sqlite3.Connection, card: str, now: float) -> int:
-    """Queue one edit for each delivered copy of a card that has no edit waiting."""
+def queue_edits(conn: sqlite3.Connection, card: str, now: float) -> list[int]:
+    """Queue one edit for each delivered copy of a card that has no edit waiting; returns the new rows."""
     rows = conn.execute(
         "SELECT o.id, o.person, o.platform, o.chat_id, o.user_id, o.priority, o.alert_id FROM outbox o"
         " WHERE o.card=? AND o.kind='send' AND o.status='sent' AND NOT EXISTS"
         " (SELECT 1 FROM outbox e WHERE e.edit_of=o.id AND e.status='pending')",
         (card,),
     ).fetchall()
-    for r in rows:
-        enqueue(conn, now=now, kind="edit", edit_of=r["id"], person=r["person"], platform=r["platform"],
-                chat_id=r["chat_id"], user_id=r["user_id"], text="", buttons="[]", priority=r["priority"],
-                card=card, alert_id=r["alert_id"], tag="edit")
-    return len(rows)
+    return [enqueue(conn, now=now, kind="edit", edit_of=r["id"], person=r["person"], platform=r["platform"],
+                    chat_id=r["chat_id"], user_id=r["user_id"], text="", buttons="[]", priority=r["priority"],
+                    card=card, alert_id=r["alert_id"], tag="edit") for r in rows]
 
 
 def claim_due(conn: sqlite3.Connection, now: float, limit: int) -> tuple[list[Claimed], float | None]:
     """Claim up to `limit` due rows (alarms first) and say when the next one falls due."""
+    claimed = _claim(conn, "SELECT id FROM outbox WHERE status='pending' AND next_at<=? ORDER BY priority, id"
+                     " LIMIT ?", (now, limit))
+    nxt = conn.execute("SELECT MIN(next_at) FROM outbox WHERE status='pending'").fetchone()[0]
+    return claimed, nxt
+
+
+def claim_ids(conn: sqlite3.Connection, ids: list[int]) -> list[Claimed]:
+    """Claim rows just written by this unit of work, so they go out straight after its commit."""
+    if not ids:
+        return []
+    return _claim(conn, ",".join("?" * len(ids)), tuple(ids))
+
+
+def _claim(conn: sqlite3.Connection, select_ids: str, args: tuple) -> list[Claimed]:
     rows = conn.execute(
-        "UPDATE outbox SET status='sending', attempts=attempts+1 WHERE id IN"
-        " (SELECT id FROM outbox WHERE status='pending' AND next_at<=? ORDER BY priority, id LIMIT ?)"
+        f"UPDATE outbox SET status='sending', attempts=attempts+1 WHERE status='pending' AND id IN ({select_ids})"
         " RETURNING *",
-        (now, limit),
+        args,
     ).fetchall()
     claimed = []
     for r in sorted(rows, key=lambda r: (r["priority"], r["id"])):
@@ -93,8 +104,7 @@ def claim_due(conn: sqlite3.Connection, now: float, limit: int) -> tuple[list[Cl
                      text=text, buttons=buttons, priority=r["priority"], message_ref=message_ref, form=r["form"],
                      form_ref=r["form_ref"], ephemeral=bool(r["ephemeral"]), attachment=r["attachment"])
         claimed.append(Claimed(d, r["card"], version, r["person"], r["alert_id"], r["attempts"], r["tag"]))
-    nxt = conn.execute("SELECT MIN(next_at) FROM outbox WHERE status='pending'").fetchone()[0]
-    return claimed, nxt
+    return claimed
 
 
 def release_claims(conn: sqlite3.Connection) -> int:
