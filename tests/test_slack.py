@@ -304,6 +304,22 @@ async def test_app_home_shows_live_alerts_and_the_lone_session(bot):
     assert "library staff" in stranger and "Aggressive" not in stranger and "Lone" not in stranger
 
 
+async def test_the_home_tab_stays_current_as_the_alert_changes(bot):
+    fake = bot.fake
+    bot.slack.home_refresh_delay = 0.05
+    await fake.acked(await fake.envelope("events_api", fake.home_event(BOB)))
+    await fake.wait_for(lambda: BOB in fake.homes, 3, "Bob's home tab")
+    assert "Nothing live" in str(fake.homes[BOB])
+    await fake.acked(await fake.dm(ALICE, "Is Mr Brown in today?"))
+    await fake.wait_for(lambda: "Aggressive" in str(fake.homes[BOB]), 3, "the alert on Bob's home")
+    assert "- open" in str(fake.homes[BOB])
+    await fake.acked(await fake.press(BOB, "Acknowledge"))
+    await fake.wait_for(lambda: "- acked" in str(fake.homes[BOB]), 3, "the ack on Bob's home")
+    await fake.acked(await fake.press(BOB, "Resolve"))
+    await fake.wait_for(lambda: "Aggressive" not in str(fake.homes[BOB]), 3, "the alert gone from Bob's home")
+    assert ALICE not in fake.homes  # never opened it: nothing is pushed
+
+
 @pytest.fixture
 def visit_form():
     """A small form registered for the test, with a button that opens it and a handler that records it."""

@@ -5,7 +5,8 @@ Inbounds; button presses are acked at once and become action Inbounds; `/saferbo
 <text>` is acked at once and behaves like the same text sent in a DM; modals are
 opened straight after the ack of the press that asks for them (a trigger_id lasts
 3 s) and checked with bot.forms before the submission is acked; the App Home tab is
-published from `engine.home(person)`.
+published from `engine.home(person)` when opened, and again shortly after anything is
+delivered to that person, so it stays current.
 
 Out: the outbox calls `deliver`. This module only translates: 429 -> RetryAfter,
 permanent Slack errors -> Undeliverable, everything else (5xx, network) propagates so
@@ -64,6 +65,7 @@ NEUTRAL_HOME = "Hello! This app is for library staff. If you work here, ask your
 HOME_FOOTER = "Send /saferbot help, or message me here, to see what you can do."
 FORM_DID_NOT_OPEN = "Sorry, the form did not open. Please press the button again."
 COMMAND_POINTER = "I've answered in your messages with saferbot (Apps > saferbot)."
+HOME_REFRESH_DELAY = 1.0  # after a message to someone, their Home tab is republished this much later
 EPHEMERAL_CHANNEL_TTL = 600.0  # an ephemeral reply to a slash command goes to that channel for this long
 
 
@@ -99,6 +101,10 @@ class SlackTransport(Transport):
         self._connect: asyncio.Task | None = None
         self._dm: dict[str, str] = {}  # user id -> the app DM channel id
         self._command_channel: dict[str, tuple[str, float]] = {}  # user -> (channel, when) of their last /saferbot
+        self._homes: set[str] = set()  # people whose Home tab we have published: kept current
+        self.home_refresh_delay = HOME_REFRESH_DELAY
+        self._home_pending: set[str] = set()
+        self._tasks: set[asyncio.Task] = set()
         self._register()
 
     # --- life cycle ------------------------------------------------------------
@@ -137,6 +143,9 @@ class SlackTransport(Transport):
         if self._connect:
             self._connect.cancel()
             await asyncio.gather(self._connect, return_exceptions=True)
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.socket:
             with contextlib.suppress(Exception):
                 await self.socket.close_async()
@@ -272,6 +281,10 @@ class SlackTransport(Transport):
         user = event.get("user", "")
         if (channel := event.get("channel")) and user:
             self._dm.setdefault(user, channel)
+        await self._publish_home(user)
+
+    async def _publish_home(self, user: str) -> None:
+        assert self.engine is not None
         person = self.engine.directory.find("slack", user)
         if person is None:
             view = blocks.home("saferbot", [NEUTRAL_HOME], "")
@@ -279,21 +292,44 @@ class SlackTransport(Transport):
         else:
             lines = await self.engine.home(person)
             view = blocks.home(f"saferbot - {person.name}", lines, HOME_FOOTER)
+            self._homes.add(user)
         try:
             await self.client.views_publish(user_id=user, view=view)
         except SlackApiError as e:
             log.warning("Slack: could not publish the home tab for %s: %s", user, e)
 
+    def _home_changed(self, user: str) -> None:
+        """Something was just delivered to this person: refresh their Home tab shortly (once per burst)."""
+        if user not in self._homes or user in self._home_pending:
+            return
+        self._home_pending.add(user)
+
+        async def later() -> None:
+            try:
+                await asyncio.sleep(self.home_refresh_delay)
+                self._home_pending.discard(user)
+                await self._publish_home(user)
+            except Exception:
+                log.exception("Slack: refreshing the home tab of %s failed", user)
+
+        task = asyncio.create_task(later())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     # --- out ---------------------------------------------------------------------
     async def deliver(self, d: Delivery) -> str | None:
         try:
             if d.kind == "edit":
-                return await self._edit(d)
-            if d.ephemeral:
-                return await self._ephemeral(d)
-            return await self._post(d)
+                ref = await self._edit(d)
+            elif d.ephemeral:
+                ref = await self._ephemeral(d)
+            else:
+                ref = await self._post(d)
         except SlackApiError as e:
             raise self._translate(e) from e
+        if d.user_id:
+            self._home_changed(d.user_id)
+        return ref
 
     def _render(self, d: Delivery) -> tuple[str, list[dict]]:
         buttons = list(d.buttons)
