@@ -10,9 +10,11 @@ from . import (  # noqa: F401
     codeword,
     help,
     incident,
+    incident_form,
     lockdown,
     lone_working,
     registration,
     report,
     roster,
+    welfare,
 )

@@ -1,1 +1,539 @@
-"""incident capability (to be built)."""
+"""Incidents: a one-message stub now, the full form later, reminders, review, access and retention.
+
+`log shouting at the enquiry desk` records reporter, branch, time and text and answers
+with the stub's reference (INC-2026-0042) and a Complete form button. Every resolved
+alert becomes a stub too, linked to the alert's timeline. The form itself is walked
+through in handlers/incident_form.py (Telegram, console) or opened as a Slack modal;
+both finish in `complete_form` here.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot import escalation
+from bot.forms import CARD_NUMBER_MESSAGE, FORMS, looks_like_card_number
+from bot.messages import Button, Inbound, Outbound
+from bot.model import Person, Priority, Role, parse_duration
+from bot.permissions import allowed
+from bot.registry import STARTUP_HOOKS, button, command, home, wakeup
+from bot.unit import Tx
+
+FORM = FORMS["incident"]
+REMIND = "incident.remind"
+OVERDUE = "incident.overdue"
+RIDDOR = "incident.riddor"
+PURGE = "incident.purge"
+REMIND_FOR_DAYS = 30  # stop nagging the reporter after this; the manager has long been told
+RIDDOR_DAYS = 15
+NOT_FOUND = "I can't find an incident with that reference that you may see. References look like INC-2026-0042."
+NONE_SAID = ("none", "no", "nil", "n/a", "na", "-", "no injuries", "none.", "no injury")
+
+
+# --- loading and access ----------------------------------------------------------------------
+def by_ref(conn: sqlite3.Connection, ref: str) -> sqlite3.Row | None:
+    ref = ref.strip().upper()
+    if not ref.startswith("INC-"):
+        ref = "INC-" + ref
+    return conn.execute("SELECT * FROM incidents WHERE ref=?", (ref,)).fetchone()
+
+
+def by_id(conn: sqlite3.Connection, incident_id: int | str) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM incidents WHERE id=?", (int(incident_id),)).fetchone()
+
+
+def can_read(person: Person, inc: sqlite3.Row) -> bool:
+    """Reporters read their own, managers their branches', admins all; volunteers never read."""
+    if allowed(person, "read_all_incidents"):
+        return True
+    if allowed(person, "read_branch_incidents") and inc["branch"] is not None and inc["branch"] == person.branch:
+        return True
+    return allowed(person, "read_own_incidents") and inc["reporter"] == person.key
+
+
+def can_review(person: Person, inc: sqlite3.Row) -> bool:
+    return allowed(person, "review_incident") and (
+        person.role == Role.admin or (inc["branch"] is not None and inc["branch"] == person.branch))
+
+
+def may_complete(person: Person, inc: sqlite3.Row) -> bool:
+    """The reporter fills in the form (volunteers too: it is their own report); managers may finish it."""
+    return inc["reporter"] == person.key or can_review(person, inc)
+
+
+def answers(inc: sqlite3.Row) -> dict[str, str]:
+    return json.loads(inc["answers"] or "{}")
+
+
+def audit(conn: sqlite3.Connection, now: float, reader: str, inc: sqlite3.Row, action: str = "read") -> None:
+    conn.execute("INSERT INTO incident_audit(at, reader, incident_id, ref, action) VALUES(?,?,?,?,?)",
+                 (now, reader, inc["id"], inc["ref"], action))
+
+
+def managers_for(tx: Tx, branch: str | None, exclude: str | None = None) -> list[Person]:
+    """Who hears about a branch's incidents: the duty manager now, else the branch's managers, else admins."""
+    d = tx.directory
+    keys = d.duty_managers(tx.conn, branch, tx.local())
+    people = [p for k in keys if (p := d.person(k))]
+    if not people:
+        people = [p for p in d.with_role(Role.duty_manager, branch) if p.branch == branch]
+    if not people:
+        people = d.with_role(Role.admin, None)
+    return [p for p in people if p.key != exclude]
+
+
+def form_button(ref: str) -> Button:
+    return Button("Complete form", "incident.form", ref)
+
+
+def stamp(tx: Tx, ts: float) -> str:
+    return tx.local(ts).strftime("%a %d %b %Y %H:%M")
+
+
+# --- stubs ---------------------------------------------------------------------------------------
+def create_stub(tx: Tx, reporter: Person | None, branch: str | None, text: str, *, alert_id: int | None = None,
+                drill: bool = False) -> sqlite3.Row:
+    year = tx.local().year
+    seq = tx.conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM incidents WHERE year=?", (year,)).fetchone()[0]
+    ref = f"INC-{year}-{seq:04d}"
+    tx.conn.execute(
+        "INSERT INTO incidents(ref, year, seq, reporter, branch, created_at, text, alert_id, drill)"
+        " VALUES(?,?,?,?,?,?,?,?,?)",
+        (ref, year, seq, reporter.key if reporter else None, branch, tx.now, text, alert_id, int(drill)))
+    inc = by_ref(tx.conn, ref)
+    assert inc is not None
+    s = tx.ctx.settings
+    if reporter:
+        tx.wake(REMIND, inc["id"], tx.now + parse_duration(s.incident_reminder_first))
+    tx.wake(OVERDUE, inc["id"], tx.now + parse_duration(s.incident_manager_after))
+    return inc
+
+
+@command("log", "incident-log", permission="report_incident", help="record an incident now, in one message",
+         usage="log <what happened>")
+def log_stub(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
+    text = args.strip()
+    if not text:
+        tx.reply(msg, Outbound("Say what happened after 'log', for example:\n"
+                               "log shouting at the enquiry desk, man in red coat"), person=person)
+        return
+    if len(text) > 2000:
+        tx.reply(msg, Outbound("That is too long for a quick log; write the first line now and the rest "
+                               "in the form."), person=person)
+        return
+    if looks_like_card_number(text):
+        tx.reply(msg, Outbound(CARD_NUMBER_MESSAGE + " Nothing was logged; please send it again."),
+                 person=person)
+        return
+    drill = escalation.is_drill(tx, person.branch)
+    inc = create_stub(tx, person, person.branch, text, drill=drill)
+    first = tx.ctx.settings.incident_reminder_first
+    tx.reply(msg, Outbound(
+        ("[DRILL] " if drill else "") + f"Logged as {inc['ref']} at {tx.hhmm(tx.now)}, "
+        f"{tx.directory.branch_name(person.branch)}.\nPlease complete the full form while it is fresh "
+        f"(I'll remind you in {first} if not). Send 'resume' to carry on later.",
+        buttons=(form_button(inc["ref"]),)), person=person)
+
+
+def stub_from_alert(tx: Tx, alert: escalation.Alert) -> None:
+    """RESOLVE_HOOKS: a resolved alert becomes a stub, linked to its timeline."""
+    if tx.conn.execute("SELECT 1 FROM incidents WHERE alert_id=?", (alert.id,)).fetchone():
+        return
+    reporter = tx.person(alert.person) or tx.person(alert.resolved_by)
+    lines = [f"{alert.title} (alert #{alert.id})"]
+    for e in escalation.timeline(tx.conn, alert.id):
+        if e["kind"] not in ("notified", "confirmed"):
+            lines.append(f"{tx.hhmm(e['at'])} {e['text']}")
+    inc = create_stub(tx, reporter, alert.branch, "\n".join(lines[:30]), alert_id=alert.id, drill=alert.drill)
+    if reporter:
+        tx.send(reporter, Outbound(
+            ("[DRILL] " if alert.drill else "") + f"The alert '{alert.title}' is resolved and has been logged as "
+            f"{inc['ref']}. When you are ready, please complete the incident form.",
+            buttons=(form_button(inc["ref"]),), priority=Priority.reminder))
+
+
+escalation.RESOLVE_HOOKS.append(stub_from_alert)
+
+
+# --- reminders -----------------------------------------------------------------------------------
+def progress(tx: Tx, inc: sqlite3.Row) -> str:
+    d = tx.conn.execute("SELECT answers FROM incident_drafts WHERE incident_id=?", (inc["id"],)).fetchone()
+    if d is None:
+        return "not started"
+    return f"{len(json.loads(d['answers']))} of {len(FORM.fields)} answered"
+
+
+def _short(text: str, n: int = 80) -> str:
+    first = " ".join(text.split())
+    return first if len(first) <= n else first[: n - 3] + "..."
+
+
+@wakeup(REMIND)
+def remind(tx: Tx, ref: str) -> None:
+    inc = by_id(tx.conn, ref)
+    if inc is None or inc["status"] != "stub" or inc["anonymised_at"]:
+        return
+    reporter = tx.person(inc["reporter"])
+    if reporter is None:
+        return
+    tx.send(reporter, Outbound(
+        f"Reminder: please complete the incident form for {inc['ref']} (logged {stamp(tx, inc['created_at'])}: "
+        f"\"{_short(inc['text'])}\"; form {progress(tx, inc)}).",
+        buttons=(form_button(inc["ref"]),), priority=Priority.reminder))
+    if tx.now - inc["created_at"] < REMIND_FOR_DAYS * 86400:
+        tx.wake(REMIND, inc["id"], tx.now + parse_duration(tx.ctx.settings.incident_reminder_every))
+
+
+@wakeup(OVERDUE)
+def overdue(tx: Tx, ref: str) -> None:
+    inc = by_id(tx.conn, ref)
+    if inc is None or inc["status"] != "stub" or inc["anonymised_at"]:
+        return
+    reporter = tx.person(inc["reporter"])
+    who = reporter.name if reporter else "unknown"
+    text = (("[DRILL] " if inc["drill"] else "") + f"Incident {inc['ref']} at {tx.directory.branch_name(inc['branch'])}"
+            f", logged by {who} on {stamp(tx, inc['created_at'])}, still has no completed form after "
+            f"{tx.ctx.settings.incident_manager_after} (form {progress(tx, inc)}). A quiet word may help.")
+    for m in managers_for(tx, inc["branch"], exclude=inc["reporter"]):
+        tx.send(m, Outbound(text, priority=Priority.reminder))
+
+
+# --- completing ------------------------------------------------------------------------------------
+def parse_local(tx: Tx, value: str) -> float | None:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d %H:%M").replace(tzinfo=tx.ctx.clock.tz).timestamp()
+    except (ValueError, TypeError):
+        return None
+
+
+def is_serious(clean: dict[str, str]) -> bool:
+    injuries = clean.get("injuries", "").strip().lower()
+    return clean.get("category") == "physical assault" or (bool(injuries) and injuries not in NONE_SAID)
+
+
+def complete_form(tx: Tx, person: Person, inc: sqlite3.Row, clean: dict[str, str], via: str,
+                  msg: Inbound | None = None) -> None:
+    """Store a validated form, stop the reminders, tell the managers, start welfare if serious."""
+    serious = is_serious(clean)
+    tx.conn.execute(
+        "UPDATE incidents SET answers=?, occurred_at=?, category=?, completed_at=?, completed_via=?, status='complete',"
+        " serious=MAX(serious, ?), police_ref=COALESCE(NULLIF(?, ''), police_ref) WHERE id=?",
+        (json.dumps(clean, ensure_ascii=False), parse_local(tx, clean.get("occurred_at", "")), clean.get("category"),
+         tx.now, via, int(serious), clean.get("crime_ref", ""), inc["id"]))
+    tx.conn.execute("DELETE FROM incident_drafts WHERE incident_id=?", (inc["id"],))
+    tx.cancel_wakeups(REMIND, inc["id"])
+    tx.cancel_wakeups(OVERDUE, inc["id"])
+    thanks = Outbound(f"Thank you. {inc['ref']} is complete and a manager will review it. "
+                      "Look after yourself; if you need support, say so to your manager.")
+    if msg is not None:
+        tx.reply(msg, thanks, person=person)
+    else:
+        tx.send(person, thanks)
+    reporter = tx.person(inc["reporter"])
+    lines = [("[DRILL] " if inc["drill"] else "") + f"Incident {inc['ref']} form completed by {person.name}"
+             f" ({tx.directory.branch_name(inc['branch'])}): {clean.get('category', '?')} at "
+             f"{clean.get('location', '?')}, {clean.get('occurred_at', '')}."]
+    if serious:
+        lines.append("Marked serious: a welfare checklist follows.")
+    if clean.get("welfare_support") == "yes":
+        who = reporter.name if reporter else person.name
+        lines.append(f"{who} would like welfare support. Please get in touch privately.")
+    lines.append(f"Send 'incident {inc['ref']}' to read it.")
+    buttons = (Button("Read", "incident.read", inc["ref"]), Button("Mark reviewed", "incident.reviewed", inc["ref"]))
+    for m in managers_for(tx, inc["branch"], exclude=person.key):
+        tx.send(m, Outbound("\n".join(lines), buttons=buttons))
+    if serious:
+        from . import welfare
+
+        welfare.start(tx, by_id(tx.conn, inc["id"]) or inc)
+
+
+# --- reading and review ------------------------------------------------------------------------------
+def render_full(tx: Tx, inc: sqlite3.Row) -> str:
+    reporter = tx.person(inc["reporter"])
+    flags = [f for f, on in (("DRILL", inc["drill"]), ("SERIOUS", inc["serious"]), ("RIDDOR", inc["riddor"])) if on]
+    lines = [f"{inc['ref']} ({inc['status']})" + (f" [{', '.join(flags)}]" if flags else ""),
+             f"Branch: {tx.directory.branch_name(inc['branch'])}",
+             f"Reported by: {reporter.name if reporter else '(not recorded)'} on {stamp(tx, inc['created_at'])}",
+             f"Logged: {inc['text']}"]
+    if inc["anonymised_at"]:
+        lines.append(f"Anonymised on {stamp(tx, inc['anonymised_at'])} under the retention policy.")
+    if inc["alert_id"]:
+        lines.append(f"From alert #{inc['alert_id']} (send 'timeline {inc['alert_id']}' for its timeline)")
+    given = answers(inc)
+    if given:
+        for f in FORM.fields:
+            if given.get(f.name):
+                lines.append(f"{f.label}: {given[f.name]}")
+        lines.append(f"Form completed {stamp(tx, inc['completed_at'])} via {inc['completed_via']}")
+    else:
+        lines.append(f"Form: not completed ({progress(tx, inc)})")
+    if inc["police_ref"]:
+        lines.append(f"Police reference: {inc['police_ref']}")
+    if inc["riddor"]:
+        lines.append(f"RIDDOR reportable: report by {tx.local(inc['riddor_due']).strftime('%a %d %b %Y')}")
+    for n in tx.conn.execute("SELECT * FROM incident_notes WHERE incident_id=? ORDER BY id", (inc["id"],)):
+        author = tx.person(n["author"])
+        lines.append(f"Note by {author.name if author else n['author']} on {stamp(tx, n['at'])}: {n['text']}")
+    if inc["reviewed_by"]:
+        rv = tx.person(inc["reviewed_by"])
+        lines.append(f"Reviewed by {rv.name if rv else inc['reviewed_by']} on {stamp(tx, inc['reviewed_at'])}")
+    return "\n".join(lines)
+
+
+def show(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row) -> None:
+    audit(tx.conn, tx.now, person.key, inc)
+    buttons: tuple[Button, ...] = ()
+    if inc["status"] == "stub" and may_complete(person, inc):
+        buttons = (form_button(inc["ref"]),)
+    elif inc["status"] == "complete" and can_review(person, inc):
+        buttons = (Button("Mark reviewed", "incident.reviewed", inc["ref"]),)
+    tx.reply(msg, Outbound(render_full(tx, inc), buttons=buttons), person=person)
+
+
+def visible(tx: Tx, person: Person, where: str = "", limit: int = 20) -> list[sqlite3.Row]:
+    if allowed(person, "read_all_incidents"):
+        scope, args = "1=1", ()
+    elif allowed(person, "read_branch_incidents"):
+        scope, args = "(branch=? OR reporter=?)", (person.branch, person.key)
+    else:
+        scope, args = "reporter=?", (person.key,)
+    return tx.conn.execute(f"SELECT * FROM incidents WHERE {scope} {where} ORDER BY created_at DESC LIMIT ?",
+                           (*args, limit)).fetchall()
+
+
+def one_line(tx: Tx, inc: sqlite3.Row) -> str:
+    what = inc["category"] or f"stub: {_short(inc['text'], 50)}"
+    flags = "".join(f" [{f}]" for f, on in (("drill", inc["drill"]), ("serious", inc["serious"]),
+                                             ("RIDDOR", inc["riddor"])) if on)
+    return (f"{inc['ref']} {tx.local(inc['created_at']).strftime('%d %b %H:%M')} "
+            f"{tx.directory.branch_name(inc['branch'])} - {what} ({inc['status']}){flags}")
+
+
+@command("incidents", permission="read_own_incidents", help="list incidents you may see",
+         usage="incidents [stubs|unreviewed]")
+def list_incidents(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
+    word = args.strip().lower()
+    where = {"stubs": "AND status='stub'", "unreviewed": "AND status='complete'",
+             "review": "AND status='complete'"}.get(word, "")
+    rows = visible(tx, person, where)
+    if not rows:
+        tx.reply(msg, Outbound("No incidents to show."), person=person)
+        return
+    head = "Your incidents" if not allowed(person, "read_branch_incidents") else "Incidents"
+    text = f"{head} (newest first):\n" + "\n".join(one_line(tx, r) for r in rows)
+    text += "\nSend 'incident <reference>' to read one."
+    tx.reply(msg, Outbound(text), person=person)
+
+
+INCIDENT_USAGE = ("incident <ref>: read it. Managers also: incident <ref> note <text> | reviewed | riddor | "
+                  "police <crime reference> | serious")
+
+
+@command("incident", permission="read_own_incidents", help="read an incident; managers: note, review, RIDDOR",
+         usage="incident <ref> [note <text>|reviewed|riddor|police <ref>|serious]")
+def incident_cmd(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
+    ref, _, rest = args.strip().partition(" ")
+    if not ref:
+        tx.reply(msg, Outbound(INCIDENT_USAGE), person=person)
+        return
+    inc = by_ref(tx.conn, ref)
+    if inc is None or not can_read(person, inc):
+        tx.reply(msg, Outbound(NOT_FOUND), person=person)
+        return
+    action, _, text = rest.strip().partition(" ")
+    action = action.lower()
+    if not action:
+        show(tx, person, msg, inc)
+        return
+    if action not in ("note", "reviewed", "review", "riddor", "police", "serious"):
+        tx.reply(msg, Outbound(INCIDENT_USAGE), person=person)
+        return
+    if not can_review(person, inc):
+        tx.reply(msg, Outbound("Only a duty manager for that branch (or an admin) can do that."), person=person)
+        return
+    text = text.strip()
+    if action == "note":
+        add_note(tx, person, msg, inc, text)
+    elif action in ("reviewed", "review"):
+        mark_reviewed(tx, person, msg, inc)
+    elif action == "riddor":
+        flag_riddor(tx, person, msg, inc)
+    elif action == "police":
+        if not text or len(text) > 60:
+            tx.reply(msg, Outbound("Give the crime reference, e.g. incident INC-2026-0042 police CR/1234/26"),
+                     person=person)
+            return
+        tx.conn.execute("UPDATE incidents SET police_ref=? WHERE id=?", (text, inc["id"]))
+        tx.reply(msg, Outbound(f"Police reference {text} recorded on {inc['ref']}."), person=person)
+    else:
+        mark_serious(tx, person, msg, inc)
+
+
+def add_note(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row, text: str) -> None:
+    if not text:
+        tx.reply(msg, Outbound(f"Write the note after the word note: incident {inc['ref']} note <text>"),
+                 person=person)
+        return
+    if looks_like_card_number(text):
+        tx.reply(msg, Outbound(CARD_NUMBER_MESSAGE), person=person)
+        return
+    tx.conn.execute("INSERT INTO incident_notes(incident_id, at, author, text) VALUES(?,?,?,?)",
+                    (inc["id"], tx.now, person.key, text[:2000]))
+    tx.reply(msg, Outbound(f"Note added to {inc['ref']}."), person=person)
+
+
+def mark_reviewed(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row) -> None:
+    if inc["status"] == "stub":
+        tx.reply(msg, Outbound(f"{inc['ref']} has no completed form yet, so it cannot be reviewed. "
+                               "Add a note instead, or ask the reporter to complete it."), person=person)
+        return
+    if inc["status"] == "reviewed":
+        rv = tx.person(inc["reviewed_by"])
+        tx.reply(msg, Outbound(f"{inc['ref']} was already reviewed by {rv.name if rv else inc['reviewed_by']}."),
+                 person=person)
+        return
+    tx.conn.execute("UPDATE incidents SET status='reviewed', reviewed_by=?, reviewed_at=? WHERE id=?",
+                    (person.key, tx.now, inc["id"]))
+    tx.reply(msg, Outbound(f"{inc['ref']} marked reviewed."), person=person)
+
+
+def flag_riddor(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row) -> None:
+    since = inc["occurred_at"] or inc["created_at"]
+    due = since + RIDDOR_DAYS * 86400
+    tx.conn.execute("UPDATE incidents SET riddor=1, riddor_due=? WHERE id=?", (due, inc["id"]))
+    tx.cancel_wakeups(RIDDOR, inc["id"])
+    for before in (5, 1):
+        at = due - before * 86400
+        if at > tx.now:
+            tx.wake(RIDDOR, inc["id"], at)
+    tx.reply(msg, Outbound(f"{inc['ref']} flagged RIDDOR-reportable. The report to the HSE is due by "
+                           f"{tx.local(due).strftime('%a %d %b %Y')} (15 days); I'll remind you 5 days and 1 day "
+                           "before."), person=person)
+
+
+@wakeup(RIDDOR)
+def riddor_reminder(tx: Tx, ref: str) -> None:
+    inc = by_id(tx.conn, ref)
+    if inc is None or not inc["riddor"] or inc["anonymised_at"]:
+        return
+    days = max(0, round((inc["riddor_due"] - tx.now) / 86400))
+    text = (f"RIDDOR: {inc['ref']} at {tx.directory.branch_name(inc['branch'])} must be reported to the HSE by "
+            f"{tx.local(inc['riddor_due']).strftime('%a %d %b %Y')} ({days} day(s) left).")
+    for m in managers_for(tx, inc["branch"]):
+        tx.send(m, Outbound(text, priority=Priority.reminder))
+
+
+def mark_serious(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row) -> None:
+    from . import welfare
+
+    tx.conn.execute("UPDATE incidents SET serious=1 WHERE id=?", (inc["id"],))
+    tx.reply(msg, Outbound(f"{inc['ref']} marked serious."), person=person)
+    welfare.start(tx, by_id(tx.conn, inc["id"]) or inc, to=person)
+
+
+def _incident_for_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> sqlite3.Row | None:
+    inc = by_ref(tx.conn, arg) if arg else None
+    if inc is None or not can_read(person, inc):
+        tx.reply(msg, Outbound(NOT_FOUND), person=person)
+        return None
+    return inc
+
+
+@button("incident.read", permission="read_own_incidents")
+def read_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
+    inc = _incident_for_button(tx, person, msg, arg)
+    if inc:
+        show(tx, person, msg, inc)
+
+
+@button("incident.reviewed", permission="review_incident")
+def reviewed_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
+    inc = _incident_for_button(tx, person, msg, arg)
+    if inc is None:
+        return
+    if not can_review(person, inc):
+        tx.reply(msg, Outbound("Only a duty manager for that branch (or an admin) can do that."), person=person)
+        return
+    mark_reviewed(tx, person, msg, inc)
+
+
+# --- home --------------------------------------------------------------------------------------------------
+@home
+def home_lines(tx: Tx, person: Person) -> list[str]:
+    lines = []
+    for inc in tx.conn.execute("SELECT * FROM incidents WHERE reporter=? AND status='stub' AND anonymised_at IS NULL"
+                               " ORDER BY created_at", (person.key,)):
+        lines.append(f"Incident {inc['ref']} (logged {tx.local(inc['created_at']).strftime('%d %b %H:%M')}): "
+                     f"form not complete ({progress(tx, inc)}). Send 'resume' to finish it.")
+    if allowed(person, "review_incident"):
+        where = "" if person.role == Role.admin else "AND branch=?"
+        args = () if person.role == Role.admin else (person.branch,)
+        n = tx.conn.execute(f"SELECT COUNT(*) FROM incidents WHERE status='complete' {where}", args).fetchone()[0]
+        if n:
+            lines.append(f"{n} incident(s) waiting for your review. Send 'incidents unreviewed'.")
+    return lines
+
+
+# --- retention ---------------------------------------------------------------------------------------------
+def retention_cutoff(now: float, tz: ZoneInfo, years: int) -> float:
+    local = datetime.fromtimestamp(now, tz)
+    try:
+        then = local.replace(year=local.year - years)
+    except ValueError:  # 29 February
+        then = local.replace(year=local.year - years, day=28)
+    return then.timestamp()
+
+
+def purge(conn: sqlite3.Connection, now: float, cutoff: float, *, dry_run: bool = False,
+          delete: bool = False) -> list[sqlite3.Row]:
+    """Incidents logged before `cutoff`: anonymised (kept for counts) or deleted. Returns what was affected."""
+    where = "created_at < ?" + ("" if delete else " AND anonymised_at IS NULL")
+    rows = conn.execute(f"SELECT * FROM incidents WHERE {where} ORDER BY created_at", (cutoff,)).fetchall()
+    if dry_run or not rows:
+        return rows
+    ids = [(r["id"],) for r in rows]
+    for table in ("incident_notes", "incident_drafts", "welfare_checklist", "welfare_checkins"):
+        conn.executemany(f"DELETE FROM {table} WHERE incident_id=?", ids)
+    conn.execute("DELETE FROM incident_audit WHERE at < ?", (cutoff,))
+    if delete:
+        conn.executemany("DELETE FROM incidents WHERE id=?", ids)
+    else:
+        for r in rows:
+            keep = {k: v for k, v in answers(r).items() if k in ("category", "affected")}
+            conn.execute("UPDATE incidents SET reporter=NULL, text='', answers=?, police_ref=NULL, reviewed_by=NULL,"
+                         " anonymised_at=? WHERE id=?", (json.dumps(keep), now, r["id"]))
+    conn.executemany("UPDATE wakeups SET status='cancelled' WHERE kind IN (?,?,?) AND ref=? AND status='pending'",
+                     [(REMIND, OVERDUE, RIDDOR, str(r["id"])) for r in rows])
+    return rows
+
+
+def next_purge_at(tx: Tx) -> float:
+    """03:00 local tomorrow (or today if it is still before 03:00)."""
+    local = tx.local()
+    at = local.replace(hour=3, minute=0, second=0, microsecond=0)
+    if at <= local:
+        at = (at + timedelta(days=1)).replace(hour=3)
+    return at.timestamp()
+
+
+@wakeup(PURGE)
+def daily_purge(tx: Tx, ref: str) -> None:
+    cutoff = retention_cutoff(tx.now, tx.ctx.clock.tz, tx.ctx.settings.retention_years)
+    purge(tx.conn, tx.now, cutoff)
+    tx.wake(PURGE, "daily", next_purge_at(tx))
+
+
+def _ensure_purge(tx: Tx) -> None:
+    if not tx.conn.execute("SELECT 1 FROM wakeups WHERE kind=? AND status='pending'", (PURGE,)).fetchone():
+        tx.wake(PURGE, "daily", next_purge_at(tx))
+
+
+async def _schedule_purge(engine) -> None:
+    await engine.perform(_ensure_purge)
+
+
+STARTUP_HOOKS.append(_schedule_purge)

@@ -62,7 +62,7 @@ async def test_no_ack_climbs_repeats_and_resolve_stops_everything(harness):
     assert len(harness.transport.records) == sent_before  # nothing more, ever
     kinds = [r[0] for r in await harness.query("SELECT kind FROM alert_events WHERE alert_id=1 ORDER BY id")]
     assert kinds.count("climbed") == 1 and kinds.count("repeat") == 1 and kinds[-2:] == ["resolved", "confirmed"]
-    pending = await harness.query("SELECT COUNT(*) FROM wakeups WHERE status='pending'")
+    pending = await harness.query("SELECT COUNT(*) FROM wakeups WHERE status='pending' AND kind='alert.climb'")
     assert pending[0][0] == 0
 
 
