@@ -287,10 +287,11 @@ async def test_slash_command_from_a_stranger_gets_a_neutral_ephemeral_in_that_ch
     assert fake.seen(STRANGER) == []
 
 
-async def test_app_home_shows_live_alerts_and_the_lone_session(bot):
+async def test_app_home_shows_live_alerts_lone_session_and_incident_stubs(bot):
     fake = bot.fake
     await fake.acked(await fake.dm(ALICE, "Is Mr Brown in today?"))
     await fake.acked(await fake.dm(CAROL, "lone 45m"))
+    await fake.acked(await fake.dm(ALICE, "log man shouting at the desk"))
     await bot.settle()
     for user in (BOB, ALICE, CAROL, STRANGER):
         await fake.acked(await fake.envelope("events_api", fake.home_event(user)))
@@ -299,6 +300,7 @@ async def test_app_home_shows_live_alerts_and_the_lone_session(bot):
     assert "Bob Green" in bob and "Live alert #1" in bob and "Aggressive" in bob
     alice = str(fake.homes[ALICE])  # the codeword sender never sees her own alert
     assert "Alice Smith" in alice and "Aggressive" not in alice and "alert" not in alice.lower()
+    assert "form not complete" in alice  # her incident stub waits to be completed
     assert "Lone working since" in str(fake.homes[CAROL])
     stranger = str(fake.homes[STRANGER])
     assert "library staff" in stranger and "Aggressive" not in stranger and "Lone" not in stranger
@@ -494,6 +496,8 @@ async def test_http_mode_signed_requests_work_and_bad_or_stale_signatures_get_40
     bot = await start_bot(tmp_path, fake, http=True)
     url = f"http://127.0.0.1:{bot.slack.http_port}/slack/events"
     try:
+        status, text = await post_signed(url, {"token": "x", "challenge": "c-123", "type": "url_verification"})
+        assert status == 200 and "c-123" in text  # Slack checks the Request URL this way when it is set
         body = fake.message_event(ALICE, "Is Mr Brown in today?")
         status, _ = await post_signed(url, body, secret="not-the-secret")
         assert status == 401
