@@ -1,10 +1,14 @@
 """Lone working: a session with a deadline, a reminder, an "Are you OK?" prompt, then the ladder.
 
-A session is a row in `lone_sessions`; its next step is ONE pending wake-up row
-(lone.remind -> lone.due -> lone.overdue, each scheduling the next), so the store
-alone says what happens next and a restart rebuilds it. Every step re-reads the
-session and decides from `tx.now`, so a wake-up that fires late (the bot was down)
-skips straight to what is due now, and one that fires twice acts once.
+A session is a row in `lone_sessions` whose `next_at` says when its next step is due
+(reminder -> "Are you OK?" -> escalation). ONE wake-up row, `lone.sweep`, stands at the
+earliest `next_at` of all live sessions; when it fires it steps every session that is due
+(up to SWEEP_BATCH per transaction, each in its own savepoint) and re-arms at the next
+`next_at`. So the store alone says what happens next, a restart rebuilds it from one row,
+and when many deadlines fall together (or the bot was down) they are handled in a few
+transactions instead of one each. Every step decides from `tx.now`: a session whose
+reminder and deadline both passed while the bot was down goes straight to the escalation,
+once, because the step and its new `next_at` commit together.
 
 Words (any platform, the session belongs to the person, not the chat):
   lone 45m home visit, 12 High St | lone until 18:30 closing up | lone closing (a preset)
@@ -28,14 +32,14 @@ from bot.matching import normalise
 from bot.messages import Button, Inbound, Outbound
 from bot.model import Book, Ladder, Person, Priority, Role, Severity
 from bot.permissions import allowed
-from bot.registry import COMMANDS, Command, button, command, conversation, home, wakeup
-from bot.router import NOT_ALLOWED
+from bot.registry import COMMANDS, STARTUP_HOOKS, Command, button, command, conversation, home, wakeup
+from bot.router import NOT_ALLOWED, first_word
 from bot.unit import Tx
 
 log = logging.getLogger(__name__)
 
-REMIND, DUE, OVERDUE = "lone.remind", "lone.due", "lone.overdue"
-KINDS = (REMIND, DUE, OVERDUE)
+SWEEP = "lone.sweep"
+SWEEP_BATCH = 100  # sessions stepped per transaction; more due: the sweep runs again at once
 TITLE = "Missed lone-working check-in"
 DURESS_TITLE = "Duress: lone worker signalled danger"
 MAX_SESSION = 24 * 3600
@@ -63,6 +67,7 @@ class Session:
     stage: str
     status: str
     alert_id: int | None
+    next_at: float | None = None
 
     @property
     def periodic(self) -> bool:
@@ -72,7 +77,7 @@ class Session:
     def from_row(r: sqlite3.Row) -> Session:
         return Session(r["id"], r["person"], r["branch"], r["note"], r["platform"], r["started_at"],
                        r["deadline"], r["every"], r["ends_at"], r["last_checkin"], r["stage"], r["status"],
-                       r["alert_id"])
+                       r["alert_id"], r["next_at"])
 
 
 def load(conn: sqlite3.Connection, session_id: int) -> Session | None:
@@ -127,25 +132,31 @@ def _update(tx: Tx, s: Session, **fields: object) -> Session:
     return fresh
 
 
-def _cancel(tx: Tx, s: Session) -> None:
-    for kind in KINDS:
-        tx.cancel_wakeups(kind, s.id)
+def _arm(tx: Tx, at: float) -> None:
+    """Make sure a sweep is pending at or before `at`."""
+    pending = tx.conn.execute("SELECT MIN(due_at) FROM wakeups WHERE kind=? AND ref='all' AND status='pending'",
+                              (SWEEP,)).fetchone()[0]
+    if pending is None or pending > at:
+        tx.wake(SWEEP, "all", at)
 
 
-def _schedule(tx: Tx, s: Session) -> None:
-    """The session's one next wake-up: the reminder if there is time for it, else the deadline."""
-    _cancel(tx, s)
+def _next(tx: Tx, s: Session, at: float | None, **fields: object) -> Session:
+    """Set when the session's next step is due (None: nothing until the worker acts)."""
+    s = _update(tx, s, next_at=at, **fields)
+    if at is not None:
+        _arm(tx, at)
+    return s
+
+
+def _schedule(tx: Tx, s: Session) -> Session:
+    """A fresh check-in period: the reminder if there is time for it, else the deadline itself."""
     remind_at = s.deadline - tx.book.lone_working.reminder_lead
-    if remind_at > tx.now:
-        tx.wake(REMIND, s.id, remind_at)
-    else:
-        tx.wake(DUE, s.id, s.deadline)
+    return _next(tx, s, remind_at if remind_at > tx.now else s.deadline, stage="waiting")
 
 
 def _end(tx: Tx, s: Session, status: str, by: str | None, text: str) -> Session:
-    _cancel(tx, s)
     _event(tx, s.id, status, text)
-    return _update(tx, s, status=status, ended_at=tx.now, ended_by=by, stage="waiting")
+    return _update(tx, s, status=status, ended_at=tx.now, ended_by=by, stage="waiting", next_at=None)
 
 
 # --- words and times --------------------------------------------------------------
@@ -246,20 +257,53 @@ def finished_text(person: Person) -> str:
     return f"Thanks, {person.name.split()[0]} - your lone-working session is finished. Get home safely."
 
 
-# --- wake-ups: reminder, "Are you OK?", escalation --------------------------------------
-def _live(tx: Tx, ref: str) -> Session | None:
-    s = load(tx.conn, int(ref))
-    return s if s and s.status == "live" else None
+# --- the sweep: reminder, "Are you OK?", escalation --------------------------------------
+@wakeup(SWEEP)
+def sweep(tx: Tx, ref: str) -> None:
+    """Step every live session that is due (oldest first), then stand at the next one."""
+    rows = tx.conn.execute("SELECT * FROM lone_sessions WHERE status='live' AND next_at<=? ORDER BY next_at LIMIT ?",
+                           (tx.now, SWEEP_BATCH)).fetchall()
+    for row in rows:
+        _step_alone(tx, Session.from_row(row))
+    tx.conn.execute("UPDATE wakeups SET status='cancelled' WHERE kind=? AND ref='all' AND status='pending'", (SWEEP,))
+    nxt = tx.conn.execute("SELECT MIN(next_at) FROM lone_sessions WHERE status='live'").fetchone()[0]
+    if nxt is not None:
+        tx.wake(SWEEP, "all", nxt)  # already due (a full batch): it fires again at once
 
 
-@wakeup(REMIND)
-def remind(tx: Tx, ref: str) -> None:
-    s = _live(tx, ref)
-    if s is None or s.stage != "waiting":
-        return
-    if tx.now >= s.deadline:  # we slept through the reminder: do what is due now
-        _deadline(tx, s)
-        return
+def _step_alone(tx: Tx, s: Session) -> None:
+    """One session's step in a savepoint: a fault in one session never holds up the others."""
+    rows, wakes, dropped = len(tx.new_rows), len(tx.new_wakeups), len(tx.dropped)
+    tx.conn.execute("SAVEPOINT lone_step")
+    try:
+        step(tx, s)
+    except Exception:
+        log.exception("lone-working session %s: step failed; trying again in 30 s", s.id)
+        tx.conn.execute("ROLLBACK TO lone_step")
+        del tx.new_rows[rows:], tx.new_wakeups[wakes:], tx.dropped[dropped:]
+        tx.conn.execute("UPDATE lone_sessions SET next_at=? WHERE id=?", (tx.now + 30, s.id))
+    tx.conn.execute("RELEASE lone_step")
+
+
+def step(tx: Tx, s: Session) -> None:
+    """Do what is due for the session now, and set when its next step is."""
+    grace = tx.book.lone_working.grace
+    if s.status != "live" or s.stage == "escalated":
+        _update(tx, s, next_at=None)
+    elif tx.now >= s.deadline + grace:  # includes: the bot was down through the grace period
+        _escalate(tx, s, asked=s.stage == "asked")
+    elif tx.now >= s.deadline:
+        if s.stage == "asked":
+            _next(tx, s, s.deadline + grace)
+        else:
+            _ask(tx, s)
+    elif s.stage == "waiting" and tx.now >= s.deadline - tx.book.lone_working.reminder_lead:
+        _remind(tx, s)
+    else:
+        _next(tx, s, s.deadline)
+
+
+def _remind(tx: Tx, s: Session) -> None:
     left = human(s.deadline - tx.now)
     if s.periodic and s.deadline < s.ends_at:
         text = (f"Lone working: your check-in is due at {tx.hhmm(s.deadline)} (in {left}). "
@@ -269,45 +313,17 @@ def remind(tx: Tx, ref: str) -> None:
                 "Press I'm safe when you are done, or add time.")
     _to_worker(tx, s, Outbound(text, buttons=worker_buttons(s), priority=Priority.reminder))
     _event(tx, s.id, "reminded", f"reminder sent for the check-in due {tx.hhmm(s.deadline)}")
-    s = _update(tx, s, stage="reminded")
-    tx.wake(DUE, s.id, s.deadline)
+    _next(tx, s, s.deadline, stage="reminded")
 
 
-@wakeup(DUE)
-def due(tx: Tx, ref: str) -> None:
-    s = _live(tx, ref)
-    if s is None or s.stage not in ("waiting", "reminded"):
-        return
-    if tx.now < s.deadline:  # moved later meanwhile (should have been cancelled): wait again
-        _schedule(tx, _update(tx, s, stage="waiting"))
-        return
-    _deadline(tx, s)
-
-
-def _deadline(tx: Tx, s: Session) -> None:
+def _ask(tx: Tx, s: Session) -> None:
     """The check-in is due and has not come: ask, and escalate after the grace period."""
-    grace = tx.book.lone_working.grace
-    if tx.now >= s.deadline + grace:  # the bot was down past the grace period: escalate now, once
-        _escalate(tx, s, asked=False)
-        return
-    escalate_at = s.deadline + grace
+    escalate_at = s.deadline + tx.book.lone_working.grace
     text = (f"Are you OK? Your lone-working check-in was due at {tx.hhmm(s.deadline)}. Press I'm safe now - "
             f"if I don't hear from you by {tx.hhmm(escalate_at)}, I will alert the duty manager.")
     _to_worker(tx, s, Outbound(text, buttons=worker_buttons(s), priority=Priority.alarm))
     _event(tx, s.id, "asked", f"no check-in by {tx.hhmm(s.deadline)}: asked 'Are you OK?'")
-    s = _update(tx, s, stage="asked")
-    tx.wake(OVERDUE, s.id, escalate_at)
-
-
-@wakeup(OVERDUE)
-def overdue(tx: Tx, ref: str) -> None:
-    s = _live(tx, ref)
-    if s is None or s.stage != "asked":
-        return
-    if tx.now < s.deadline + tx.book.lone_working.grace:
-        _schedule(tx, _update(tx, s, stage="waiting"))
-        return
-    _escalate(tx, s, asked=True)
+    _next(tx, s, escalate_at, stage="asked")
 
 
 def details(tx: Tx, s: Session, person: Person | None, *, overdue: bool = True) -> str:
@@ -333,8 +349,7 @@ def _escalate(tx: Tx, s: Session, *, asked: bool) -> None:
         ladder=tx.book.ladders[tx.book.lone_working.ladder], title=TITLE, person=worker, branch=s.branch,
         details=details(tx, s, worker), ack_reply=None)
     _event(tx, s.id, "escalated", f"no check-in by {tx.hhmm(s.deadline)}: alert #{alert.id} raised")
-    s = _update(tx, s, stage="escalated", alert_id=alert.id)
-    _cancel(tx, s)
+    s = _update(tx, s, stage="escalated", alert_id=alert.id, next_at=None)
     if asked:
         text = ("I have not heard from you, so I have alerted the duty manager. "
                 "Press I'm safe as soon as you can.")
@@ -743,3 +758,18 @@ def lone_home(tx: Tx, person: Person) -> list[str]:
             lines.append(f"Lone workers now: {len(sessions)}" + (f", {late} overdue" if late else "")
                          + " (send sessions for the list).")
     return lines
+
+
+# --- start-up: warn about duress phrases the router would send elsewhere ----------------------------------
+async def check_duress_words(engine) -> None:
+    for phrase in engine.book.lone_working.duress_words:
+        word, _ = first_word(phrase)
+        cmd = COMMANDS.get(word)
+        if cmd is not None and getattr(cmd.fn, "__module__", "") != __name__:
+            log.warning("duress phrase %r starts with the command word %r of another capability, so it will not "
+                        "work; choose a phrase that does not start with a command", phrase, word)
+        if engine.ctx.matcher.match(phrase):
+            log.warning("duress phrase %r contains a codeword phrase; the codeword wins", phrase)
+
+
+STARTUP_HOOKS.append(check_duress_words)

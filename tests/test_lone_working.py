@@ -410,3 +410,34 @@ async def test_everyday_words_are_lone_working_only_during_a_session(harness):
     assert harness.last("alice").text.startswith("Thanks - checked in at 14:30")
     await harness.say("alice", "All done.")
     assert "your lone-working session is finished" in harness.last("alice").text
+
+
+async def test_a_fault_in_one_session_never_holds_up_the_others(harness, monkeypatch):
+    import handlers.lone_working as lw
+
+    real_ask = lw._ask
+
+    def broken_for_alice(tx, s):
+        if s.person == "alice":
+            raise RuntimeError("boom")
+        real_ask(tx, s)
+
+    monkeypatch.setattr(lw, "_ask", broken_for_alice)
+    await harness.say("alice", "lone 10m")
+    await harness.say("erin", "lone 10m")
+    await harness.advance(10 * MIN)
+    assert harness.last("erin").text.startswith("Are you OK?")
+    assert not harness.last("alice").text.startswith("Are you OK?")
+    monkeypatch.setattr(lw, "_ask", real_ask)
+    await harness.advance(30)  # the failed step is tried again 30 s later
+    assert harness.last("alice").text.startswith("Are you OK?")
+
+
+async def test_many_deadlines_share_one_sweep(harness):
+    for who in ("alice", "carol", "erin", "vic"):
+        await harness.say(who, "lone 10m")
+    pending = await harness.query("SELECT kind, COUNT(*) FROM wakeups WHERE status='pending' GROUP BY kind")
+    assert [tuple(r) for r in pending if r[0].startswith("lone")] == [("lone.sweep", 1)]
+    await harness.advance(15 * MIN)
+    assert len([t for t in harness.texts("bob") if "Missed lone-working" in t]) == 3
+    assert len([t for t in harness.texts("fran") if "Missed lone-working" in t]) == 1

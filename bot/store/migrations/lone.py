@@ -30,4 +30,14 @@ STEPS: list[str] = [
     );
     CREATE INDEX lone_events_session ON lone_events(session_id);
     """,
+    # one sweep wake-up for all sessions instead of one wake-up per session step
+    """
+    ALTER TABLE lone_sessions ADD COLUMN next_at REAL;
+    CREATE INDEX lone_sessions_due ON lone_sessions(next_at) WHERE status='live';
+    UPDATE lone_sessions SET next_at=deadline WHERE status='live' AND stage!='escalated';
+    UPDATE wakeups SET status='cancelled' WHERE kind IN ('lone.remind', 'lone.due', 'lone.overdue')
+        AND status='pending';
+    INSERT INTO wakeups(kind, ref, due_at) SELECT 'lone.sweep', 'all', MIN(next_at) FROM lone_sessions
+        WHERE status='live' HAVING MIN(next_at) IS NOT NULL;
+    """,
 ]
