@@ -38,7 +38,7 @@ from telegram import (  # noqa: E402
     Update,
 )
 from telegram.constants import ParseMode  # noqa: E402
-from telegram.error import BadRequest, Forbidden, InvalidToken, TelegramError  # noqa: E402
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, TelegramError  # noqa: E402
 from telegram.error import RetryAfter as TgRetryAfter  # noqa: E402
 from telegram.ext import Application, ContextTypes, TypeHandler  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
@@ -120,7 +120,7 @@ class TelegramTransport(Transport):
         updates_request = HTTPXRequest(connection_pool_size=2, connect_timeout=request_timeout,
                                        read_timeout=request_timeout, pool_timeout=request_timeout)
         self.app = (Application.builder().token(token).base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
-                    .request(request).get_updates_request(updates_request).build())
+                    .request(request).get_updates_request(updates_request).job_queue(None).build())
         self.app.add_handler(TypeHandler(Update, self._on_update))
         self.app.add_error_handler(self._on_error)
         self.engine: Engine | None = None
@@ -295,7 +295,7 @@ class TelegramTransport(Transport):
         try:
             await self.app.bot.set_my_commands(commands[:100], scope=BotCommandScopeChat(int(user_id)))
         except TelegramError as e:
-            log.warning("setting the command menu for %s failed: %s", user_id, e)
+            log.info("setting the command menu for %s failed: %s", user_id, e)
             self._menus.pop(user_id, None)  # try again next time they write
 
     # --- outbound --------------------------------------------------------------
@@ -317,13 +317,16 @@ class TelegramTransport(Transport):
         except TgRetryAfter as e:
             # a private chat's 429 is the bot's overall flood limit: hold the whole platform;
             # a group's is that group's 20-a-minute limit
-            raise RetryAfter(_seconds(e._retry_after), whole_platform=not d.chat_id.startswith("-")) from e
-        except Forbidden as e:  # blocked by the user, kicked from the group
+            raise RetryAfter(_seconds(e.retry_after), whole_platform=not d.chat_id.startswith("-")) from e
+        except Forbidden as e:  # blocked by the user, kicked from the group, never started the bot
             raise Undeliverable(e.message) from e
+        except ChatMigrated as e:
+            raise Undeliverable(f"the group became a supergroup with id {e.new_chat_id}") from e
         except BadRequest as e:
             if any(g in e.message.lower() for g in _GONE):
                 raise Undeliverable(e.message) from e
-            if "message to edit not found" in e.message.lower():
+            if d.kind == "edit" and any(g in e.message.lower() for g in ("message to edit not found",
+                                                                           "message can't be edited")):
                 raise Undeliverable(e.message) from e
             raise
 
