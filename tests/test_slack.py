@@ -177,6 +177,28 @@ async def test_user_text_is_escaped_so_it_never_pings(bot):
     assert blocks[0]["text"] == {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
+async def test_what_people_type_comes_back_as_they_typed_it(bot):
+    from bot.registry import COMMANDS, command
+
+    @command("echo", permission="raise_alert", help="")
+    def echo(tx, person, msg, args):  # noqa: ANN001, ANN202 - an engine reply that quotes the user
+        tx.reply(msg, Outbound(f"You said: {args}"), person=person)
+
+    fake = bot.fake
+    try:
+        await fake.acked(await fake.dm(ALICE, "echo 2 < 3 & <b>bold</b>"))
+        await fake.acked(await fake.dm(ALICE, "echo ask <@U0BOB> or <!channel>, see <https://x.org/a?b=1&amp;c=2|x.org>",
+                                       raw=True))
+        await fake.acked(await fake.command(ALICE, "echo me & you"))
+        await bot.settle()
+    finally:
+        COMMANDS.pop("echo")
+    shown = texts(fake, ALICE)
+    assert shown[0] == "You said: 2 &lt; 3 &amp; &lt;b&gt;bold&lt;/b&gt;"  # Slack shows: 2 < 3 & <b>bold</b>
+    assert shown[1] == "You said: ask @Bob Green or @channel, see x.org"  # plain words: nobody is pinged
+    assert shown[2] == "You said: me &amp; you"
+
+
 async def test_someone_not_on_the_roster_gets_a_neutral_ephemeral_reply_and_raises_nothing(bot):
     fake = bot.fake
     await fake.acked(await fake.dm(STRANGER, "Is Mr Brown in today?"))

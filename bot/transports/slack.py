@@ -210,8 +210,16 @@ class SlackTransport(Transport):
         event_id = body.get("event_id") or f"{channel}:{event.get('ts')}"
         # a DM is answered by posting to the user id, as alerts to that person are: one chat, one pace
         await self._receive(Inbound(platform="slack", event_id=event_id, user_id=user,
-                                    chat_id=user if kind == "im" else channel, text=event.get("text") or "",
+                                    chat_id=user if kind == "im" else channel, text=self._plain(event.get("text")),
                                     is_group=kind != "im"))
+
+    def _plain(self, text: str | None) -> str:
+        """What the person typed, as plain text (names for mentions of rostered people, for display only)."""
+        def name_of(user: str) -> str | None:
+            person = self.engine.directory.find("slack", user) if self.engine else None
+            return person.name if person else None
+
+        return blocks.unformat(text or "", name_of)
 
     async def _on_action(self, body: dict) -> None:
         user = (body.get("user") or {}).get("id", "")
@@ -237,7 +245,7 @@ class SlackTransport(Transport):
             self._command_channel[user] = (channel, time.monotonic())
         event_id = f"cmd:{command.get('trigger_id') or time.time()}"
         await self._receive(Inbound(platform="slack", event_id=event_id, user_id=user, chat_id=user,
-                                    text=(command.get("text") or "").strip()))
+                                    text=self._plain(command.get("text")).strip()))
 
     async def _open_form(self, trigger_id: str, name: str, arg: str, channel: str, user: str) -> None:
         form = forms.FORMS.get(name)

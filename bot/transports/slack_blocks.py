@@ -8,6 +8,8 @@ typed by someone is shown as typed and never pings anyone.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 from ..forms import Form
@@ -22,6 +24,29 @@ CALLBACK_PREFIX = "saferbot:"  # modal callback ids: saferbot:<form name>
 
 def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_TOKEN = re.compile(r"<([^<>\n]*)>")
+
+
+def unformat(text: str, name_of: Callable[[str], str | None] = lambda user: None) -> str:
+    """Slack's message markup -> the plain text the person typed (or close to it).
+
+    Slack sends `&`, `<`, `>` escaped and turns mentions and links into <...> tokens:
+    <@U123> -> @Name, <#C123|general> -> #general, <!here> -> @here, <http://x|x> -> x.
+    """
+    def token(m: re.Match[str]) -> str:
+        target, _, label = m.group(1).partition("|")
+        if target.startswith("@"):
+            return "@" + (label or name_of(target[1:]) or target[1:])
+        if target.startswith("#"):
+            return "#" + (label or target[1:])
+        if target.startswith("!"):
+            return label or "@" + target[1:].split("^", 1)[0]
+        return label or target
+
+    text = _TOKEN.sub(token, text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def plain(text: str, limit: int) -> dict[str, Any]:

@@ -326,8 +326,10 @@ class FakeSlack:
                 "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}], "event": event}
 
     def message_event(self, user: str, text: str, *, channel: str | None = None,
-                      event_id: str | None = None, **extra: Any) -> dict:
+                      event_id: str | None = None, raw: bool = False, **extra: Any) -> dict:
+        """A message as Slack sends it: typed `&`, `<`, `>` escaped, unless `raw` (text with Slack's tokens)."""
         channel = channel or self.dm_channel(user)
+        text = text if raw else slack_escape(text)
         kind = "im" if channel.startswith("D") else "channel"
         event = {"type": "message", "user": user, "text": text, "channel": channel, "channel_type": kind,
                  "ts": self._ts_next(), "team": TEAM, **extra}
@@ -352,6 +354,7 @@ class FakeSlack:
 
     def command_body(self, user: str, text: str, channel: str | None = None) -> dict:
         channel = channel or self.dm_channel(user)
+        text = slack_escape(text)
         return {"token": "x", "team_id": TEAM, "channel_id": channel,
                 "channel_name": "directmessage" if channel.startswith("D") else "general", "user_id": user,
                 "command": "/saferbot", "text": text, "api_app_id": "A0001", "trigger_id": self._trigger(),
@@ -392,6 +395,10 @@ class FakeSlack:
 
     async def submit(self, user: str, view_id: str, values: dict[str, str]) -> str:
         return await self.envelope("interactive", self.submit_body(user, view_id, values))
+
+
+def slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def sign(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
