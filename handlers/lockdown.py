@@ -18,7 +18,7 @@ from bot import escalation
 from bot.messages import Button, Inbound, Outbound
 from bot.model import Person, Priority, Role, Severity, parse_duration
 from bot.permissions import allowed
-from bot.registry import button, command, conversation, home, wakeup
+from bot.registry import CONVERSATIONS, button, command, conversation, home, wakeup
 from bot.unit import Tx
 
 WAIT = "lockdown.wait"
@@ -280,6 +280,11 @@ def words(tx: Tx, person: Person, msg: Inbound) -> bool:
         return False
     answer(tx, person, msg, asked[0], "help" if text in HELP_WORDS else "safe")
     return True
+
+
+# A typed "I need help" during a lockdown must never be taken as the answer to a form question.
+CONVERSATIONS.remove(words)
+CONVERSATIONS.insert(0, words)
 
 
 # --- no answer -----------------------------------------------------------------------------------

@@ -114,3 +114,23 @@ async def test_drill_marks_codeword_alerts_and_managers_only_at_own_branch(harne
     assert harness.last("dana").text.startswith("In drill mode: Central Library since 14:30")
     await harness.say("alice", "Is Mr Brown in today?")
     assert harness.last("bob").text.startswith("[DRILL] [HIGH]")
+
+
+async def test_roll_call_wait_survives_a_restart(tmp_path, clock):
+    from tests.conftest import start_engine
+
+    h = await start_engine(tmp_path / "saferbot.db", clock)
+    await h.say("alice", "on shift")
+    await h.say("bob", "evacuate central")
+    assert h.last("alice").text.startswith("EVACUATION - Central Library\nEvacuate now: leave by the nearest safe exit")
+    await h.engine.stop()
+    h = await start_engine(tmp_path / "saferbot.db", clock)
+    try:
+        await h.advance(301)
+        assert h.last("alice").text == "EVACUATION: we have not heard from you. Are you safe?"
+        rows = await h.query("SELECT title FROM alerts")
+        assert [r[0] for r in rows] == ["No answer to the evacuation roll call: Alice Smith"]
+        await h.say("alice", action="lockdown.safe", arg="1", event_id="after-restart")  # fresh transport ids
+        assert h.last("alice").text.startswith("Thank you - you are marked safe. Stay at the assembly point")
+    finally:
+        await h.engine.stop()
