@@ -617,3 +617,14 @@ async def test_slack_being_unreachable_does_not_hold_up_the_bot(tmp_path):
         assert telegram.to("1001")[0].text == "I'll have a look in the staff room for you."
     finally:
         await bot.engine.stop()
+
+
+def test_a_long_message_is_split_into_sections_slack_accepts():
+    from bot.messages import Button
+
+    lines = [f"14:{i % 60:02d}:00  notified someone via slack (tier {i})" for i in range(200)]
+    text, blocks = message("\n".join(lines), [Button("Resolve", "alert.resolve", "1")])
+    sections = [b for b in blocks if b["type"] == "section"]
+    assert len(sections) >= 3 and all(len(b["text"]["text"]) <= 3000 for b in sections)
+    assert "\n".join(b["text"]["text"] for b in sections) == "\n".join(lines)  # nothing lost, lines kept whole
+    assert blocks[-1]["type"] == "actions" and len(text) <= 3900
