@@ -28,6 +28,9 @@ BUTTONS: dict[str, tuple[Handler, str]] = {}  # action -> (fn, permission)
 WAKEUPS: dict[str, Handler] = {}  # wake-up kind -> fn(tx, ref)
 FORMS: dict[str, Handler] = {}  # submitted form name -> fn(tx, person, msg)
 CONVERSATIONS: list[Handler] = []  # fn(tx, person, msg) -> bool (True when it took the message)
+# like CONVERSATIONS but asked before command words (after codewords): a form waiting for free text,
+# so "on the stairs" or "evacuate, he shouted" is an answer, not the 'on' or 'evacuate' command
+FIRST_CONVERSATIONS: list[Handler] = []
 PUBLIC: dict[str, Handler] = {}  # commands open to people not yet registered (e.g. /start CODE)
 HOME: list[Handler] = []  # fn(tx, person) -> list[str]: lines for a person's overview (Slack App Home)
 STARTUP_HOOKS: list[Handler] = []  # async fn(engine), run once the engine has started (e.g. daily jobs)
@@ -68,6 +71,11 @@ def form(name: str) -> Callable[[Handler], Handler]:
 
 def conversation(fn: Handler) -> Handler:
     CONVERSATIONS.append(fn)
+    return fn
+
+
+def conversation_first(fn: Handler) -> Handler:
+    FIRST_CONVERSATIONS.append(fn)
     return fn
 
 

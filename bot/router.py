@@ -2,9 +2,9 @@
 
 Order matters for safety: a button press or submitted form, then a codeword
 (anywhere in the message, so "help - is Mr Brown in today?" and a codeword typed in
-the middle of a form both raise the alert), then a command word, then an open
-conversation (a form being filled in), then a short help reply. A false alarm costs
-a manager a minute; a missed codeword could cost far more.
+the middle of a form both raise the alert), then a form waiting for a typed answer
+(FIRST_CONVERSATIONS), then a command word, then an open conversation, then a short
+help reply. A false alarm costs a manager a minute; a missed codeword could cost far more.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from .messages import Inbound, Outbound
 from .model import Person
 from .permissions import allowed
-from .registry import BUTTONS, COMMANDS, CONVERSATIONS, FORMS, PUBLIC
+from .registry import BUTTONS, COMMANDS, CONVERSATIONS, FIRST_CONVERSATIONS, FORMS, PUBLIC
 from .unit import Tx
 
 NEUTRAL = "Hello! This number is for library staff. Please ask at the desk if you need help."
@@ -44,6 +44,9 @@ def route(tx: Tx, msg: Inbound) -> None:
         return
     if _codeword(tx, person, msg):
         return
+    for conv in FIRST_CONVERSATIONS:
+        if conv(tx, person, msg):
+            return
     word, rest = first_word(msg.text)
     cmd = COMMANDS.get(word)
     if cmd and msg.is_group and not msg.text.lstrip().startswith("/"):

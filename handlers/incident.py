@@ -89,6 +89,19 @@ def form_button(ref: str) -> Button:
     return Button("Complete form", "incident.form", ref)
 
 
+def human(duration: str) -> str:
+    """'2h' -> '2 hours', '1w' -> '1 week' (for messages)."""
+    try:
+        seconds = parse_duration(duration)
+    except ValueError:
+        return duration
+    for size, unit in ((604800, "week"), (86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size and seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}" + ("s" if n != 1 else "")
+    return f"{seconds} seconds"
+
+
 def stamp(tx: Tx, ts: float) -> str:
     return tx.local(ts).strftime("%a %d %b %Y %H:%M")
 
@@ -112,7 +125,7 @@ def create_stub(tx: Tx, reporter: Person | None, branch: str | None, text: str, 
     return inc
 
 
-@command("log", "incident-log", permission="report_incident", help="record an incident now, in one message",
+@command("log", permission="report_incident", help="record an incident now, in one message",
          usage="log <what happened>")
 def log_stub(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     text = args.strip()
@@ -130,7 +143,7 @@ def log_stub(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
         return
     drill = escalation.is_drill(tx, person.branch)
     inc = create_stub(tx, person, person.branch, text, drill=drill)
-    first = tx.ctx.settings.incident_reminder_first
+    first = human(tx.ctx.settings.incident_reminder_first)
     tx.reply(msg, Outbound(
         ("[DRILL] " if drill else "") + f"Logged as {inc['ref']} at {tx.hhmm(tx.now)}, "
         f"{tx.directory.branch_name(person.branch)}.\nPlease complete the full form while it is fresh "
@@ -196,7 +209,7 @@ def overdue(tx: Tx, ref: str) -> None:
     who = reporter.name if reporter else "unknown"
     text = (("[DRILL] " if inc["drill"] else "") + f"Incident {inc['ref']} at {tx.directory.branch_name(inc['branch'])}"
             f", logged by {who} on {stamp(tx, inc['created_at'])}, still has no completed form after "
-            f"{tx.ctx.settings.incident_manager_after} (form {progress(tx, inc)}). A quiet word may help.")
+            f"{human(tx.ctx.settings.incident_manager_after)} (form {progress(tx, inc)}). A quiet word may help.")
     for m in managers_for(tx, inc["branch"], exclude=inc["reporter"]):
         tx.send(m, Outbound(text, priority=Priority.reminder))
 

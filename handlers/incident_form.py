@@ -13,7 +13,7 @@ import sqlite3
 from bot.forms import FORMS, Field, check_field, normalise_answer, validate
 from bot.messages import Button, Inbound, Outbound
 from bot.model import Person
-from bot.registry import button, command, conversation, form
+from bot.registry import COMMANDS, button, command, conversation_first, form
 from bot.unit import Tx
 
 from . import incident
@@ -209,10 +209,20 @@ def resume(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     start(tx, person, msg, row)
 
 
-@conversation
+@conversation_first
 def form_answer(tx: Tx, person: Person, msg: Inbound) -> bool:
-    """A typed answer to the open question (or back / skip / cancel / submit typed as words)."""
-    if msg.is_group or not msg.text.strip():
+    """A typed answer to the open question (or back / skip / cancel / submit typed as words).
+
+    Asked before command words, so "on the stairs" answers the question instead of going on
+    shift; a lone command word ("help", "resume") or a /command still reaches its command.
+    """
+    text = msg.text.strip()
+    if msg.is_group or not text:
+        return False
+    word = text.split()[0].lstrip("/").split("@", 1)[0].lower()
+    if text.startswith("/") and word not in WORDS:
+        return False
+    if len(text.split()) == 1 and word in COMMANDS and word not in WORDS:
         return False
     d = tx.conn.execute("SELECT * FROM incident_drafts WHERE person=? AND active=1 AND updated_at>=?"
                         " ORDER BY updated_at DESC LIMIT 1", (person.key, tx.now - IDLE)).fetchone()
@@ -221,10 +231,9 @@ def form_answer(tx: Tx, person: Person, msg: Inbound) -> bool:
     inc = incident.by_id(tx.conn, d["incident_id"])
     if inc is None or inc["status"] != "stub":
         return False
-    text = msg.text.strip()
-    word = WORDS.get(text.lower().rstrip("."))
-    if word:
-        navigate(tx, person, msg, inc, d, word)
+    nav = WORDS.get(text.lower().lstrip("/").rstrip("."))
+    if nav:
+        navigate(tx, person, msg, inc, d, nav)
     else:
         answer(tx, person, msg, inc, d, text)
     return True

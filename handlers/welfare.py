@@ -102,14 +102,6 @@ def tick(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
     tx.set_card(card_key(inc["id"]), render(tx, inc))
 
 
-def _label(offset: str) -> str:
-    units = {"w": "week", "d": "day", "h": "hour"}
-    if offset[:-1].isdigit() and offset[-1] in units:
-        n = int(offset[:-1])
-        return f"{n} {units[offset[-1]]}" + ("s" if n != 1 else "")
-    return offset
-
-
 @wakeup(CHECKIN)
 def check_in(tx: Tx, ref: str) -> None:
     c = tx.conn.execute("SELECT * FROM welfare_checkins WHERE id=? AND status='pending'", (int(ref),)).fetchone()
@@ -120,7 +112,7 @@ def check_in(tx: Tx, ref: str) -> None:
     tx.conn.execute("UPDATE welfare_checkins SET status='asked', asked_at=? WHERE id=?", (tx.now, c["id"]))
     when = tx.local(inc["occurred_at"] or inc["created_at"]).strftime("%a %d %b")
     tx.send(p, Outbound(
-        f"Hello {p.name.split()[0]}. It is {_label(c['offset_label'])} since the incident at "
+        f"Hello {p.name.split()[0]}. It is {incident.human(c['offset_label'])} since the incident at "
         f"{tx.directory.branch_name(inc['branch'])} on {when} ({inc['ref']}). How are you doing? "
         "Press a button, or reply in a few words. Only your manager will see your answer.",
         buttons=tuple(Button(label, "welfare.answer", f"{c['id']}:{key}") for key, label in OPTIONS.items()),
@@ -133,7 +125,7 @@ def record(tx: Tx, person: Person, msg: Inbound, c: sqlite3.Row, text: str) -> N
     inc = incident.by_id(tx.conn, c["incident_id"])
     if inc is None:
         return
-    head = f"Welfare check-in ({_label(c['offset_label'])}) after {inc['ref']}: {person.name} says: {text}"
+    head = f"Welfare check-in ({incident.human(c['offset_label'])}) after {inc['ref']}: {person.name} says: {text}"
     if text == OPTIONS["talk"]:
         head += "\nThey would like to talk. Please get in touch privately."
     for m in incident.managers_for(tx, inc["branch"], exclude=person.key):

@@ -300,3 +300,21 @@ async def test_cli_export_csv_and_json(harness, monkeypatch, tmp_path, capsys):
     assert json.loads(empty.read_text())["incidents"] == []
     audit = await h.query("SELECT reader, action FROM incident_audit")
     assert len(audit) == 2 and audit[0][0].startswith("cli:") and audit[0][1] == "export"
+
+
+async def test_form_answers_that_start_with_command_words_stay_answers(harness):
+    h = harness
+    await h.say("alice", "log shouting")
+    await h.press("alice", "Complete form")
+    await h.say("alice", "now")
+    await h.say("alice", "on the stairs by the lift")  # 'on' is also the on-shift command
+    assert "question 3 of 18" in h.last("alice").text
+    assert await h.query("SELECT * FROM shifts") == []
+    await h.say("alice", "help")  # a lone command word still works mid-form
+    assert "You can send" in h.last("alice").text
+    await h.say("alice", "Is Mr Brown in today?")  # a codeword always raises the alert
+    assert "Aggressive" in h.last("bob").text
+    await h.say("alice", "threat")  # and the form carries on
+    assert "question 4 of 18" in h.last("alice").text
+    draft = await h.query("SELECT answers FROM incident_drafts")
+    assert json.loads(draft[0][0])["location"] == "on the stairs by the lift"
