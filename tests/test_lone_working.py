@@ -441,3 +441,26 @@ async def test_many_deadlines_share_one_sweep(harness):
     await harness.advance(15 * MIN)
     assert len([t for t in harness.texts("bob") if "Missed lone-working" in t]) == 3
     assert len([t for t in harness.texts("fran") if "Missed lone-working" in t]) == 1
+
+
+async def test_a_duress_pin_alone_or_after_finish(harness):
+    book = harness.engine.ctx.book
+    harness.engine.ctx.book = book.model_copy(update={"lone_working": book.lone_working.model_copy(
+        update={"duress_words": ("4321",)})})
+    for text in ("4321", "finish 4321"):
+        await harness.say("alice", "lone 45m closing")
+        await harness.say("alice", text)
+        assert harness.last("alice").text == ("Thanks, Alice - your lone-working session is finished. "
+                                              "Get home safely.")
+    assert len([t for t in harness.texts("bob") if t.startswith("[CRITICAL] Duress")]) == 2
+    await harness.say("alice", "lone 45m closing")
+    await harness.say("alice", "finish 1234")  # not the PIN: a normal finish, no alert
+    assert len([t for t in harness.texts("bob") if t.startswith("[CRITICAL] Duress")]) == 2
+
+
+async def test_periodic_until_a_time(harness):
+    await harness.say("alice", "lone every 30m until 16:00 mobile library")
+    assert "Check in every 30 min until 16:00; the first check-in is due 15:00" in harness.last("alice").text
+    await harness.say("alice", "status")
+    assert "Lone working since 14:30: mobile library" in harness.last("alice").text
+    assert "Next check-in due 15:00 (in 30 min)." in harness.last("alice").text
