@@ -102,8 +102,7 @@ def start(tx: Tx, msg: Inbound, args: str) -> None:
     tx.conn.execute("INSERT OR REPLACE INTO bindings(person, platform, user_id) VALUES(?,?,?)",
                     (person.key, msg.platform, msg.user_id))
     bound = tx.directory.bind(person.key, msg.platform, msg.user_id)
-    tx.directory.remove(person.key)  # forget any older account of theirs on this platform
-    tx.directory.put(bound)
+    tx.directory.put(bound)  # re-index: any older account of theirs on this platform is forgotten
     branch = tx.directory.branch_name(bound.branch)
     tx.reply(msg, Outbound(f"Welcome, {bound.name}. You are now registered with the safety bot for {branch}.\n"
                            "Send help to see what you can do here."), person=bound)
