@@ -241,7 +241,7 @@ def complete_form(tx: Tx, person: Person, inc: sqlite3.Row, clean: dict[str, str
     tx.cancel_wakeups(OVERDUE, inc["id"])
     thanks = Outbound(f"Thank you. {inc['ref']} is complete and a manager will review it. "
                       "Look after yourself; if you need support, say so to your manager.")
-    if msg is not None:
+    if msg is not None and not msg.is_group:
         tx.reply(msg, thanks, person=person)
     else:
         tx.send(person, thanks)
@@ -304,7 +304,12 @@ def show(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row) -> None:
         buttons = (form_button(inc["ref"]),)
     elif inc["status"] == "complete" and can_review(person, inc):
         buttons = (Button("Mark reviewed", "incident.reviewed", inc["ref"]),)
-    tx.reply(msg, Outbound(render_full(tx, inc), buttons=buttons), person=person)
+    out = Outbound(render_full(tx, inc), buttons=buttons)
+    if msg.is_group:  # an incident is never read out in a shared channel
+        tx.send(person, out)
+        tx.reply(msg, Outbound(f"I've sent {inc['ref']} to you privately.", ephemeral=True), person=person)
+    else:
+        tx.reply(msg, out, person=person)
 
 
 def visible(tx: Tx, person: Person, where: str = "", limit: int = 20) -> list[sqlite3.Row]:
@@ -339,7 +344,11 @@ def list_incidents(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     head = "Your incidents" if not allowed(person, "read_branch_incidents") else "Incidents"
     text = f"{head} (newest first):\n" + "\n".join(one_line(tx, r) for r in rows)
     text += "\nSend 'incident <reference>' to read one."
-    tx.reply(msg, Outbound(text), person=person)
+    if msg.is_group:
+        tx.send(person, Outbound(text))
+        tx.reply(msg, Outbound("I've sent the list to you privately.", ephemeral=True), person=person)
+    else:
+        tx.reply(msg, Outbound(text), person=person)
 
 
 INCIDENT_USAGE = ("incident <ref>: read it. Managers also: incident <ref> note <text> | reviewed | riddor | "

@@ -24,6 +24,14 @@ IDLE = 12 * 3600  # an untouched form stops catching free text after this; 'resu
 WORDS = {"back": "back", "skip": "skip", "cancel": "cancel", "submit": "submit", "stop": "cancel"}
 
 
+def _say(tx: Tx, person: Person, msg: Inbound, out: Outbound) -> None:
+    """Form questions and answers go to the person privately, even if the button was pressed in a group."""
+    if msg.is_group:
+        tx.send(person, out)
+    else:
+        tx.reply(msg, out)
+
+
 def _draft(conn: sqlite3.Connection, incident_id: int) -> sqlite3.Row | None:
     return conn.execute("SELECT * FROM incident_drafts WHERE incident_id=?", (incident_id,)).fetchone()
 
@@ -36,11 +44,10 @@ def _save(tx: Tx, incident_id: int, pos: int, given: dict[str, str], active: int
 def start(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row) -> None:
     """Open (or reopen) the step-by-step form for an incident and ask the current question."""
     if inc["status"] != "stub":
-        tx.reply(msg, Outbound(f"The form for {inc['ref']} is already complete. Thank you."), person=person)
+        _say(tx, person, msg, Outbound(f"The form for {inc['ref']} is already complete. Thank you."))
         return
     if inc["anonymised_at"]:
-        tx.reply(msg, Outbound(f"{inc['ref']} is past its retention period and can no longer be completed."),
-                 person=person)
+        _say(tx, person, msg, Outbound(f"{inc['ref']} is past its retention period and can no longer be completed."))
         return
     tx.conn.execute("UPDATE incident_drafts SET active=0 WHERE person=? AND incident_id!=?", (person.key, inc["id"]))
     d = _draft(tx.conn, inc["id"])
@@ -49,11 +56,11 @@ def start(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row) -> None:
                         (inc["id"], person.key, tx.now))
         intro = (f"Incident form for {inc['ref']}: {len(FORM.fields)} questions. Optional ones can be skipped; "
                  "Back goes to the previous one; Cancel keeps your answers for later ('resume').")
-        tx.reply(msg, Outbound(intro), person=person)
+        _say(tx, person, msg, Outbound(intro))
     else:
         tx.conn.execute("UPDATE incident_drafts SET active=1, person=?, updated_at=? WHERE incident_id=?",
                         (person.key, tx.now, inc["id"]))
-        tx.reply(msg, Outbound(f"Carrying on with {inc['ref']} where you left off."), person=person)
+        _say(tx, person, msg, Outbound(f"Carrying on with {inc['ref']} where you left off."))
     ask(tx, person, msg, inc)
 
 
@@ -70,8 +77,7 @@ def ask(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row, error: str = "")
         lines += [f"{f.label}: {given.get(f.name, '(skipped)')}" for f in FORM.fields]
         lines.append(f"Press {FORM.submit_label} to send it, or Back to change an answer.")
         buttons = [Button(FORM.submit_label, STEP, arg + "submit"), *nav, Button("Cancel", STEP, arg + "cancel")]
-        tx.reply(msg, Outbound(("" if not error else error + "\n") + "\n".join(lines), buttons=tuple(buttons)),
-                 person=person)
+        _say(tx, person, msg, Outbound(("" if not error else error + "\n") + "\n".join(lines), buttons=tuple(buttons)))
         return
     f = FORM.fields[pos]
     lines = [error] if error else []
@@ -93,7 +99,7 @@ def ask(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row, error: str = "")
     if not f.required:
         buttons.append(Button("Skip", STEP, arg + "skip"))
     buttons.append(Button("Cancel", STEP, arg + "cancel"))
-    tx.reply(msg, Outbound("\n".join(lines), buttons=tuple(buttons)), person=person)
+    _say(tx, person, msg, Outbound("\n".join(lines), buttons=tuple(buttons)))
 
 
 def answer(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row, d: sqlite3.Row, raw: str) -> None:
@@ -120,9 +126,9 @@ def navigate(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row, d: sqlite3.
     n = len(FORM.fields)
     if what == "cancel":
         _save(tx, inc["id"], pos, given, active=0)
-        tx.reply(msg, Outbound(f"Form for {inc['ref']} put aside; your {len(given)} answer(s) are kept. "
+        _say(tx, person, msg, Outbound(f"Form for {inc['ref']} put aside; your {len(given)} answer(s) are kept. "
                                "Send 'resume' or press Complete form to carry on.",
-                               buttons=(incident.form_button(inc["ref"]),)), person=person)
+                               buttons=(incident.form_button(inc["ref"]),)))
     elif what == "back":
         _save(tx, inc["id"], max(0, pos - 1), given)
         ask(tx, person, msg, inc)
@@ -161,7 +167,7 @@ def navigate(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row, d: sqlite3.
 def complete_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
     inc = incident.by_ref(tx.conn, arg) if arg else None
     if inc is None or not incident.may_complete(person, inc):
-        tx.reply(msg, Outbound(incident.NOT_FOUND), person=person)
+        _say(tx, person, msg, Outbound(incident.NOT_FOUND))
         return
     start(tx, person, msg, inc)
 
@@ -170,12 +176,12 @@ def complete_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
 def step_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
     parts = arg.split(":")
     if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
-        tx.reply(msg, Outbound("That button has expired."), person=person)
+        _say(tx, person, msg, Outbound("That button has expired."))
         return
     inc = incident.by_id(tx.conn, parts[0])
     d = _draft(tx.conn, int(parts[0])) if inc else None
     if inc is None or d is None or d["person"] != person.key or inc["status"] != "stub":
-        tx.reply(msg, Outbound("That form is closed. Send 'resume' to see what is still open."), person=person)
+        _say(tx, person, msg, Outbound("That form is closed. Send 'resume' to see what is still open."))
         return
     if not d["active"]:
         tx.conn.execute("UPDATE incident_drafts SET active=0 WHERE person=?", (person.key,))
@@ -192,7 +198,7 @@ def resume(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     if args.strip():
         inc = incident.by_ref(tx.conn, args.strip().split()[0])
         if inc is None or not incident.may_complete(person, inc):
-            tx.reply(msg, Outbound(incident.NOT_FOUND), person=person)
+            _say(tx, person, msg, Outbound(incident.NOT_FOUND))
             return
         start(tx, person, msg, inc)
         return
@@ -203,8 +209,7 @@ def resume(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
         row = tx.conn.execute("SELECT * FROM incidents WHERE reporter=? AND status='stub' AND anonymised_at IS NULL"
                               " ORDER BY created_at DESC LIMIT 1", (person.key,)).fetchone()
     if row is None:
-        tx.reply(msg, Outbound("You have no incident forms waiting. To record one: log <what happened>"),
-                 person=person)
+        _say(tx, person, msg, Outbound("You have no incident forms waiting. To record one: log <what happened>"))
         return
     start(tx, person, msg, row)
 
@@ -244,17 +249,15 @@ def submitted(tx: Tx, person: Person, msg: Inbound) -> None:
     """A whole form at once (the Slack modal); validated again here, with the same rules."""
     inc = incident.by_ref(tx.conn, msg.arg) if msg.arg else None
     if inc is None or not incident.may_complete(person, inc):
-        tx.reply(msg, Outbound(incident.NOT_FOUND), person=person)
+        _say(tx, person, msg, Outbound(incident.NOT_FOUND))
         return
     if inc["status"] != "stub":
-        tx.reply(msg, Outbound(f"The form for {inc['ref']} was already completed; nothing was changed."),
-                 person=person)
+        _say(tx, person, msg, Outbound(f"The form for {inc['ref']} was already completed; nothing was changed."))
         return
     clean, errors = validate(FORM, dict(msg.values), tx.local())
     if errors:
         by_label = {f.name: f.label for f in FORM.fields}
-        tx.reply(msg, Outbound("The form was not saved:\n" + "\n".join(
-            f"- {by_label.get(k, k)}: {v}" for k, v in errors.items()), buttons=(incident.form_button(inc["ref"]),)),
-            person=person)
+        _say(tx, person, msg, Outbound("The form was not saved:\n" + "\n".join(
+            f"- {by_label.get(k, k)}: {v}" for k, v in errors.items()), buttons=(incident.form_button(inc["ref"]),)))
         return
     incident.complete_form(tx, person, inc, clean, via=msg.platform, msg=msg)

@@ -318,3 +318,34 @@ async def test_form_answers_that_start_with_command_words_stay_answers(harness):
     assert "question 4 of 18" in h.last("alice").text
     draft = await h.query("SELECT answers FROM incident_drafts")
     assert json.loads(draft[0][0])["location"] == "on the stairs by the lift"
+
+
+async def test_in_a_group_the_form_and_incidents_go_privately(harness):
+    h = harness
+    await h.say("alice", "/log shouting at the desk", chat="staffroom", is_group=True)
+    assert REF in h.transport.to("staffroom")[-1].text
+    await h.say("alice", action="incident.form", arg=REF, chat="staffroom", is_group=True)
+    assert "question 1 of 18" in h.last("alice").text  # the questions come to Alice directly
+    await h.say("bob", f"/incident {REF}", chat="staffroom", is_group=True)
+    assert "sent INC-2026-0001 to you privately" in h.transport.to("staffroom")[-1].text
+    assert "Logged: shouting at the desk" in h.last("bob").text
+    assert not any("Logged:" in d.text for d in h.transport.to("staffroom"))
+
+
+async def test_odd_input_never_crashes(harness):
+    h = harness
+    await h.say("alice", "log something happened")
+    for who, text in [("bob", "incident"), ("bob", "incident nonsense words"), ("bob", "incident INC-"),
+                      ("bob", f"incident {REF} frobnicate"), ("bob", f"incident {REF} note"),
+                      ("bob", f"incident {REF} police"), ("bob", "report"), ("bob", "report month 2026-1"),
+                      ("alice", "resume INC-9999-0001"), ("alice", "log " + "x" * 3000)]:
+        await h.say(who, text)
+        assert "Sorry, I could not do that" not in h.last(who).text, text
+    for action, arg in [("incident.step", "abc"), ("incident.step", "1:99:c5"), ("incident.step", "99:0:back"),
+                        ("incident.form", ""), ("incident.read", "INC-1"), ("welfare.tick", "x:y"),
+                        ("welfare.answer", "1:bad"), ("welfare.answer", "zz"), ("incident.reviewed", REF)]:
+        await h.say("bob", action=action, arg=arg)
+        assert "Sorry, I could not do that" not in h.last("bob").text, (action, arg)
+    await h.press("alice", "Complete form")
+    await h.say("alice", action="incident.step", arg="1:0:c9")  # not a choice on this question
+    assert "question 1 of 18" in h.last("alice").text
