@@ -32,7 +32,17 @@ from bot.matching import normalise
 from bot.messages import Button, Inbound, Outbound
 from bot.model import Book, Ladder, Person, Priority, Role, Severity
 from bot.permissions import allowed
-from bot.registry import COMMANDS, STARTUP_HOOKS, Command, button, command, conversation, home, wakeup
+from bot.registry import (
+    COMMANDS,
+    FIRST_CONVERSATIONS,
+    STARTUP_HOOKS,
+    Command,
+    button,
+    command,
+    conversation,
+    home,
+    wakeup,
+)
 from bot.router import NOT_ALLOWED, first_word
 from bot.unit import Tx
 
@@ -474,9 +484,6 @@ def _words(*names: str, help: str = "", usage: str = "") -> Callable:
                     else:
                         tx.reply(msg, Outbound(NOT_ALLOWED), person=person)
                     return
-                if s is not None and is_duress(tx, msg.text):
-                    _reply(tx, msg, person, duress(tx, person, s))
-                    return
                 fn(tx, person, msg, args, s)
 
             if prev is None:
@@ -669,15 +676,12 @@ _DONE_PHRASES = {"done", "all done", "im done", "i am done", "finished now"}
 
 @conversation
 def lone_conversation(tx: Tx, person: Person, msg: Inbound) -> bool:
-    """'I'm safe', 'done' and the duress phrase, for someone with a live session (else not ours)."""
+    """'I'm safe' and 'done', for someone with a live session (else not ours)."""
     if not msg.text.strip():
         return False
     s = live_session(tx.conn, person.key)
     if s is None:
         return False
-    if is_duress(tx, msg.text):
-        _reply(tx, msg, person, duress(tx, person, s))
-        return True
     text = normalise(msg.text)
     if text in _SAFE_PHRASES:
         _reply(tx, msg, person, checkin(tx, person, s))
@@ -686,6 +690,21 @@ def lone_conversation(tx: Tx, person: Person, msg: Inbound) -> bool:
         tx.reply(msg, Outbound(finish(tx, person, s)), person=person)
         return True
     return False
+
+
+def duress_first(tx: Tx, person: Person, msg: Inbound) -> bool:
+    """The duress phrase from someone with a live session, asked before anything else that reads typed
+    text (a form waiting for an answer, command words), as codewords are: it must never be swallowed."""
+    if not is_duress(tx, msg.text):
+        return False
+    s = live_session(tx.conn, person.key)
+    if s is None:
+        return False
+    _reply(tx, msg, person, duress(tx, person, s))
+    return True
+
+
+FIRST_CONVERSATIONS.insert(0, duress_first)
 
 
 # --- buttons ---------------------------------------------------------------------------------

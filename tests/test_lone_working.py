@@ -464,3 +464,20 @@ async def test_periodic_until_a_time(harness):
     await harness.say("alice", "status")
     assert "Lone working since 14:30: mobile library" in harness.last("alice").text
     assert "Next check-in due 15:00 (in 30 min)." in harness.last("alice").text
+
+
+async def test_duress_is_never_swallowed_by_a_form_waiting_for_text(harness, monkeypatch):
+    import bot.router
+    from bot.messages import Outbound
+
+    def greedy_form(tx, person, msg):  # e.g. an incident form step waiting for free text
+        tx.reply(msg, Outbound("Noted."), person=person)
+        return True
+
+    await harness.say("alice", "lone 45m closing")
+    monkeypatch.setattr(bot.router, "FIRST_CONVERSATIONS", [*bot.router.FIRST_CONVERSATIONS, greedy_form])
+    await harness.say("alice", "finished for the day")
+    assert harness.last("alice").text == "Thanks, Alice - your lone-working session is finished. Get home safely."
+    assert harness.last("bob").text.startswith("[CRITICAL] Duress")
+    await harness.say("alice", "on the stairs")
+    assert harness.last("alice").text == "Noted."
