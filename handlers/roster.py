@@ -101,7 +101,7 @@ def parse_until(tx: Tx, text: str) -> float | None:
     text = text.strip().lower()
     text = re.sub(r"^(until|till|til|to|for)\s+", "", text)
     m = re.fullmatch(r"(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm)?", text)
-    if m and (m.group(2) or m.group(3) or ":" in text):
+    if m:  # a clock time; a bare number is an hour ("until 17"), never seconds
         hour, minute = int(m.group(1)), int(m.group(2) or 0)
         if m.group(3) == "pm" and hour < 12:
             hour += 12

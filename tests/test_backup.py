@@ -144,3 +144,13 @@ async def test_drill_marks_backup_messages(harness):
     alert = (await harness.query("SELECT drill FROM alerts WHERE id=1"))[0][0]
     assert alert == 1
     assert (await harness.query("SELECT drill FROM backup_requests"))[0][0] == 1
+
+
+async def test_overview_shows_open_requests_but_never_a_codeword_one(harness):
+    await harness.say("alice", "backup by the lifts")
+    await harness.press("bob", "On my way")
+    lines = await harness.engine.home(harness.engine.directory.person("alice"))
+    assert "Your backup request from 14:30: on the way - Bob Green. Say 'I'm fine' to stand it down." in lines
+    await harness.say("carol", "Could use an extra pair of hands")
+    carol = await harness.engine.home(harness.engine.directory.person("carol"))
+    assert not any("backup" in line.lower() for line in carol)

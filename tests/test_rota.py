@@ -164,3 +164,14 @@ async def test_onduty_and_shift_status(harness):
 def test_example_service_still_loads():
     service = load_service(Path(ROOT / "config" / "service.example.yaml"))
     assert {"alice", "carol", "vic", "bob", "erin", "fran", "dana"} <= set(service.people)
+
+
+async def test_cover_times_are_read_like_people_write_them(harness):
+    for said, until in (("cover until 17", "17:00"), ("cover till 5pm", "17:00"), ("cover 2h", "16:30"),
+                        ("cover until 9:15", "09:15")):  # 9:15 has passed today: tomorrow morning
+        await harness.say("bob", said)
+        assert harness.last("bob").text.startswith(f"You are duty manager for Central Library until {until}."), said
+    await harness.say("bob", "cover until teatime")
+    assert harness.last("bob").text.startswith("Say until when")
+    covers = await harness.query("SELECT COUNT(*) FROM covers WHERE ended_at IS NULL")
+    assert covers[0][0] == 1  # each new cover replaced the last
