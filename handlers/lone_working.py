@@ -43,7 +43,7 @@ from bot.registry import (
     home,
     wakeup,
 )
-from bot.router import NOT_ALLOWED, first_word
+from bot.router import NOT_ALLOWED
 from bot.unit import Tx
 
 log = logging.getLogger(__name__)
@@ -779,16 +779,11 @@ def lone_home(tx: Tx, person: Person) -> list[str]:
     return lines
 
 
-# --- start-up: warn about duress phrases the router would send elsewhere ----------------------------------
+# --- start-up: warn about a duress phrase a codeword would take ---------------------------------------------
 async def check_duress_words(engine) -> None:
     for phrase in engine.book.lone_working.duress_words:
-        word, _ = first_word(phrase)
-        cmd = COMMANDS.get(word)
-        if cmd is not None and getattr(cmd.fn, "__module__", "") != __name__:
-            log.warning("duress phrase %r starts with the command word %r of another capability, so it will not "
-                        "work; choose a phrase that does not start with a command", phrase, word)
         if engine.ctx.matcher.match(phrase):
-            log.warning("duress phrase %r contains a codeword phrase; the codeword wins", phrase)
+            log.warning("duress phrase %r contains a codeword phrase; the codeword wins, so choose another", phrase)
 
 
 STARTUP_HOOKS.append(check_duress_words)
