@@ -80,9 +80,10 @@ def managers_for(tx: Tx, branch: str | None, exclude: str | None = None) -> list
     people = [p for k in keys if (p := d.person(k))]
     if not people:
         people = [p for p in d.with_role(Role.duty_manager, branch) if p.branch == branch]
-    if not people:
-        people = d.with_role(Role.admin, None)
-    return [p for p in people if p.key != exclude]
+    people = [p for p in people if p.key != exclude]
+    if not people:  # nobody else at the branch (or the manager is the reporter): the admins
+        people = [p for p in d.with_role(Role.admin, None) if p.key != exclude]
+    return people
 
 
 def form_button(ref: str) -> Button:
@@ -247,8 +248,8 @@ def complete_form(tx: Tx, person: Person, inc: sqlite3.Row, clean: dict[str, str
         tx.send(person, thanks)
     reporter = tx.person(inc["reporter"])
     lines = [("[DRILL] " if inc["drill"] else "") + f"Incident {inc['ref']} form completed by {person.name}"
-             f" ({tx.directory.branch_name(inc['branch'])}): {clean.get('category', '?')} at "
-             f"{clean.get('location', '?')}, {clean.get('occurred_at', '')}."]
+             f" ({tx.directory.branch_name(inc['branch'])}): {clean.get('category', '?')}; where: "
+             f"{clean.get('location', '?')}; when: {clean.get('occurred_at', '')}."]
     if serious:
         lines.append("Marked serious: a welfare checklist follows.")
     if clean.get("welfare_support") == "yes":

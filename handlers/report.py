@@ -62,7 +62,7 @@ def collect(rows: list[sqlite3.Row], tz: ZoneInfo, branch_name) -> dict:
         "total": len(real),
         "drills": len(rows) - len(real),
         "branch": Counter(branch_name(r["branch"]) for r in real),
-        "category": Counter(r["category"] or "not yet known (form incomplete)" for r in real),
+        "category": Counter(r["category"] or "(form not complete)" for r in real),
         "hour": Counter(datetime.fromtimestamp(when(r), tz).hour for r in real),
         "weekday": Counter(WEEKDAYS[datetime.fromtimestamp(when(r), tz).weekday()] for r in real),
         "completed": len(hours),
@@ -123,11 +123,19 @@ def chart(stats: dict, title: str, path: Path) -> Path | None:
         ("By hour of day", [f"{h:02d}" for h in range(24)], [stats["hour"].get(h, 0) for h in range(24)]),
         ("By weekday", list(WEEKDAYS), [stats["weekday"].get(d, 0) for d in WEEKDAYS]),
     ]
-    for ax, (name, labels, values) in zip(axes.flat, panels, strict=True):
-        ax.bar(range(len(values)), values, color="#3b6ea8")
+    for i, (ax, (name, labels, values)) in enumerate(zip(axes.flat, panels, strict=True)):
         ax.set_title(name)
-        ax.set_xticks(range(len(labels)), labels, rotation=45 if len(labels) < 10 else 90, ha="right", fontsize=8)
-        ax.yaxis.get_major_locator().set_params(integer=True)
+        if i < 2:  # names read better across
+            ax.barh(range(len(values)), values, color="#3b6ea8", height=0.6)
+            ax.set_yticks(range(len(labels)), labels, fontsize=8)
+            ax.invert_yaxis()
+            ax.set_ylim(max(len(values), 3) - 0.5, -0.5)
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        else:
+            ax.bar(range(len(values)), values, color="#3b6ea8")
+            step = 3 if len(labels) > 12 else 1
+            ax.set_xticks(range(0, len(labels), step), labels[::step], fontsize=8)
+            ax.yaxis.get_major_locator().set_params(integer=True)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=90)

@@ -349,3 +349,23 @@ async def test_odd_input_never_crashes(harness):
     await h.press("alice", "Complete form")
     await h.say("alice", action="incident.step", arg="1:0:c9")  # not a choice on this question
     assert "question 1 of 18" in h.last("alice").text
+
+
+async def test_reminder_time_is_configurable_and_home_shows_open_stubs(tmp_path, clock):
+    h = await start_engine(tmp_path / "saferbot.db", clock, incident_reminder_first="30m")
+    try:
+        await h.say("alice", "log man shouting")
+        assert "remind you in 30 minutes" in h.last("alice").text
+        await h.advance(29 * 60)
+        assert "Reminder" not in h.last("alice").text
+        await h.advance(60)
+        assert "Reminder: please complete" in h.last("alice").text
+        alice = h.engine.directory.person("alice")
+        assert any(REF in line and "resume" in line for line in await h.engine.home(alice))
+        await h.press("alice", "Complete form")
+        await fill_form(h, "alice")
+        assert not any(REF in line for line in await h.engine.home(alice))
+        bob = h.engine.directory.person("bob")
+        assert "1 incident(s) waiting for your review" in " ".join(await h.engine.home(bob))
+    finally:
+        await h.engine.stop()
