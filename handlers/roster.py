@@ -17,7 +17,7 @@ from bot.directory import Directory
 from bot.messages import Inbound, Outbound
 from bot.model import Person, Role, parse_duration
 from bot.permissions import allowed
-from bot.registry import command, home
+from bot.registry import CONVERSATIONS, command, home
 from bot.unit import Tx
 
 ROLE_NAMES = {Role.volunteer: "volunteer", Role.staff: "staff", Role.duty_manager: "duty manager",
@@ -57,7 +57,9 @@ def shift(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     word = msg.text.strip().lower().lstrip("/")
     on = word.startswith("on") or args.strip().lower() == "on"
     if word.startswith(("on", "off")) and args.strip().lower() not in ("", "shift"):
-        tx.reply(msg, Outbound("Say 'on shift' or 'off shift'."), person=person)
+        # "On Tuesday a man..." is an answer to a form question, not a shift change
+        if not any(conv(tx, person, msg) for conv in CONVERSATIONS):
+            tx.reply(msg, Outbound("Say 'on shift' or 'off shift'."), person=person)
         return
     if word.startswith("shift") and args.strip().lower() not in ("on", "off"):
         state = "on" if tx.directory.is_on_shift(tx.conn, person, tx.now) else "off"
@@ -81,7 +83,7 @@ def duty_line(tx: Tx, branch: str | None, phones: bool) -> str:
     return line
 
 
-@command("onduty", "duty", permission="see_on_duty", help="who is duty manager now at your branch",
+@command("onduty", permission="see_on_duty", help="who is duty manager now at your branch",
          usage="onduty [branch]")
 def onduty(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     branch = branch_arg(tx, person, args)
@@ -168,7 +170,7 @@ def cover_home(tx: Tx, person: Person) -> list[str]:
 
 
 # --- contacts -------------------------------------------------------------------------------
-@command("contacts", "numbers", "phone", permission="see_contacts", help="useful phone numbers for your branch",
+@command("contacts", "numbers", permission="see_contacts", help="useful phone numbers for your branch",
          usage="contacts [branch]")
 def contacts(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     branch_key = branch_arg(tx, person, args)
@@ -214,7 +216,7 @@ def describe(tx_or_dir: Tx | Directory, p: Person, phones: bool) -> str:
     return text
 
 
-@command("roster", "people", permission="list_roster", help="who is rostered at your branch",
+@command("roster", permission="list_roster", help="who is rostered at your branch",
          usage="roster [branch|all] | roster history")
 def roster(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     arg = args.strip().lower()

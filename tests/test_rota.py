@@ -175,3 +175,25 @@ async def test_cover_times_are_read_like_people_write_them(harness):
     assert harness.last("bob").text.startswith("Say until when")
     covers = await harness.query("SELECT COUNT(*) FROM covers WHERE ended_at IS NULL")
     assert covers[0][0] == 1  # each new cover replaced the last
+
+
+async def test_on_followed_by_prose_goes_to_an_open_conversation(harness):
+    from bot.registry import CONVERSATIONS
+
+    taken = []
+
+    def form_answer(tx, person, msg):
+        if msg.text.startswith("On Tuesday"):
+            taken.append(msg.text)
+            return True
+        return False
+
+    CONVERSATIONS.append(form_answer)
+    try:
+        await harness.say("alice", "On Tuesday a man shouted at me")
+        assert taken == ["On Tuesday a man shouted at me"]
+        assert harness.sent("alice") == []  # no "Say 'on shift'" reply, no shift change
+        await harness.say("alice", "on the desk")
+        assert harness.last("alice").text == "Say 'on shift' or 'off shift'."
+    finally:
+        CONVERSATIONS.remove(form_answer)
