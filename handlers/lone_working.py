@@ -439,7 +439,7 @@ def duress_ladder(book: Book) -> tuple[str, Ladder]:
 
 def duress(tx: Tx, person: Person, s: Session) -> str:
     """Looks exactly like a normal finish to whoever is watching the phone; raises the top alert."""
-    names = [n for (k,) in tx.conn.execute("SELECT person FROM alert_recipients WHERE alert_id=?",
+    names = [n for (k,) in tx.conn.execute("SELECT person FROM alert_recipients WHERE alert_id=? ORDER BY rowid",
                                            (s.alert_id or 0,)).fetchall()
              if (p := tx.person(k)) and (n := p.name) and k != person.key] if s.stage == "escalated" else []
     _end(tx, s, "duress", person.key, f"finished at {tx.hhmm(tx.now)}")
