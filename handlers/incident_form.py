@@ -21,6 +21,10 @@ from . import incident
 FORM = FORMS["incident"]
 STEP = "incident.step"
 IDLE = 12 * 3600  # an untouched form stops catching free text after this; 'resume' wakes it
+# safety commands always reach their command, even mid-form ("backup to the desk please")
+SAFETY_WORDS = frozenset({"backup", "standdown", "lone", "lone-working", "lonework", "checkin", "check-in", "extend",
+                          "finish", "finished", "lockdown", "evacuate", "evacuation", "evac", "allclear", "rollcall",
+                          "drill", "alerts"})
 WORDS = {"back": "back", "skip": "skip", "cancel": "cancel", "submit": "submit", "stop": "cancel"}
 
 
@@ -219,7 +223,8 @@ def form_answer(tx: Tx, person: Person, msg: Inbound) -> bool:
     """A typed answer to the open question (or back / skip / cancel / submit typed as words).
 
     Asked before command words, so "on the stairs" answers the question instead of going on
-    shift; a lone command word ("help", "resume") or a /command still reaches its command.
+    shift; a lone command word ("help", "resume"), a /command, or a safety command
+    ("backup ...", "lone ...", "lockdown ...") still reaches its command.
     """
     text = msg.text.strip()
     if msg.is_group or not text:
@@ -227,7 +232,7 @@ def form_answer(tx: Tx, person: Person, msg: Inbound) -> bool:
     word = text.split()[0].lstrip("/").split("@", 1)[0].lower()
     if text.startswith("/") and word not in WORDS:
         return False
-    if len(text.split()) == 1 and word in COMMANDS and word not in WORDS:
+    if word in COMMANDS and word not in WORDS and (len(text.split()) == 1 or word in SAFETY_WORDS):
         return False
     d = tx.conn.execute("SELECT * FROM incident_drafts WHERE person=? AND active=1 AND updated_at>=?"
                         " ORDER BY updated_at DESC LIMIT 1", (person.key, tx.now - IDLE)).fetchone()

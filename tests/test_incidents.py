@@ -314,6 +314,8 @@ async def test_form_answers_that_start_with_command_words_stay_answers(harness):
     assert "You can send" in h.last("alice").text
     await h.say("alice", "Is Mr Brown in today?")  # a codeword always raises the alert
     assert "Aggressive" in h.last("bob").text
+    await h.say("alice", "backup front desk please")  # a safety command is never taken as an answer
+    assert any(t.startswith("BACKUP WANTED: Alice Smith") for t in h.texts("bob"))
     await h.say("alice", "threat")  # and the form carries on
     assert "question 4 of 18" in h.last("alice").text
     draft = await h.query("SELECT answers FROM incident_drafts")
