@@ -150,7 +150,7 @@ def start(tx: Tx, person: Person, msg: Inbound, kind: str, args: str) -> None:
         p = d.person(key)
         if p and allowed(p, "answer_rollcall"):
             tx.conn.execute("INSERT OR IGNORE INTO rollcall(lockdown_id, person, branch) VALUES(?,?,?)",
-                            (lid, key, p.branch or branch))
+                            (lid, key, branch or p.branch))  # where they were found for this lockdown
     ld = refresh(tx, lid)
     unreachable = []
     for r in rollcall_rows(tx.conn, lid):
@@ -198,7 +198,7 @@ def answer(tx: Tx, person: Person, msg: Inbound, ld: sqlite3.Row, ans: str) -> N
         if old_alert is None or old_alert.status == "resolved":
             alert = escalation.raise_alert(
                 tx, kind="lockdown", ref=f"{ld['id']}:{person.key}", severity=Severity.high, ladder=_ladder(tx),
-                title=f"Needs help during the {_title(ld).lower()}", person=person, branch=person.branch,
+                title=f"Needs help during the {_title(ld).lower()}", person=person, branch=row["branch"],
                 details=f"{_title(ld)} ({scope_name(tx, ld['scope'])}): {ld['message']}",
                 ack_reply=mark + "Help is coming to you.", reply_to=(msg.platform, msg.chat_id), drill=bool(ld["drill"]))
             tx.conn.execute("UPDATE rollcall SET alert_id=? WHERE lockdown_id=? AND person=?",
