@@ -179,9 +179,9 @@ def human(seconds: float | None) -> str:
     s = int(round(seconds or 0))
     if s < 60:
         return f"{s} s"
-    if s < 3600:
-        return f"{round(s / 60)} min"
     h, m = divmod(round(s / 60), 60)
+    if not h:
+        return f"{m} min"
     return f"{h} h {m} min" if m else f"{h} h"
 
 
