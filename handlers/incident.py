@@ -45,23 +45,34 @@ def by_id(conn: sqlite3.Connection, incident_id: int | str) -> sqlite3.Row | Non
     return conn.execute("SELECT * FROM incidents WHERE id=?", (int(incident_id),)).fetchone()
 
 
-def can_read(person: Person, inc: sqlite3.Row) -> bool:
+def manager_branches(tx: Tx, person: Person) -> set[str]:
+    """The branches a duty manager looks after: their own, those they cover on the weekly rota, and a
+    branch they covered by a dated override, from that day until 14 days after (to review what happened)."""
+    d = tx.directory
+    out = {person.branch} if person.branch else set()
+    out |= {r.branch for r in d.service.rota if r.person == person.key}
+    today = tx.local().date()
+    out |= {o.branch for o in d.service.overrides if o.person == person.key and 0 <= (today - o.date).days <= 14}
+    return out
+
+
+def can_read(tx: Tx, person: Person, inc: sqlite3.Row) -> bool:
     """Reporters read their own, managers their branches', admins all; volunteers never read."""
     if allowed(person, "read_all_incidents"):
         return True
-    if allowed(person, "read_branch_incidents") and inc["branch"] is not None and inc["branch"] == person.branch:
+    if allowed(person, "read_branch_incidents") and inc["branch"] in manager_branches(tx, person):
         return True
     return allowed(person, "read_own_incidents") and inc["reporter"] == person.key
 
 
-def can_review(person: Person, inc: sqlite3.Row) -> bool:
+def can_review(tx: Tx, person: Person, inc: sqlite3.Row) -> bool:
     return allowed(person, "review_incident") and (
-        person.role == Role.admin or (inc["branch"] is not None and inc["branch"] == person.branch))
+        person.role == Role.admin or inc["branch"] in manager_branches(tx, person))
 
 
-def may_complete(person: Person, inc: sqlite3.Row) -> bool:
+def may_complete(tx: Tx, person: Person, inc: sqlite3.Row) -> bool:
     """The reporter fills in the form (volunteers too: it is their own report); managers may finish it."""
-    return inc["reporter"] == person.key or can_review(person, inc)
+    return inc["reporter"] == person.key or can_review(tx, person, inc)
 
 
 def answers(inc: sqlite3.Row) -> dict[str, str]:
@@ -301,9 +312,9 @@ def render_full(tx: Tx, inc: sqlite3.Row) -> str:
 def show(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row) -> None:
     audit(tx.conn, tx.now, person.key, inc)
     buttons: tuple[Button, ...] = ()
-    if inc["status"] == "stub" and may_complete(person, inc):
+    if inc["status"] == "stub" and may_complete(tx, person, inc):
         buttons = (form_button(inc["ref"]),)
-    elif inc["status"] == "complete" and can_review(person, inc):
+    elif inc["status"] == "complete" and can_review(tx, person, inc):
         buttons = (Button("Mark reviewed", "incident.reviewed", inc["ref"]),)
     out = Outbound(render_full(tx, inc), buttons=buttons)
     if msg.is_group:  # an incident is never read out in a shared channel
@@ -317,7 +328,9 @@ def visible(tx: Tx, person: Person, where: str = "", limit: int = 20) -> list[sq
     if allowed(person, "read_all_incidents"):
         scope, args = "1=1", ()
     elif allowed(person, "read_branch_incidents"):
-        scope, args = "(branch=? OR reporter=?)", (person.branch, person.key)
+        mine = sorted(manager_branches(tx, person))
+        scope = f"(branch IN ({','.join('?' * len(mine))}) OR reporter=?)"
+        args = (*mine, person.key)
     else:
         scope, args = "reporter=?", (person.key,)
     return tx.conn.execute(f"SELECT * FROM incidents WHERE {scope} {where} ORDER BY created_at DESC LIMIT ?",
@@ -364,7 +377,7 @@ def incident_cmd(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
         tx.reply(msg, Outbound(INCIDENT_USAGE), person=person)
         return
     inc = by_ref(tx.conn, ref)
-    if inc is None or not can_read(person, inc):
+    if inc is None or not can_read(tx, person, inc):
         tx.reply(msg, Outbound(NOT_FOUND), person=person)
         return
     action, _, text = rest.strip().partition(" ")
@@ -375,7 +388,7 @@ def incident_cmd(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     if action not in ("note", "reviewed", "review", "riddor", "police", "serious"):
         tx.reply(msg, Outbound(INCIDENT_USAGE), person=person)
         return
-    if not can_review(person, inc):
+    if not can_review(tx, person, inc):
         tx.reply(msg, Outbound("Only a duty manager for that branch (or an admin) can do that."), person=person)
         return
     text = text.strip()
@@ -460,7 +473,7 @@ def mark_serious(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row) -> None
 
 def _incident_for_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> sqlite3.Row | None:
     inc = by_ref(tx.conn, arg) if arg else None
-    if inc is None or not can_read(person, inc):
+    if inc is None or not can_read(tx, person, inc):
         tx.reply(msg, Outbound(NOT_FOUND), person=person)
         return None
     return inc
@@ -478,7 +491,7 @@ def reviewed_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
     inc = _incident_for_button(tx, person, msg, arg)
     if inc is None:
         return
-    if not can_review(person, inc):
+    if not can_review(tx, person, inc):
         tx.reply(msg, Outbound("Only a duty manager for that branch (or an admin) can do that."), person=person)
         return
     mark_reviewed(tx, person, msg, inc)
@@ -493,9 +506,9 @@ def home_lines(tx: Tx, person: Person) -> list[str]:
         lines.append(f"Incident {inc['ref']} (logged {tx.local(inc['created_at']).strftime('%d %b %H:%M')}): "
                      f"form not complete ({progress(tx, inc)}). Send 'resume' to finish it.")
     if allowed(person, "review_incident"):
-        where = "" if person.role == Role.admin else "AND branch=?"
-        args = () if person.role == Role.admin else (person.branch,)
-        n = tx.conn.execute(f"SELECT COUNT(*) FROM incidents WHERE status='complete' {where}", args).fetchone()[0]
+        rows = tx.conn.execute("SELECT branch FROM incidents WHERE status='complete'").fetchall()
+        mine = manager_branches(tx, person)
+        n = sum(1 for r in rows if person.role == Role.admin or r["branch"] in mine)
         if n:
             lines.append(f"{n} incident(s) waiting for your review. Send 'incidents unreviewed'.")
     return lines

@@ -170,7 +170,7 @@ def navigate(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row, d: sqlite3.
 @button("incident.form", permission="report_incident")
 def complete_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
     inc = incident.by_ref(tx.conn, arg) if arg else None
-    if inc is None or not incident.may_complete(person, inc):
+    if inc is None or not incident.may_complete(tx, person, inc):
         _say(tx, person, msg, Outbound(incident.NOT_FOUND))
         return
     start(tx, person, msg, inc)
@@ -201,7 +201,7 @@ def step_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
 def resume(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     if args.strip():
         inc = incident.by_ref(tx.conn, args.strip().split()[0])
-        if inc is None or not incident.may_complete(person, inc):
+        if inc is None or not incident.may_complete(tx, person, inc):
             _say(tx, person, msg, Outbound(incident.NOT_FOUND))
             return
         start(tx, person, msg, inc)
@@ -253,7 +253,7 @@ def form_answer(tx: Tx, person: Person, msg: Inbound) -> bool:
 def submitted(tx: Tx, person: Person, msg: Inbound) -> None:
     """A whole form at once (the Slack modal); validated again here, with the same rules."""
     inc = incident.by_ref(tx.conn, msg.arg) if msg.arg else None
-    if inc is None or not incident.may_complete(person, inc):
+    if inc is None or not incident.may_complete(tx, person, inc):
         _say(tx, person, msg, Outbound(incident.NOT_FOUND))
         return
     if inc["status"] != "stub":

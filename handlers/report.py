@@ -180,9 +180,10 @@ def report_cmd(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     if person.role == Role.admin:
         branches, scope = None, "all branches"
     else:
-        branches, scope = {person.branch}, tx.directory.branch_name(person.branch)
+        mine = sorted(incident.manager_branches(tx, person))
+        branches, scope = set(mine), ", ".join(tx.directory.branch_name(b) for b in mine) or "no branch"
     out_dir = Path(tx.ctx.settings.db).resolve().parent / "reports"
-    png_path = out_dir / f"incidents-{month}-{person.branch if branches else 'all'}-{int(tx.now)}.png"
+    png_path = out_dir / f"incidents-{month}-{person.key}-{int(tx.now)}.png"
     text, png = monthly(tx.conn, month, tx.ctx.clock.tz, tx.directory.branch_name, branches, png_path, scope)
     tx.reply(msg, Outbound(text, attachment=str(png) if png else None, priority=Priority.report), person=person)
 

@@ -94,7 +94,7 @@ def start(tx: Tx, inc: sqlite3.Row, to: Person | None = None) -> None:
 def tick(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
     iid, _, idx = arg.partition(":")
     inc = incident.by_id(tx.conn, iid) if iid.isdigit() else None
-    if inc is None or not incident.can_review(person, inc) or not idx.isdigit() or int(idx) >= len(CHECKLIST):
+    if inc is None or not incident.can_review(tx, person, inc) or not idx.isdigit() or int(idx) >= len(CHECKLIST):
         tx.reply(msg, Outbound("That checklist is not one you can change."), person=person)
         return
     tx.conn.execute("UPDATE welfare_checklist SET done_by=?, done_at=? WHERE incident_id=? AND item=?"

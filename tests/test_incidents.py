@@ -371,3 +371,14 @@ async def test_reminder_time_is_configurable_and_home_shows_open_stubs(tmp_path,
         assert "1 incident(s) waiting for your review" in " ".join(await h.engine.home(bob))
     finally:
         await h.engine.stop()
+
+
+async def test_weekend_cover_manager_can_read_and_review_that_branch(harness):
+    h = harness
+    await h.say("erin", "log graffiti in the toilets")  # Riverside; Bob covers it at weekends
+    await h.say("bob", "incident INC-2026-0001")
+    assert "Logged: graffiti in the toilets" in h.last("bob").text
+    await h.say("bob", "incident INC-2026-0001 note photographed and cleaned")
+    assert "Note added" in h.last("bob").text
+    await h.say("fran", "incident INC-2026-0001")
+    assert "Note by Bob Green" in h.last("fran").text

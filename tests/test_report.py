@@ -23,13 +23,16 @@ async def test_report_month_in_chat_counts_and_attaches_a_chart(harness):
 
     await h.say("vic", "report month")
     assert "not something your role can do" in h.last("vic").text
-    await h.say("bob", "report month")
+    await h.say("fran", "report month")  # Riverside's manager: Riverside only
+    assert "Incidents: 1" in h.last("fran").text and "Central" not in h.last("fran").text
+    await h.say("bob", "report month")  # Central, and Riverside which he covers at weekends
     out = h.last("bob")
-    assert out.text.startswith("Incident report November 2026 - Central Library")
-    assert "Incidents: 1 (plus 1 drill(s), not counted)" in out.text
-    assert "Central Library: 1" in out.text and "Riverside" not in out.text
-    assert "verbal abuse: 1" in out.text and "By weekday: Wed 1" in out.text
-    assert "14:00-14:59 1" in out.text and "Forms completed: 1, typically" in out.text
+    assert out.text.startswith("Incident report November 2026 - Central Library, Riverside Library")
+    assert "Incidents: 2 (plus 1 drill(s), not counted)" in out.text
+    assert "Central Library: 1" in out.text and "Riverside Library: 1" in out.text
+    assert "verbal abuse: 1" in out.text and "(form not complete): 1" in out.text
+    assert "By weekday: Wed 2" in out.text and "14:00-14:59 2" in out.text
+    assert "Forms completed: 1, typically" in out.text and "still incomplete: 1" in out.text
     assert out.attachment and Path(out.attachment).read_bytes()[:8] == PNG
 
     await h.say("dana", "report month 2026-11")  # admins: every branch
