@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from bot import escalation
 from bot.forms import CARD_NUMBER_MESSAGE, FORMS, looks_like_card_number
 from bot.messages import Button, Inbound, Outbound
 from bot.model import Person, Priority, Role, parse_duration
 from bot.permissions import allowed
-from bot.registry import STARTUP_HOOKS, button, command, home, wakeup
+from bot.registry import button, command, home, wakeup
 from bot.unit import Tx
 
 FORM = FORMS["incident"]
@@ -397,7 +396,9 @@ def incident_cmd(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     elif action in ("reviewed", "review"):
         mark_reviewed(tx, person, msg, inc)
     elif action == "riddor":
-        flag_riddor(tx, person, msg, inc)
+        from . import welfare
+
+        welfare.flag_riddor(tx, person, msg, inc)
     elif action == "police":
         if not text or len(text) > 60:
             tx.reply(msg, Outbound("Give the crime reference, e.g. incident INC-2026-0042 police CR/1234/26"),
@@ -406,7 +407,9 @@ def incident_cmd(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
         tx.conn.execute("UPDATE incidents SET police_ref=? WHERE id=?", (text, inc["id"]))
         tx.reply(msg, Outbound(f"Police reference {text} recorded on {inc['ref']}."), person=person)
     else:
-        mark_serious(tx, person, msg, inc)
+        from . import welfare
+
+        welfare.mark_serious(tx, person, msg, inc)
 
 
 def add_note(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row, text: str) -> None:
@@ -435,40 +438,6 @@ def mark_reviewed(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row) -> Non
     tx.conn.execute("UPDATE incidents SET status='reviewed', reviewed_by=?, reviewed_at=? WHERE id=?",
                     (person.key, tx.now, inc["id"]))
     tx.reply(msg, Outbound(f"{inc['ref']} marked reviewed."), person=person)
-
-
-def flag_riddor(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row) -> None:
-    since = inc["occurred_at"] or inc["created_at"]
-    due = since + RIDDOR_DAYS * 86400
-    tx.conn.execute("UPDATE incidents SET riddor=1, riddor_due=? WHERE id=?", (due, inc["id"]))
-    tx.cancel_wakeups(RIDDOR, inc["id"])
-    for before in (5, 1):
-        at = due - before * 86400
-        if at > tx.now:
-            tx.wake(RIDDOR, inc["id"], at)
-    tx.reply(msg, Outbound(f"{inc['ref']} flagged RIDDOR-reportable. The report to the HSE is due by "
-                           f"{tx.local(due).strftime('%a %d %b %Y')} (15 days); I'll remind you 5 days and 1 day "
-                           "before."), person=person)
-
-
-@wakeup(RIDDOR)
-def riddor_reminder(tx: Tx, ref: str) -> None:
-    inc = by_id(tx.conn, ref)
-    if inc is None or not inc["riddor"] or inc["anonymised_at"]:
-        return
-    days = max(0, round((inc["riddor_due"] - tx.now) / 86400))
-    text = (f"RIDDOR: {inc['ref']} at {tx.directory.branch_name(inc['branch'])} must be reported to the HSE by "
-            f"{tx.local(inc['riddor_due']).strftime('%a %d %b %Y')} ({days} day(s) left).")
-    for m in managers_for(tx, inc["branch"]):
-        tx.send(m, Outbound(text, priority=Priority.reminder))
-
-
-def mark_serious(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row) -> None:
-    from . import welfare
-
-    tx.conn.execute("UPDATE incidents SET serious=1 WHERE id=?", (inc["id"],))
-    tx.reply(msg, Outbound(f"{inc['ref']} marked serious."), person=person)
-    welfare.start(tx, by_id(tx.conn, inc["id"]) or inc, to=person)
 
 
 def _incident_for_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> sqlite3.Row | None:
@@ -512,64 +481,3 @@ def home_lines(tx: Tx, person: Person) -> list[str]:
         if n:
             lines.append(f"{n} incident(s) waiting for your review. Send 'incidents unreviewed'.")
     return lines
-
-
-# --- retention ---------------------------------------------------------------------------------------------
-def retention_cutoff(now: float, tz: ZoneInfo, years: int) -> float:
-    local = datetime.fromtimestamp(now, tz)
-    try:
-        then = local.replace(year=local.year - years)
-    except ValueError:  # 29 February
-        then = local.replace(year=local.year - years, day=28)
-    return then.timestamp()
-
-
-def purge(conn: sqlite3.Connection, now: float, cutoff: float, *, dry_run: bool = False,
-          delete: bool = False) -> list[sqlite3.Row]:
-    """Incidents logged before `cutoff`: anonymised (kept for counts) or deleted. Returns what was affected."""
-    where = "created_at < ?" + ("" if delete else " AND anonymised_at IS NULL")
-    rows = conn.execute(f"SELECT * FROM incidents WHERE {where} ORDER BY created_at", (cutoff,)).fetchall()
-    if dry_run or not rows:
-        return rows
-    ids = [(r["id"],) for r in rows]
-    for table in ("incident_notes", "incident_drafts", "welfare_checklist", "welfare_checkins"):
-        conn.executemany(f"DELETE FROM {table} WHERE incident_id=?", ids)
-    conn.execute("DELETE FROM incident_audit WHERE at < ?", (cutoff,))
-    if delete:
-        conn.executemany("DELETE FROM incidents WHERE id=?", ids)
-    else:
-        for r in rows:
-            keep = {k: v for k, v in answers(r).items() if k in ("category", "affected")}
-            conn.execute("UPDATE incidents SET reporter=NULL, text='', answers=?, police_ref=NULL, reviewed_by=NULL,"
-                         " anonymised_at=? WHERE id=?", (json.dumps(keep), now, r["id"]))
-    conn.executemany("UPDATE wakeups SET status='cancelled' WHERE kind IN (?,?,?) AND ref=? AND status='pending'",
-                     [(REMIND, OVERDUE, RIDDOR, str(r["id"])) for r in rows])
-    return rows
-
-
-def next_purge_at(tx: Tx) -> float:
-    """03:00 local tomorrow (or today if it is still before 03:00)."""
-    local = tx.local()
-    at = local.replace(hour=3, minute=0, second=0, microsecond=0)
-    if at <= local:
-        at = (at + timedelta(days=1)).replace(hour=3)
-    return at.timestamp()
-
-
-@wakeup(PURGE)
-def daily_purge(tx: Tx, ref: str) -> None:
-    cutoff = retention_cutoff(tx.now, tx.ctx.clock.tz, tx.ctx.settings.retention_years)
-    purge(tx.conn, tx.now, cutoff)
-    tx.wake(PURGE, "daily", next_purge_at(tx))
-
-
-def _ensure_purge(tx: Tx) -> None:
-    if not tx.conn.execute("SELECT 1 FROM wakeups WHERE kind=? AND status='pending'", (PURGE,)).fetchone():
-        tx.wake(PURGE, "daily", next_purge_at(tx))
-
-
-async def _schedule_purge(engine) -> None:
-    await engine.perform(_ensure_purge)
-
-
-STARTUP_HOOKS.append(_schedule_purge)

@@ -1,4 +1,5 @@
-"""Evidence: the monthly report (chat and command line), its chart, and incident export rows.
+"""Evidence and data protection: the monthly report (chat and command line), its chart, incident
+export rows, and retention (the daily purge).
 
 The same functions serve `report month` in chat and `saferbot report --month 2026-10`,
 so the numbers match. Drills are counted apart so exercises never inflate the evidence.
@@ -10,14 +11,14 @@ import json
 import sqlite3
 import statistics
 from collections import Counter
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.forms import FORMS
 from bot.messages import Inbound, Outbound
 from bot.model import Person, Priority, Role
-from bot.registry import command
+from bot.registry import STARTUP_HOOKS, command, wakeup
 from bot.unit import Tx
 
 from . import incident
@@ -227,3 +228,64 @@ def export_rows(conn: sqlite3.Connection, start: float, end: float, tz: ZoneInfo
 def excel_safe(value: str) -> str:
     """Stop a cell typed by a user (=, +, -, @) being run as a spreadsheet formula."""
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+# --- retention ---------------------------------------------------------------------------------------------
+def retention_cutoff(now: float, tz: ZoneInfo, years: int) -> float:
+    local = datetime.fromtimestamp(now, tz)
+    try:
+        then = local.replace(year=local.year - years)
+    except ValueError:  # 29 February
+        then = local.replace(year=local.year - years, day=28)
+    return then.timestamp()
+
+
+def purge(conn: sqlite3.Connection, now: float, cutoff: float, *, dry_run: bool = False,
+          delete: bool = False) -> list[sqlite3.Row]:
+    """Incidents logged before `cutoff`: anonymised (kept for counts) or deleted. Returns what was affected."""
+    where = "created_at < ?" + ("" if delete else " AND anonymised_at IS NULL")
+    rows = conn.execute(f"SELECT * FROM incidents WHERE {where} ORDER BY created_at", (cutoff,)).fetchall()
+    if dry_run or not rows:
+        return rows
+    ids = [(r["id"],) for r in rows]
+    for table in ("incident_notes", "incident_drafts", "welfare_checklist", "welfare_checkins"):
+        conn.executemany(f"DELETE FROM {table} WHERE incident_id=?", ids)
+    conn.execute("DELETE FROM incident_audit WHERE at < ?", (cutoff,))
+    if delete:
+        conn.executemany("DELETE FROM incidents WHERE id=?", ids)
+    else:
+        for r in rows:
+            keep = {k: v for k, v in incident.answers(r).items() if k in ("category", "affected")}
+            conn.execute("UPDATE incidents SET reporter=NULL, text='', answers=?, police_ref=NULL, reviewed_by=NULL,"
+                         " anonymised_at=? WHERE id=?", (json.dumps(keep), now, r["id"]))
+    conn.executemany("UPDATE wakeups SET status='cancelled' WHERE kind IN (?,?,?) AND ref=? AND status='pending'",
+                     [(incident.REMIND, incident.OVERDUE, incident.RIDDOR, str(r["id"])) for r in rows])
+    return rows
+
+
+def next_purge_at(tx: Tx) -> float:
+    """03:00 local tomorrow (or today if it is still before 03:00)."""
+    local = tx.local()
+    at = local.replace(hour=3, minute=0, second=0, microsecond=0)
+    if at <= local:
+        at = (at + timedelta(days=1)).replace(hour=3)
+    return at.timestamp()
+
+
+@wakeup(incident.PURGE)
+def daily_purge(tx: Tx, ref: str) -> None:
+    cutoff = retention_cutoff(tx.now, tx.ctx.clock.tz, tx.ctx.settings.retention_years)
+    purge(tx.conn, tx.now, cutoff)
+    tx.wake(incident.PURGE, "daily", next_purge_at(tx))
+
+
+def _ensure_purge(tx: Tx) -> None:
+    if not tx.conn.execute("SELECT 1 FROM wakeups WHERE kind=? AND status='pending'", (incident.PURGE,)).fetchone():
+        tx.wake(incident.PURGE, "daily", next_purge_at(tx))
+
+
+async def _schedule_purge(engine) -> None:
+    await engine.perform(_ensure_purge)
+
+
+STARTUP_HOOKS.append(_schedule_purge)

@@ -1,4 +1,5 @@
-"""Welfare after a serious incident: the manager's checklist and private check-ins for those affected.
+"""Welfare after a serious incident: the manager's checklist and private check-ins for those affected;
+also RIDDOR flags and their deadline reminders.
 
 Serious means a physical assault, an injury, or a manager saying so (`incident <ref> serious`).
 The manager gets a checklist card whose buttons tick items off; each affected member of
@@ -157,3 +158,36 @@ def typed_answer(tx: Tx, person: Person, msg: Inbound) -> bool:
         return False
     record(tx, person, msg, c, msg.text.strip())
     return True
+
+
+# --- marked serious by a manager; RIDDOR ----------------------------------------------------------
+def flag_riddor(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row) -> None:
+    since = inc["occurred_at"] or inc["created_at"]
+    due = since + incident.RIDDOR_DAYS * 86400
+    tx.conn.execute("UPDATE incidents SET riddor=1, riddor_due=? WHERE id=?", (due, inc["id"]))
+    tx.cancel_wakeups(incident.RIDDOR, inc["id"])
+    for before in (5, 1):
+        at = due - before * 86400
+        if at > tx.now:
+            tx.wake(incident.RIDDOR, inc["id"], at)
+    tx.reply(msg, Outbound(f"{inc['ref']} flagged RIDDOR-reportable. The report to the HSE is due by "
+                           f"{tx.local(due).strftime('%a %d %b %Y')} (15 days); I'll remind you 5 days and 1 day "
+                           "before."), person=person)
+
+
+@wakeup(incident.RIDDOR)
+def riddor_reminder(tx: Tx, ref: str) -> None:
+    inc = incident.by_id(tx.conn, ref)
+    if inc is None or not inc["riddor"] or inc["anonymised_at"]:
+        return
+    days = max(0, round((inc["riddor_due"] - tx.now) / 86400))
+    text = (f"RIDDOR: {inc['ref']} at {tx.directory.branch_name(inc['branch'])} must be reported to the HSE by "
+            f"{tx.local(inc['riddor_due']).strftime('%a %d %b %Y')} ({days} day(s) left).")
+    for m in incident.managers_for(tx, inc["branch"]):
+        tx.send(m, Outbound(text, priority=Priority.reminder))
+
+
+def mark_serious(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row) -> None:
+    tx.conn.execute("UPDATE incidents SET serious=1 WHERE id=?", (inc["id"],))
+    tx.reply(msg, Outbound(f"{inc['ref']} marked serious."), person=person)
+    start(tx, incident.by_id(tx.conn, inc["id"]) or inc, to=person)

@@ -121,7 +121,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
-    from handlers.incident import purge, retention_cutoff
+    from handlers.report import purge, retention_cutoff
 
     tz, _names, branch_name = _context(settings)
     now = time.time()
