@@ -41,7 +41,6 @@ class Directory:
             self._index(key, p)
         self.clock = None  # the engine's clock once started (tests use a fake one)
         self.shift_expiry: int | None = None  # seconds; None (before start-up) means statements never expire
-        _install_startup_hook()
 
     def _index(self, key: str, p: Person) -> None:
         if p.telegram is not None:
@@ -194,8 +193,9 @@ def apply_overlay(directory: Directory, conn: sqlite3.Connection) -> None:
             directory.put(p)
 
 
-async def _startup(engine: Engine) -> None:
-    """Give the directory the engine's clock and settings, then apply roster edits and re-bind accounts."""
+async def startup(engine: Engine) -> None:
+    """Start-up hook (registered by handlers.roster): give the directory the engine's clock and
+    settings, then apply roster edits and re-bind chat accounts of people they added."""
     d = engine.directory
     d.clock = engine.clock
     d.shift_expiry = parse_duration(engine.settings.shift_expiry)
@@ -207,11 +207,3 @@ async def _startup(engine: Engine) -> None:
 
     await engine.store.read(load)
 
-
-def _install_startup_hook() -> None:
-    # bot.engine imports handlers (and so this module) before it defines STARTUP_HOOKS,
-    # so the hook is added when the first Directory is built, by which time it exists.
-    from . import engine
-
-    if _startup not in engine.STARTUP_HOOKS:
-        engine.STARTUP_HOOKS.append(_startup)

@@ -16,7 +16,7 @@ from bot import escalation
 from bot.messages import Button, Inbound, Outbound
 from bot.model import Codeword, Person, Priority, Role, Severity, parse_duration
 from bot.permissions import allowed
-from bot.registry import button, command, conversation, home, wakeup
+from bot.registry import FIRST_CONVERSATIONS, button, command, home, wakeup
 from bot.unit import Tx
 from handlers.codeword import BACKUP_ACTIONS
 
@@ -309,12 +309,14 @@ def _norm(text: str) -> str:
     return re.sub(r"[^\w' ]", "", text.lower().replace("\u2019", "'")).strip()
 
 
-@conversation
 def stand_down_words(tx: Tx, person: Person, msg: Inbound) -> bool:
-    """'I'm fine' / 'stand down' from someone with an open request."""
+    """'I'm fine' / 'stand down' from someone with an open request (before forms and command words)."""
     if msg.is_group or _norm(msg.text) not in STAND_DOWN_WORDS:
         return False
     return _stand_down_all(tx, person, msg)
+
+
+FIRST_CONVERSATIONS.insert(0, stand_down_words)
 
 
 @home

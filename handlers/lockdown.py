@@ -18,7 +18,7 @@ from bot import escalation
 from bot.messages import Button, Inbound, Outbound
 from bot.model import Person, Priority, Role, Severity, parse_duration
 from bot.permissions import allowed
-from bot.registry import CONVERSATIONS, button, command, conversation, home, wakeup
+from bot.registry import FIRST_CONVERSATIONS, button, command, home, wakeup
 from bot.unit import Tx
 
 WAIT = "lockdown.wait"
@@ -266,7 +266,6 @@ def _asked_in(tx: Tx, person: Person) -> list[sqlite3.Row]:
                            " AND r.person=? ORDER BY l.id DESC", (person.key,)).fetchall()
 
 
-@conversation
 def words(tx: Tx, person: Person, msg: Inbound) -> bool:
     """Typed answers: "I'm safe", "I need help", and "all clear" from a manager."""
     text = _norm(msg.text)
@@ -282,9 +281,9 @@ def words(tx: Tx, person: Person, msg: Inbound) -> bool:
     return True
 
 
-# A typed "I need help" during a lockdown must never be taken as the answer to a form question.
-CONVERSATIONS.remove(words)
-CONVERSATIONS.insert(0, words)
+# Asked before command words and before any form waiting for a typed answer: "I need help"
+# during a lockdown must never be taken as the answer to a form question.
+FIRST_CONVERSATIONS.insert(0, words)
 
 
 # --- no answer -----------------------------------------------------------------------------------

@@ -13,12 +13,15 @@ import shlex
 import sqlite3
 from datetime import datetime, timedelta
 
+from bot import directory as _directory
 from bot.directory import Directory
 from bot.messages import Inbound, Outbound
 from bot.model import Person, Role, parse_duration
 from bot.permissions import allowed
-from bot.registry import CONVERSATIONS, command, home
+from bot.registry import CONVERSATIONS, STARTUP_HOOKS, command, home
 from bot.unit import Tx
+
+STARTUP_HOOKS.append(_directory.startup)  # roster edits kept in the store, the engine's clock
 
 ROLE_NAMES = {Role.volunteer: "volunteer", Role.staff: "staff", Role.duty_manager: "duty manager",
               Role.admin: "admin"}

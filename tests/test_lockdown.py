@@ -134,3 +134,13 @@ async def test_roll_call_wait_survives_a_restart(tmp_path, clock):
         assert h.last("alice").text.startswith("Thank you - you are marked safe. Stay at the assembly point")
     finally:
         await h.engine.stop()
+
+
+async def test_typed_need_help_mid_form_reaches_the_roll_call(harness):
+    await on_shift(harness, "alice")
+    await harness.say("alice", "log man shouting")
+    await harness.press("alice", "Complete form")  # an incident form now waits for a typed answer
+    await harness.say("bob", "lockdown central intruder")
+    await harness.say("alice", "I need help")
+    assert "Need help (1): Alice Smith (alert #1)" in card(harness, "bob", "Roll call")
+    assert harness.last("alice").text.startswith("Help is being sent")
