@@ -183,6 +183,11 @@ async def test_telegram_form_resumes_after_restart(tmp_path):
         row = (await second.query("SELECT status, completed_via, answers FROM incidents"))[0]
         assert row[0] == "complete" and row[1] == "telegram"
         assert json.loads(row[2])["location"] == "enquiry desk"
+        await second.say("2002", f"incident {REF} reviewed")  # the manager reviews it on Telegram
+        assert f"{REF} marked reviewed" in second.last("2002").text
+        rows = await second.engine.store.run(export_rows, 0, AFTERNOON + 2 * HOUR, second.clock.tz, {},
+                                             second.engine.directory.branch_name, "cli:test", second.clock.now())
+        assert rows[0]["completed_via"] == "telegram" and rows[0]["status"] == "reviewed"
     finally:
         await second.engine.stop()
 
@@ -216,6 +221,9 @@ async def test_slack_modal_submission_validates_and_completes(tmp_path, clock):
         row = (await h.query("SELECT status, completed_via, category, serious FROM incidents"))[0]
         assert tuple(row) == ("complete", "slack", "physical assault", 1)
         assert any("Alice Smith would like welfare support" in t for t in h.texts("UBOB"))
+        rows = await h.engine.store.run(export_rows, 0, AFTERNOON + HOUR, h.clock.tz, {},
+                                        h.engine.directory.branch_name, "cli:test", h.clock.now())
+        assert rows[0]["completed_via"] == "slack" and rows[0]["injuries"] == "bruised arm (Carol)"
     finally:
         await h.engine.stop()
 
