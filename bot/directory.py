@@ -189,7 +189,10 @@ def apply_overlay(directory: Directory, conn: sqlite3.Connection) -> None:
     for key, p in overlay(conn):
         if p is None:
             directory.remove(key)
-        else:
+        else:  # chat accounts come from the service file (and registration's bindings), not the overlay
+            base = directory.service.people.get(key)
+            if base is not None:
+                p = p.model_copy(update={"telegram": base.telegram, "slack": base.slack})
             directory.put(p)
 
 

@@ -317,13 +317,18 @@ def change_roster(conn: sqlite3.Connection, directory: Directory, *, action: str
         raise RosterError("that would leave the service with no admin; make someone else admin first")
     conn.execute("INSERT INTO roster_overlay(key, data, at, by) VALUES(?,?,?,?) ON CONFLICT(key) DO UPDATE"
                  " SET data=excluded.data, at=excluded.at, by=excluded.by",
-                 (key, after.model_dump_json(by_alias=True) if after else None, now, by))
+                 (key, _without_accounts(after), now, by))
     conn.execute("INSERT INTO roster_audit(at, by, via, person, action, before, after) VALUES(?,?,?,?,?,?,?)",
                  (now, by, via, key, action, before.model_dump_json(by_alias=True) if before else None,
                   after.model_dump_json(by_alias=True) if after else None))
     if action == "remove":
         conn.execute("DELETE FROM shifts WHERE person=?", (key,))
     return before, after
+
+
+def _without_accounts(p: Person | None) -> str | None:
+    """The overlay keeps roster fields only: chat accounts belong to the service file and registration."""
+    return p.model_copy(update={"telegram": None, "slack": None}).model_dump_json(by_alias=True) if p else None
 
 
 def summary(before: Person | None, after: Person | None) -> str:

@@ -119,3 +119,27 @@ async def test_chat_edits_survive_a_restart(tmp_path, clock):
         assert h.last("carol").text.startswith("You are duty manager for Central Library until 18:00.")
     finally:
         await h.engine.stop()
+
+
+def test_overlay_keeps_chat_accounts_from_the_service_file(tmp_path):
+    import sqlite3
+
+    from bot.book import load_service
+    from bot.directory import Directory, apply_overlay
+    from bot.store import migrate
+    from handlers.roster import change_roster
+
+    service = load_service(ROOT / "config" / "service.example.yaml")
+    people = dict(service.people)
+    people["alice"] = people["alice"].model_copy(update={"telegram": 1001})
+    service = service.model_copy(update={"people": people})
+    conn = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    migrate(conn)
+    change_roster(conn, Directory(service), action="set", key="alice", fields={"role": "duty_manager"}, by="dana",
+                  via="chat", now=0)
+    fresh = Directory(service)  # the next start
+    apply_overlay(fresh, conn)
+    alice = fresh.find("telegram", "1001")
+    assert alice is not None and alice.role.value == "duty_manager"
+    conn.close()
