@@ -44,7 +44,10 @@ def route(tx: Tx, msg: Inbound) -> None:
         return
     if _codeword(tx, person, msg):
         return
-    for conv in FIRST_CONVERSATIONS:
+    # conversations (form answers, "done" ending a lone session, roll-call replies) are private:
+    # in a group or channel the same words are just people talking
+    private = not msg.is_group
+    for conv in FIRST_CONVERSATIONS if private else ():
         if conv(tx, person, msg):
             return
     word, rest = first_word(msg.text)
@@ -57,10 +60,10 @@ def route(tx: Tx, msg: Inbound) -> None:
         else:
             tx.reply(msg, Outbound(NOT_ALLOWED), person=person)
         return
-    for conv in CONVERSATIONS:
+    for conv in CONVERSATIONS if private else ():
         if conv(tx, person, msg):
             return
-    if not msg.is_group:
+    if private:
         COMMANDS["help"].fn(tx, person, msg, "")
 
 

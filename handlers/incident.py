@@ -162,21 +162,40 @@ def log_stub(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
         buttons=(form_button(inc["ref"]),)), person=person)
 
 
+# Alerts about a person who may not be safe to message (duress, missed check-in, lockdown):
+# their record goes to the manager who resolved the alert, and the person hears nothing of it.
+RECORDED_BY_RESOLVER = ("lone", "lone_duress", "lockdown")
+
+
 def stub_from_alert(tx: Tx, alert: escalation.Alert) -> None:
-    """RESOLVE_HOOKS: a resolved alert becomes a stub, linked to its timeline."""
+    """RESOLVE_HOOKS: a resolved alert becomes a stub, linked to its timeline.
+
+    Discretion: the person an alert is about never receives its title. A codeword sender is
+    asked, in neutral words, to complete the record; other kinds go to whoever resolved it.
+    A lone worker who resolved their own alert by checking in late makes no stub.
+    """
     if tx.conn.execute("SELECT 1 FROM incidents WHERE alert_id=?", (alert.id,)).fetchone():
         return
-    reporter = tx.person(alert.person) or tx.person(alert.resolved_by)
+    if alert.kind == "lone" and alert.resolved_by == alert.person:
+        return
+    if alert.kind in RECORDED_BY_RESOLVER:
+        reporter = tx.person(alert.resolved_by) or tx.person(alert.acked_by)
+    else:
+        reporter = tx.person(alert.person) or tx.person(alert.resolved_by)
     lines = [f"{alert.title} (alert #{alert.id})"]
     for e in escalation.timeline(tx.conn, alert.id):
         if e["kind"] not in ("notified", "confirmed"):
             lines.append(f"{tx.hhmm(e['at'])} {e['text']}")
     inc = create_stub(tx, reporter, alert.branch, "\n".join(lines[:30]), alert_id=alert.id, drill=alert.drill)
-    if reporter:
-        tx.send(reporter, Outbound(
-            ("[DRILL] " if alert.drill else "") + f"The alert '{alert.title}' is resolved and has been logged as "
-            f"{inc['ref']}. When you are ready, please complete the incident form.",
-            buttons=(form_button(inc["ref"]),), priority=Priority.reminder))
+    if reporter is None:
+        return
+    if reporter.key == alert.person:
+        text = f"Thanks. When you have a moment, please complete the record {inc['ref']}."
+    else:
+        text = (f"The alert '{alert.title}' is resolved and has been logged as {inc['ref']}. "
+                "When you are ready, please complete the incident form.")
+    tx.send(reporter, Outbound(("[DRILL] " if alert.drill else "") + text, buttons=(form_button(inc["ref"]),),
+                               priority=Priority.reminder))
 
 
 escalation.RESOLVE_HOOKS.append(stub_from_alert)
@@ -203,9 +222,11 @@ def remind(tx: Tx, ref: str) -> None:
     reporter = tx.person(inc["reporter"])
     if reporter is None:
         return
+    # a stub made from an alert is not quoted: its text names the alert, and phones are seen by others
+    what = "" if inc["alert_id"] else f": \"{_short(inc['text'])}\""
     tx.send(reporter, Outbound(
-        f"Reminder: please complete the incident form for {inc['ref']} (logged {stamp(tx, inc['created_at'])}: "
-        f"\"{_short(inc['text'])}\"; form {progress(tx, inc)}).",
+        f"Reminder: please complete the incident form for {inc['ref']} (logged {stamp(tx, inc['created_at'])}"
+        f"{what}; form {progress(tx, inc)}).",
         buttons=(form_button(inc["ref"]),), priority=Priority.reminder))
     if tx.now - inc["created_at"] < REMIND_FOR_DAYS * 86400:
         tx.wake(REMIND, inc["id"], tx.now + parse_duration(tx.ctx.settings.incident_reminder_every))
