@@ -171,8 +171,8 @@ class Directory:
         ts = when.timestamp() if when else self.now()
         local = when or self.local(ts)
         stated = self.shift_state(conn, ts)
-        return [p.key for p in self.at_branch(branch)
-                if (stated[p.key] if p.key in stated else self.in_hours(p, local))]
+        return [p.key for p in self.at_branch(branch)  # runs for every alert: hours only when a person has them
+                if (stated[p.key] if p.key in stated else bool(p.hours) and self.in_hours(p, local))]
 
 
 # --- roster overlay -------------------------------------------------------------------

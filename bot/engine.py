@@ -24,7 +24,7 @@ from .router import route
 from .scheduler import Scheduler
 from .settings import Settings
 from .store import Store
-from .store.outbox import Claimed, claim_ids
+from .store.outbox import Claimed, as_claimed
 from .transports.base import Transport
 from .unit import Address, Context, Tx
 
@@ -136,9 +136,9 @@ class Engine:
         return result
 
     def _in_tx(self, conn: sqlite3.Connection, fn: Callable[..., T], args: tuple) -> tuple[Tx, T]:
-        tx = Tx(self.ctx, conn, self.clock.now())
+        tx = Tx(self.ctx, conn, self.clock.now(), claim=True)
         result = fn(tx, *args)
-        tx.claimed = claim_ids(conn, tx.new_rows)
+        tx.claimed = as_claimed(conn, tx.new_rows)
         return tx, result
 
     def _after(self, tx: Tx) -> None:

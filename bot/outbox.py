@@ -8,6 +8,7 @@ written back in batches so a burst of alerts does not queue behind bookkeeping.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import sqlite3
@@ -22,6 +23,7 @@ from .store.outbox import Claimed
 from .transports.base import RetryAfter, Transport, Undeliverable
 
 log = logging.getLogger(__name__)
+RESULT_COALESCE = 0.0  # seconds; results are bookkeeping (the message is already delivered)
 
 
 @dataclass
@@ -31,6 +33,10 @@ class _Result:
     message_ref: str | None = None
     delay: float = 0.0
     error: str = ""
+
+
+def _order(c: Claimed) -> tuple[int, int]:
+    return c.delivery.priority, c.delivery.id
 
 
 class Lane:
@@ -48,8 +54,7 @@ class Lane:
         self.tasks: set[asyncio.Task] = set()
 
     def push(self, c: Claimed) -> None:
-        self.waiting.append(c)
-        self.waiting.sort(key=lambda c: (c.delivery.priority, c.delivery.id))
+        bisect.insort(self.waiting, c, key=_order)
         self.wake.set()
 
     def drop(self, ids: set[int]) -> None:
@@ -183,6 +188,8 @@ class Outbox:
     async def _flush_loop(self) -> None:
         while True:
             await self._flush.wait()
+            # gather results for a moment: one transaction for many, and new alerts go first
+            await asyncio.sleep(RESULT_COALESCE)
             self._flush.clear()
             try:
                 await self._write_results()

@@ -46,8 +46,9 @@ class Tx:
     now: float
     new_wakeups: list[tuple[int, float]] = field(default_factory=list)
     dropped: list[int] = field(default_factory=list)  # outbox ids cancelled while claimed
-    new_rows: list[int] = field(default_factory=list)  # outbox rows written by this unit
-    claimed: list[outbox.Claimed] = field(default_factory=list)  # ...and claimed at its end, to send at once
+    claim: bool = False  # claim new outbox rows as they are written (the engine delivers them after commit)
+    new_rows: list[sqlite3.Row] = field(default_factory=list)  # outbox rows written by this unit
+    claimed: list[outbox.Claimed] = field(default_factory=list)  # ...what the lanes get after the commit
 
     @property
     def queued(self) -> int:
@@ -98,16 +99,17 @@ class Tx:
             self.conn, now=self.now, platform=platform, chat_id=chat_id, user_id=user_id, text=out.text,
             buttons=buttons_to_json(out.buttons), priority=int(out.priority), person=person, card=out.card,
             alert_id=alert_id, tag=tag, form=out.form, form_ref=out.form_ref, ephemeral=out.ephemeral,
-            attachment=out.attachment))
+            attachment=out.attachment, claim=self.claim))
 
     def set_card(self, key: str, out: Outbound) -> None:
         """Create or change a live card; every delivered copy gets edited."""
-        self.conn.execute(
+        version = self.conn.execute(
             "INSERT INTO cards(key, version, text, buttons) VALUES(?, 1, ?, ?) ON CONFLICT(key) DO UPDATE"
-            " SET version=version+1, text=excluded.text, buttons=excluded.buttons",
+            " SET version=version+1, text=excluded.text, buttons=excluded.buttons RETURNING version",
             (key, out.text, buttons_to_json(out.buttons)),
-        )
-        self.new_rows += outbox.queue_edits(self.conn, key, self.now)
+        ).fetchone()[0]
+        if version > 1:  # a new card has no copies yet
+            self.new_rows += outbox.queue_edits(self.conn, key, self.now, claim=self.claim)
 
     # --- later -----------------------------------------------------------------
     def wake(self, kind: str, ref: str | int, due_at: float) -> int:

@@ -44,18 +44,19 @@ def enqueue(
     attachment: str | None = None,
     kind: str = "send",
     edit_of: int | None = None,
-) -> int:
-    cur = conn.execute(
+    claim: bool = False,
+) -> sqlite3.Row:
+    """Insert a row; with claim=True it is claimed by the writer in the same transaction."""
+    return conn.execute(
         "INSERT INTO outbox(kind, person, platform, chat_id, user_id, text, buttons, priority, card, edit_of,"
-        " alert_id, tag, form, form_ref, ephemeral, attachment, next_at, created_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " alert_id, tag, form, form_ref, ephemeral, attachment, next_at, created_at, status, attempts)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
         (kind, person, platform, chat_id, user_id, text, buttons, priority, card, edit_of, alert_id, tag,
-         form, form_ref, int(ephemeral), attachment, now, now),
-    )
-    return int(cur.lastrowid or 0)
+         form, form_ref, int(ephemeral), attachment, now, now, "sending" if claim else "pending", int(claim)),
+    ).fetchone()
 
 
-def queue_edits(conn: sqlite3.Connection, card: str, now: float) -> list[int]:
+def queue_edits(conn: sqlite3.Connection, card: str, now: float, claim: bool = False) -> list[sqlite3.Row]:
     """Queue one edit for each delivered copy of a card that has no edit waiting; returns the new rows."""
     rows = conn.execute(
         "SELECT o.id, o.person, o.platform, o.chat_id, o.user_id, o.priority, o.alert_id FROM outbox o"
@@ -65,7 +66,7 @@ def queue_edits(conn: sqlite3.Connection, card: str, now: float) -> list[int]:
     ).fetchall()
     return [enqueue(conn, now=now, kind="edit", edit_of=r["id"], person=r["person"], platform=r["platform"],
                     chat_id=r["chat_id"], user_id=r["user_id"], text="", buttons="[]", priority=r["priority"],
-                    card=card, alert_id=r["alert_id"], tag="edit") for r in rows]
+                    card=card, alert_id=r["alert_id"], tag="edit", claim=claim) for r in rows]
 
 
 def claim_due(conn: sqlite3.Connection, now: float, limit: int) -> tuple[list[Claimed], float | None]:
@@ -76,24 +77,26 @@ def claim_due(conn: sqlite3.Connection, now: float, limit: int) -> tuple[list[Cl
     return claimed, nxt
 
 
-def claim_ids(conn: sqlite3.Connection, ids: list[int]) -> list[Claimed]:
-    """Claim rows just written by this unit of work, so they go out straight after its commit."""
-    if not ids:
-        return []
-    return _claim(conn, ",".join("?" * len(ids)), tuple(ids))
-
-
 def _claim(conn: sqlite3.Connection, select_ids: str, args: tuple) -> list[Claimed]:
     rows = conn.execute(
         f"UPDATE outbox SET status='sending', attempts=attempts+1 WHERE status='pending' AND id IN ({select_ids})"
         " RETURNING *",
         args,
     ).fetchall()
+    return as_claimed(conn, rows)
+
+
+def as_claimed(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Claimed]:
+    """What the lanes need to deliver claimed rows: card rows render the card as it is now."""
     claimed = []
+    cards: dict[str, sqlite3.Row | None] = {}
     for r in sorted(rows, key=lambda r: (r["priority"], r["id"])):
         text, buttons, version = r["text"], buttons_from_json(r["buttons"]), None
         if r["card"]:
-            card = conn.execute("SELECT version, text, buttons FROM cards WHERE key=?", (r["card"],)).fetchone()
+            if r["card"] not in cards:
+                cards[r["card"]] = conn.execute("SELECT version, text, buttons FROM cards WHERE key=?",
+                                                (r["card"],)).fetchone()
+            card = cards[r["card"]]
             if card:
                 text, buttons, version = card["text"], buttons_from_json(card["buttons"]), card["version"]
         message_ref = None
