@@ -5,7 +5,9 @@ earliest of them, and re-armed only when an earlier one arrives. So an alert cos
 heap push instead of an APScheduler job (about 250 us each), and a restart with
 thousands of live timers rebuilds in milliseconds. At start every pending row is
 loaded again; one already overdue fires at once instead of being dropped as a
-misfire. Firing claims the row first, so a wake-up seen twice acts once.
+misfire. Every 30 s a safety net also fires whatever the store says is overdue, so a
+wake-up can never be forgotten in memory. Firing claims the row first, so a wake-up
+seen twice acts once.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from .clock import Clock
 from .store import Store
 
 TICK = "saferbot-next-wakeup"
+SAFETY_NET = "saferbot-overdue-check"
+SAFETY_NET_EVERY = 30  # seconds: anything overdue in the store fires even if memory lost track of it
 
 
 def _pending(conn: sqlite3.Connection, until: float | None) -> list[tuple[int, float]]:
@@ -45,6 +49,7 @@ class Scheduler:
     async def start(self) -> int:
         """Start and rebuild every pending wake-up; returns how many were overdue."""
         self.aps.start()
+        self.aps.add_job(self.run_due, "interval", seconds=SAFETY_NET_EVERY, id=SAFETY_NET, replace_existing=True)
         overdue = [wid for wid, due in await self.store.read(_pending, None) if self.add(wid, due, at_once=False)]
         if overdue:
             self._spawn(self._fire_all(overdue))
@@ -75,7 +80,8 @@ class Scheduler:
             due.append(heapq.heappop(self._heap)[1])
         if self._heap:
             self._arm(self._heap[0][0])
-        await self._fire_all(due)
+        # fire in a task and return: a tick that is still running makes APScheduler skip the next one
+        self._spawn(self._fire_all(due))
 
     async def _fire_all(self, wids: list[int]) -> None:
         for wid in wids:
@@ -87,7 +93,7 @@ class Scheduler:
         task.add_done_callback(self._tasks.discard)
 
     async def run_due(self) -> None:
-        """Fire everything due by the engine's clock (used when a fake clock moves)."""
+        """Fire everything due by the engine's clock: the safety net, and tests moving a fake clock."""
         for wid, _ in await self.store.read(_pending, self.clock.now()):
             await self.fire(wid)
 

@@ -71,7 +71,7 @@ async def test_help_lists_only_what_the_role_may_do(harness):
 def test_the_readme_table_matches_the_code():
     from tests.conftest import ROOT
 
-    doc = (ROOT / "docs" / "people.md").read_text()
+    doc = (ROOT / "README.md").read_text()
     order = [Role.volunteer, Role.staff, Role.duty_manager, Role.admin]
     for action, roles in TABLE.items():
         cells = " | ".join("yes" if r in roles else "-" for r in order)

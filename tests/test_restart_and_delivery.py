@@ -140,3 +140,13 @@ async def test_rate_limit_wait_is_honoured_and_nothing_dropped(harness):
     await harness.advance(6)
     assert harness.texts("alice") == ["I'll have a look in the staff room for you."]
     assert "Alice Smith" in harness.last("bob").text
+
+
+async def test_safety_net_fires_an_overdue_wakeup_that_memory_lost(harness):
+    """Even if the in-memory schedule loses a wake-up, the store's overdue check still climbs."""
+    await harness.say("alice", "Is Mr Brown in today?")
+    harness.engine.scheduler._heap.clear()  # memory forgets the climb
+    harness.clock._now += 121  # time passes without telling anyone
+    await harness.engine.scheduler.aps.get_job("saferbot-overdue-check").func()
+    await harness.advance(0)
+    assert "tier 2 of 2" in harness.last("dana").text
