@@ -299,7 +299,7 @@ def fine(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
         "Okay, thanks." if req["codeword"] else "Okay - everyone has been stood down.")), person=person)
 
 
-@command("standdown", permission="request_backup", help="", usage="stand down")
+@command("standdown", permission="request_backup", help="cancel your backup request (or: I'm fine)", usage="stand down")
 def stand_down_command(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     if not _stand_down_all(tx, person, msg):
         tx.reply(msg, Outbound("You have no open backup request."), person=person)
