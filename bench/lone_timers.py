@@ -37,7 +37,7 @@ from bot.messages import Delivery  # noqa: E402
 from bot.model import Book, Service  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.transports.memory import MemoryTransport  # noqa: E402
-from handlers.lone_working import open_session  # noqa: E402
+from handlers.lone_session import open_session  # noqa: E402
 
 TITLE = "[HIGH] Missed lone-working check-in"
 BATCH = 500

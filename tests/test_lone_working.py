@@ -413,7 +413,7 @@ async def test_everyday_words_are_lone_working_only_during_a_session(harness):
 
 
 async def test_a_fault_in_one_session_never_holds_up_the_others(harness, monkeypatch):
-    import handlers.lone_working as lw
+    import handlers.lone_session as lw
 
     real_ask = lw._ask
 
