@@ -111,3 +111,10 @@ def test_check_config_and_run_refuse_a_bad_file_with_the_same_report(tmp_path):
 
     good = run_cli("check-config", env={})
     assert good.returncode == 0 and "4 codewords" in good.stdout
+
+
+def test_example_env_shows_every_setting():
+    from bot.settings import Settings
+
+    env = (ROOT / "config" / "example.env").read_text()
+    assert [f for f in Settings.model_fields if f"SAFERBOT_{f.upper()}=" not in env] == []
