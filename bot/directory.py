@@ -198,15 +198,11 @@ def apply_overlay(directory: Directory, conn: sqlite3.Connection) -> None:
 
 async def startup(engine: Engine) -> None:
     """Start-up hook (registered by handlers.roster): give the directory the engine's clock and
-    settings, then apply roster edits and re-bind chat accounts of people they added."""
+    settings, then apply roster edits (the engine binds chat accounts after the hooks)."""
     d = engine.directory
     d.clock = engine.clock
     d.shift_expiry = parse_duration(engine.settings.shift_expiry)
     assert engine.store is not None
 
-    def load(conn: sqlite3.Connection) -> None:
-        apply_overlay(d, conn)
-        engine._load_bindings(conn)  # accounts of people added by a roster edit
-
-    await engine.store.read(load)
+    await engine.store.read(lambda conn: apply_overlay(d, conn))
 

@@ -57,9 +57,12 @@ class Engine:
 
     # --- life cycle ------------------------------------------------------------
     async def start(self) -> int:
-        """Open the store, rebuild wake-ups and the outbox, start transports; returns overdue wake-ups."""
+        """Open the store, rebuild the outbox and wake-ups, then start transports; returns overdue wake-ups.
+
+        Order matters: start-up hooks (roster edits, the directory's clock) and chat-account
+        bindings are in place before any overdue wake-up fires or any platform event arrives.
+        """
         self.store = await Store.open(self.settings.db)
-        await self.store.read(self._load_bindings)
         self.outbox = Outbox(self.store, self.clock, self.transports, backoff=self.settings.outbox_backoff,
                              backoff_max=self.settings.outbox_backoff_max,
                              max_attempts=self.settings.outbox_max_attempts, on_failed=self._delivery_failed)
@@ -67,11 +70,12 @@ class Engine:
         self.scheduler = Scheduler(self.store, self.clock, self.fire)
         if hasattr(self.clock, "listeners"):
             self.clock.listeners.append(self._clock_moved)
+        for hook in STARTUP_HOOKS:
+            await hook(self)
+        await self.store.read(self._load_bindings)  # after the hooks: people added by roster edits bind too
         overdue = await self.scheduler.start()
         for t in self.transports.values():
             await t.start(self)
-        for hook in STARTUP_HOOKS:
-            await hook(self)
         self.started.set()
         self.outbox.kick()
         return overdue
@@ -109,12 +113,10 @@ class Engine:
         self.outbox.kick()
 
     def _load_bindings(self, conn: sqlite3.Connection) -> None:
-        """Chat accounts bound by registration, kept in the store (table owned by the people capability)."""
-        has = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='bindings'").fetchone()
-        if has:
-            for r in conn.execute("SELECT person, platform, user_id FROM bindings"):
-                if self.directory.person(r[0]):
-                    self.directory.bind(r[0], r[1], r[2])
+        """Chat accounts bound by registration (table `bindings`, registration migration)."""
+        for r in conn.execute("SELECT person, platform, user_id FROM bindings"):
+            if self.directory.person(r[0]):
+                self.directory.bind(r[0], r[1], r[2])
 
     # --- addressing ------------------------------------------------------------
     def addresses(self, person: Person) -> list[Address]:

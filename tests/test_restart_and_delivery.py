@@ -150,3 +150,19 @@ async def test_safety_net_fires_an_overdue_wakeup_that_memory_lost(harness):
     await harness.engine.scheduler.aps.get_job("saferbot-overdue-check").func()
     await harness.advance(0)
     assert "tier 2 of 2" in harness.last("dana").text
+
+
+async def test_overdue_climb_at_restart_sees_people_added_by_roster_edits(tmp_path):
+    """Start-up hooks (roster edits) are applied before any overdue wake-up fires."""
+    db = tmp_path / "saferbot.db"
+    first = await start_engine(db, FakeClock(AFTERNOON))
+    await first.say("dana", 'person add zoe name="Zoe Ward" role=admin')
+    assert "Zoe Ward" in first.last("dana").text
+    await first.say("alice", "Is Mr Brown in today?")
+    await first.engine.stop()
+
+    second = await start_engine(db, FakeClock(AFTERNOON + 600))  # tier 1's wait passed while down
+    try:
+        assert "tier 2 of 2" in second.last("zoe").text  # the new admin is on tier 2 at once
+    finally:
+        await second.engine.stop()
