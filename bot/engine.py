@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from . import escalation
+from . import escalation, faults
 from .clock import Clock
 from .directory import Directory
 from .matching import PhraseMatcher
@@ -32,6 +32,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 INTAKE_BATCH = 64
+
+
+class NotStored(Exception):
+    """The event could not be committed (full disk, locked store...): do not confirm it to its platform."""
+
+
 SORRY = "Sorry, I could not do that just now. If you need help, ask a colleague or phone your manager."
 
 
@@ -161,7 +167,13 @@ class Engine:
         Events that arrive together are handled in one transaction (group commit: one
         COMMIT instead of one each), each inside its own savepoint so a failing event
         is rolled back alone and its sender gets an apology.
+
+        Returns once the transaction that records the event has committed; raises
+        NotStored if it could not commit, so the transport leaves the event unconfirmed
+        and the platform delivers it again.
         """
+        if faults.ARMED:
+            await faults.pause("intake", f"{msg.platform}:{msg.event_id}")
         done = asyncio.get_running_loop().create_future()
         self._intake.append((msg, done))
         if self._intake_task is None or self._intake_task.done():
@@ -174,9 +186,12 @@ class Engine:
             batch, self._intake = self._intake[:INTAKE_BATCH], self._intake[INTAKE_BATCH:]
             try:
                 results = await self.store.run(self._intake_batch, [m for m, _ in batch])
-            except Exception:
-                log.exception("an intake batch failed")
-                results = [None] * len(batch)
+            except Exception as e:
+                log.exception("an intake batch failed; its %d event(s) stay unconfirmed", len(batch))
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(NotStored(str(e) or type(e).__name__))
+                continue
             for (msg, done), tx in zip(batch, results, strict=True):
                 if tx is not None:
                     self._after(tx)

@@ -10,6 +10,13 @@
 Fault injection: `fake.fail("chat.postMessage", status=429, retry_after=1, times=3)`,
 `fake.fail(..., status=500)`, `fake.fail(..., error="channel_not_found")`,
 `fake.slow("chat.update", 2.0)`. Every call is recorded in `fake.calls`.
+
+Unacknowledged envelopes: like Slack, the fake keeps every envelope the bot has not
+acked (`fake.unacked`) and sends it again, with `retry_attempt` + 1, when the bot next
+connects (e.g. after a crash), or on `await fake.redeliver()`. Real Slack retries Events
+API deliveries this way; for a button press or slash command it shows the person an
+error instead, and they try again: the fake re-sends those too, so tests can check that
+a repeat acts once.
 """
 
 from __future__ import annotations
@@ -87,6 +94,8 @@ class FakeSlack:
         self.triggers: dict[str, float] = {}  # trigger id -> issued (monotonic)
         self.uploads: list[dict] = []
         self.connected = asyncio.Event()
+        self.connections = 0  # Socket Mode connections opened so far (a restarted bot opens another)
+        self.unacked: dict[str, dict] = {}  # envelope id -> frame, until the bot acks it
         self.sockets: list[web.WebSocketResponse] = []
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
@@ -288,7 +297,10 @@ class FakeSlack:
         self.sockets.append(ws)
         await ws.send_str(json.dumps({"type": "hello", "num_connections": len(self.sockets),
                                       "debug_info": {"host": "fake"}, "connection_info": {"app_id": "A0001"}}))
+        self.connections += 1
         self.connected.set()
+        if self.unacked:
+            await self.redeliver(ws)
         try:
             async for msg in ws:
                 if msg.type == aiohttp.WSMsgType.TEXT:
@@ -296,6 +308,7 @@ class FakeSlack:
                     if "envelope_id" in frame:
                         self.acks[frame["envelope_id"]] = frame
                         self.ack_times[frame["envelope_id"]] = time.monotonic()
+                        self.unacked.pop(frame["envelope_id"], None)
                         self._ack_event.set()
         finally:
             if ws in self.sockets:
@@ -311,8 +324,20 @@ class FakeSlack:
                  "accepts_response_payload": kind != "events_api", "retry_attempt": retry_attempt,
                  "retry_reason": "timeout" if retry_attempt else ""}
         self.sent_at[envelope_id] = time.monotonic()
+        self.unacked[envelope_id] = frame
         await self.sockets[-1].send_str(json.dumps(frame))
         return envelope_id
+
+    async def redeliver(self, ws: web.WebSocketResponse | None = None) -> list[str]:
+        """Send every unacked envelope again (retry_attempt + 1), as Slack retries; returns their ids."""
+        ws = ws or self.sockets[-1]
+        ids = list(self.unacked)
+        for envelope_id in ids:
+            frame = self.unacked[envelope_id]
+            frame.update(retry_attempt=frame["retry_attempt"] + 1, retry_reason="timeout")
+            self.sent_at[envelope_id] = time.monotonic()
+            await ws.send_str(json.dumps(frame))
+        return ids
 
     async def acked(self, envelope_id: str, timeout: float = 3.0) -> dict:
         """The ack frame for an envelope; fails if none came within `timeout` (Slack's limit is 3 s)."""
