@@ -1,7 +1,12 @@
 """The Telegram transport (python-telegram-bot): long polling by default, a webhook when configured.
 
 Inbound: messages and button presses become `Inbound` and go to `engine.receive`; a
-button press is answered at once so the phone stops spinning. Outbound: the outbox
+button press is answered at once so the phone stops spinning. An update is confirmed
+to Telegram only after the store has recorded it: our own polling loop on
+`getUpdates` moves the offset past an update once `engine.receive` has returned (PTB's
+Updater confirms as soon as it has queued one, so a crash there lost the update), and
+the webhook answers 200 only then (non-2xx if storing failed, so Telegram sends it
+again). A repeat is dropped by the engine's intake dedupe (the update id). Outbound: the outbox
 hands us one `Delivery` at a time, already paced and prioritised. We only translate
 Telegram's answers into what the outbox understands: `RetryAfter` for 429,
 `Undeliverable` for a blocked bot or a chat that does not exist, any other error for
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import html
 import logging
 import os
@@ -26,6 +32,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+from aiohttp import web
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # PTB's time periods as timedelta (no deprecation warnings)
 
@@ -40,7 +48,7 @@ from telegram import (  # noqa: E402
 from telegram.constants import ParseMode  # noqa: E402
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, TelegramError  # noqa: E402
 from telegram.error import RetryAfter as TgRetryAfter  # noqa: E402
-from telegram.ext import Application, ContextTypes, TypeHandler  # noqa: E402
+from telegram.ext import Application  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
 from ..messages import Button, Delivery, Inbound  # noqa: E402
@@ -57,6 +65,8 @@ MAX_TEXT = 4096  # characters in one message
 MAX_CAPTION = 1024
 GROUP_INTERVAL = 3.0  # seconds between two messages to one group (20 a minute)
 ALLOWED_UPDATES = ["message", "callback_query"]
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+RETRY_MAX = 30.0  # seconds: the longest wait before asking Telegram again after a failure
 USERNAME_KEY = "telegram.username"  # in the registration capability's platform_info table
 
 # BadRequest descriptions that mean the address is gone for good
@@ -119,10 +129,9 @@ class TelegramTransport(Transport):
                                pool_timeout=request_timeout, media_write_timeout=max(request_timeout, 20.0))
         updates_request = HTTPXRequest(connection_pool_size=2, connect_timeout=request_timeout,
                                        read_timeout=request_timeout, pool_timeout=request_timeout)
+        # updater(None): PTB's Updater confirms updates before they are stored; we poll ourselves
         self.app = (Application.builder().token(token).base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
-                    .request(request).get_updates_request(updates_request).job_queue(None).build())
-        self.app.add_handler(TypeHandler(Update, self._on_update))
-        self.app.add_error_handler(self._on_error)
+                    .request(request).get_updates_request(updates_request).job_queue(None).updater(None).build())
         self.engine: Engine | None = None
         self.username: str | None = None
         self.mode = "stopped"  # polling | webhook
@@ -130,6 +139,10 @@ class TelegramTransport(Transport):
         self._menus: dict[str, tuple[tuple[str, str], ...]] = {}  # user id -> command menu last set
         self._tasks: set[asyncio.Task] = set()
         self._socket: socket.socket | None = None
+        self._webhook: web.AppRunner | None = None
+        self._poller: asyncio.Task | None = None
+        self._offset: int | None = None  # next update id to ask for: everything before it is stored
+        self._confirmed: int | None = None  # the offset Telegram has last been sent
         self.ready = asyncio.Event()  # set once connected and receiving
 
     # --- life cycle ------------------------------------------------------------
@@ -164,26 +177,19 @@ class TelegramTransport(Transport):
             await self.app.initialize()  # getMe: checks the token, learns the bot's username
         self.username = self.app.bot.username
         await self._remember_username()
-        if not self.app.running:
-            await self.app.start()
         s = self.settings
         if s.telegram_webhook_url and not s.telegram_webhook_secret:
             log.warning("SAFERBOT_TELEGRAM_WEBHOOK_URL is set but SAFERBOT_TELEGRAM_WEBHOOK_SECRET is not: a webhook "
                         "without a secret would accept forged updates, so the bot long-polls instead")
-        assert self.app.updater is not None
         if s.telegram_webhook_url and s.telegram_webhook_secret:
-            path = urlsplit(s.telegram_webhook_url).path or "/"
-            if self._socket is None:  # bound here so port 0 works and the real port is known
-                self._socket = socket.create_server((s.telegram_webhook_listen, s.telegram_webhook_port))
-                self._socket.setblocking(False)
-                self.webhook_port = self._socket.getsockname()[1]
-            await self.app.updater.start_webhook(
-                url_path=path, webhook_url=s.telegram_webhook_url, unix=self._socket,
-                secret_token=s.telegram_webhook_secret.get_secret_value(), allowed_updates=ALLOWED_UPDATES)
+            await self._serve_webhook(urlsplit(s.telegram_webhook_url).path or "/")
+            await self.app.bot.set_webhook(s.telegram_webhook_url, allowed_updates=ALLOWED_UPDATES,
+                                           secret_token=s.telegram_webhook_secret.get_secret_value())
             self.mode = "webhook"
         else:
-            await self.app.updater.start_polling(timeout=int(max(1, self.poll_timeout)),
-                                                 allowed_updates=ALLOWED_UPDATES)
+            await self.app.bot.delete_webhook()  # getUpdates is refused while a webhook is set
+            if self._poller is None or self._poller.done():
+                self._poller = self._spawn(self._poll())
             self.mode = "polling"
         self.ready.set()
         log.info("Telegram: @%s, %s", self.username, self.mode)
@@ -192,12 +198,12 @@ class TelegramTransport(Transport):
         for t in list(self._tasks):
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            if self.app.updater and self.app.updater.running:
-                await self.app.updater.stop()
-        with contextlib.suppress(Exception):
-            if self.app.running:
-                await self.app.stop()
+        if self._offset is not None and self._offset != self._confirmed:
+            with contextlib.suppress(Exception):  # tidy only: unconfirmed stored updates come again, deduped
+                await asyncio.wait_for(self.app.bot.get_updates(offset=self._offset, timeout=0, limit=1), 2)
+        if self._webhook:
+            await self._webhook.cleanup()
+            self._webhook = None
         with contextlib.suppress(Exception):
             await self.app.shutdown()
         if self._socket:
@@ -226,18 +232,98 @@ class TelegramTransport(Transport):
         return task
 
     # --- inbound ---------------------------------------------------------------
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _poll(self) -> None:
+        """Long-poll getUpdates; the offset moves past an update only once the store has it."""
+        failures = 0
+        while True:
+            try:
+                updates = await self.app.bot.get_updates(offset=self._offset, timeout=int(max(1, self.poll_timeout)),
+                                                         allowed_updates=ALLOWED_UPDATES)
+                self._confirmed = self._offset
+            except InvalidToken:
+                log.critical("Telegram refused SAFERBOT_TELEGRAM_TOKEN; get the token again from @BotFather")
+                return
+            except TgRetryAfter as e:
+                await asyncio.sleep(_seconds(e.retry_after))
+                continue
+            except TelegramError as e:  # network trouble, a timeout, a 5xx, or a webhook/second poller (409)
+                failures += 1
+                wait = min(RETRY_MAX, 0.5 * 2 ** min(failures, 8))
+                log.warning("Telegram getUpdates failed (%s); trying again in %.1f s", e, wait)
+                await asyncio.sleep(wait)
+                continue
+            stored = await self._take(updates)
+            if stored:
+                self._offset = updates[stored - 1].update_id + 1
+            if stored < len(updates):  # not stored: ask for it again (unconfirmed, Telegram still has it)
+                failures += 1
+                await asyncio.sleep(min(RETRY_MAX, 0.5 * 2 ** min(failures, 8)))
+            else:
+                failures = 0
+
+    async def _take(self, updates: list[Update]) -> int:
+        """Hand a batch to the engine together (one group commit); how many, from the first, were stored."""
+        results = await asyncio.gather(*(self._on_update(u) for u in updates), return_exceptions=True)
+        for i, r in enumerate(results):
+            if isinstance(r, BaseException):
+                log.warning("Telegram update %s not stored (%s); it stays unconfirmed and comes again",
+                            updates[i].update_id, r or type(r).__name__)
+                return i
+        return len(updates)
+
+    async def _on_update(self, update: Update) -> None:
+        """Store one update; raises if it was not stored, so it is not confirmed."""
         assert self.engine is not None
-        msg = self.inbound(update)
+        try:
+            msg = self.inbound(update)
+        except Exception:  # an update we cannot read would only fail again: skip it
+            log.exception("Telegram update %s could not be read; skipped", update.update_id)
+            return
         if msg is None:
             return
-        answer = None
         if update.callback_query:
-            answer = self._spawn(self._answer(update.callback_query))
+            self._spawn(self._answer(update.callback_query))
         await self.engine.receive(msg)
-        if answer:
-            await asyncio.wait([answer])
-        self._refresh_menu(msg.user_id)
+        try:
+            self._refresh_menu(msg.user_id)
+        except Exception:
+            log.exception("refreshing the command menu of %s failed", msg.user_id)
+
+    async def _serve_webhook(self, path: str) -> None:
+        """Listen for Telegram's webhook POSTs (once); the socket is bound here so port 0 works."""
+        if self._webhook is not None:
+            return
+        s = self.settings
+        if self._socket is None:
+            self._socket = socket.create_server((s.telegram_webhook_listen, s.telegram_webhook_port))
+            self._socket.setblocking(False)
+            self.webhook_port = self._socket.getsockname()[1]
+        app = web.Application()
+        app.add_routes([web.post(path, self._on_webhook)])
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.SockSite(runner, self._socket).start()
+        self._webhook = runner
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        """200 only once the update is stored; 500 if storing failed, so Telegram sends it again."""
+        assert self.settings.telegram_webhook_secret is not None
+        secret = self.settings.telegram_webhook_secret.get_secret_value()
+        if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), secret.encode()):
+            return web.Response(status=403)
+        try:
+            update = Update.de_json(await request.json(), self.app.bot)
+        except Exception:
+            return web.Response(status=400)
+        if update is None:
+            return web.Response(status=400)
+        try:
+            await self._on_update(update)
+        except Exception as e:
+            log.warning("Telegram update %s not stored (%s); answering 500 so it comes again",
+                        update.update_id, e or type(e).__name__)
+            return web.Response(status=500)
+        return web.Response()
 
     def inbound(self, update: Update) -> Inbound | None:
         """Normalise one update; None for what the bot does not act on (stickers, channel posts...)."""
@@ -262,9 +348,6 @@ class TelegramTransport(Transport):
             await query.answer()
         except TelegramError as e:  # too old, or already answered: nothing a person would miss
             log.info("answering callback %s: %s", query.id, e)
-
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("Telegram update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
 
     def _refresh_menu(self, user_id: str) -> None:
         """Keep the person's command menu (setMyCommands) to what they may use."""
