@@ -1,10 +1,16 @@
 """The Slack transport: slack-bolt's AsyncApp in Socket Mode (default) or over HTTP.
 
 In: DMs to the bot (and channel messages where the bot is a member) become text
-Inbounds; button presses are acked at once and become action Inbounds; `/saferbot
-<text>` is acked at once and behaves like the same text sent in a DM; modals are
-opened straight after the ack of the press that asks for them (a trigger_id lasts
-3 s) and checked with bot.forms before the submission is acked; the App Home tab is
+Inbounds; button presses become action Inbounds; `/saferbot <text>` behaves like the
+same text sent in a DM; modals are opened from the press that asks for them (a
+trigger_id lasts 3 s) and checked with bot.forms before the submission is taken.
+
+Nothing is acknowledged to Slack before it is stored: the app runs with
+`process_before_response=True`, so bolt sends the Socket Mode ack (or the HTTP 200)
+only when the listener has returned, i.e. after `engine.receive` has committed the
+event (milliseconds, well inside Slack's 3 s). If storing fails the listener raises,
+bolt answers 500 (HTTP) or nothing (Socket Mode), and Slack delivers the event again;
+the engine's intake dedupe (event id) makes a repeat act once. The App Home tab is
 published from `engine.home(person)` when opened, and again shortly after anything is
 delivered to that person, so it stays current.
 
@@ -91,8 +97,9 @@ class SlackTransport(Transport):
         # retry_handlers=[]: the outbox owns retries, pacing and backoff
         self.client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base,
                                      retry_handlers=[], timeout=10)
+        # process_before_response: ack only after the listener (and so the store) has finished
         self.app = AsyncApp(client=self.client, signing_secret=secret, name="saferbot",
-                            logger=logging.getLogger("saferbot.slack.bolt"))
+                            logger=logging.getLogger("saferbot.slack.bolt"), process_before_response=True)
         self.http_host = http_host or settings.slack_http_listen
         self.http_port: int | None = None  # the bound port once serving HTTP
         self.engine: Engine | None = None
@@ -171,12 +178,12 @@ class SlackTransport(Transport):
             await self._on_message(body, event)
 
         @app.event("app_home_opened")
-        async def on_home(event: dict) -> None:
-            await self._on_home(event)
+        async def on_home(event: dict) -> None:  # nothing to store: ack now, publish in the background
+            self._spawn(self._on_home(event), "publishing a home tab")
 
         @app.action(re.compile(".*"))
         async def on_action(ack, body: dict) -> None:  # type: ignore[no-untyped-def]
-            await ack()
+            await ack()  # sent when this returns (process_before_response), so after the store
             await self._on_action(body)
 
         @app.command(COMMAND)
@@ -305,6 +312,17 @@ class SlackTransport(Transport):
             await self.client.views_publish(user_id=user, view=view)
         except SlackApiError as e:
             log.warning("Slack: could not publish the home tab for %s: %s", user, e)
+
+    def _spawn(self, coro, what: str) -> None:  # noqa: ANN001
+        async def run() -> None:
+            try:
+                await coro
+            except Exception:
+                log.exception("Slack: %s failed", what)
+
+        task = asyncio.create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _home_changed(self, user: str) -> None:
         """Something was just delivered to this person: refresh their Home tab shortly (once per burst)."""
