@@ -31,6 +31,7 @@ from tests.conftest import settle
 from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack, post_signed
 from tests.fakes.telegram_api import FakeTelegram
 from tests.test_slack import start_bot as start_slack
+from tests.test_slack import visit_form  # noqa: F401  (fixture)
 from tests.test_telegram import start_bot as start_telegram
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -395,6 +396,7 @@ def failing_intake(engine: Engine, times: int = 1) -> None:
     def batch(conn: sqlite3.Connection, msgs: list[Inbound]) -> list:
         if left[0] > 0:
             left[0] -= 1
+            time.sleep(0.05)  # (on the database thread) a failing write is rarely instant
             raise sqlite3.OperationalError("database or disk is full")
         return real(conn, msgs)
 
@@ -463,5 +465,28 @@ async def test_slack_http_event_not_stored_is_answered_500_then_acts_once(tmp_pa
         await b.settle()
         assert slack_texts(fake, SL_ALICE) == [COVER]
         assert len(slack_cards(fake, SL_BOB)) == 1
+    finally:
+        await b.engine.stop()
+
+
+async def test_slack_form_submission_not_stored_keeps_the_modal_open_then_acts_once(tmp_path, slack,
+                                                                                   visit_form):  # noqa: F811
+    fake = slack
+    b = await start_slack(tmp_path, fake, people={"alice": SL_ALICE, "bob": SL_BOB})
+    try:
+        await fake.acked(await fake.dm(SL_ALICE, "visitnote"))
+        await b.settle()
+        await fake.acked(await fake.press(SL_ALICE, "Fill in"))
+        view_id = (await fake.wait_for(lambda: list(fake.views), 3, "the modal to open"))[0]
+        failing_intake(b.engine)
+        env = await fake.submit(SL_ALICE, view_id, {"when": "14:00", "where": "toilets", "hurt": "no"})
+        await asyncio.sleep(0.5)
+        assert env not in fake.acks, "an unacked submission keeps the modal open, with Slack's error on it"
+        await fake.redeliver()
+        ack = await fake.acked(env)
+        assert not (ack.get("payload") or {}).get("response_action")
+        await b.settle()
+        assert visit_form == [("alice", "42", {"when": "2026-11-25 14:00", "where": "toilets", "hurt": "no"})]
+        assert slack_texts(fake, SL_ALICE).count("Thanks, visit note saved.") == 1
     finally:
         await b.engine.stop()
