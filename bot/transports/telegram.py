@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import html
 import logging
 import os
@@ -55,6 +54,7 @@ from ..messages import Button, Delivery, Inbound  # noqa: E402
 from ..model import Person  # noqa: E402
 from ..settings import Settings  # noqa: E402
 from .base import Limits, RetryAfter, Transport, Undeliverable  # noqa: E402
+from .telegram_intake import ALLOWED_UPDATES, TelegramIntake  # noqa: E402
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -64,9 +64,6 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 4096  # characters in one message
 MAX_CAPTION = 1024
 GROUP_INTERVAL = 3.0  # seconds between two messages to one group (20 a minute)
-ALLOWED_UPDATES = ["message", "callback_query"]
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-RETRY_MAX = 30.0  # seconds: the longest wait before asking Telegram again after a failure
 USERNAME_KEY = "telegram.username"  # in the registration capability's platform_info table
 
 # BadRequest descriptions that mean the address is gone for good
@@ -112,7 +109,7 @@ def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data)] for b in buttons])
 
 
-class TelegramTransport(Transport):
+class TelegramTransport(TelegramIntake, Transport):
     platform = "telegram"
     limits = Limits(per_second=30, per_chat_interval=1.0)
 
@@ -232,45 +229,6 @@ class TelegramTransport(Transport):
         return task
 
     # --- inbound ---------------------------------------------------------------
-    async def _poll(self) -> None:
-        """Long-poll getUpdates; the offset moves past an update only once the store has it."""
-        failures = 0
-        while True:
-            try:
-                updates = await self.app.bot.get_updates(offset=self._offset, timeout=int(max(1, self.poll_timeout)),
-                                                         allowed_updates=ALLOWED_UPDATES)
-                self._confirmed = self._offset
-            except InvalidToken:
-                log.critical("Telegram refused SAFERBOT_TELEGRAM_TOKEN; get the token again from @BotFather")
-                return
-            except TgRetryAfter as e:
-                await asyncio.sleep(_seconds(e.retry_after))
-                continue
-            except TelegramError as e:  # network trouble, a timeout, a 5xx, or a webhook/second poller (409)
-                failures += 1
-                wait = min(RETRY_MAX, 0.5 * 2 ** min(failures, 8))
-                log.warning("Telegram getUpdates failed (%s); trying again in %.1f s", e, wait)
-                await asyncio.sleep(wait)
-                continue
-            stored = await self._take(updates)
-            if stored:
-                self._offset = updates[stored - 1].update_id + 1
-            if stored < len(updates):  # not stored: ask for it again (unconfirmed, Telegram still has it)
-                failures += 1
-                await asyncio.sleep(min(RETRY_MAX, 0.5 * 2 ** min(failures, 8)))
-            else:
-                failures = 0
-
-    async def _take(self, updates: list[Update]) -> int:
-        """Hand a batch to the engine together (one group commit); how many, from the first, were stored."""
-        results = await asyncio.gather(*(self._on_update(u) for u in updates), return_exceptions=True)
-        for i, r in enumerate(results):
-            if isinstance(r, BaseException):
-                log.warning("Telegram update %s not stored (%s); it stays unconfirmed and comes again",
-                            updates[i].update_id, r or type(r).__name__)
-                return i
-        return len(updates)
-
     async def _on_update(self, update: Update) -> None:
         """Store one update; raises if it was not stored, so it is not confirmed."""
         assert self.engine is not None
@@ -288,42 +246,6 @@ class TelegramTransport(Transport):
             self._refresh_menu(msg.user_id)
         except Exception:
             log.exception("refreshing the command menu of %s failed", msg.user_id)
-
-    async def _serve_webhook(self, path: str) -> None:
-        """Listen for Telegram's webhook POSTs (once); the socket is bound here so port 0 works."""
-        if self._webhook is not None:
-            return
-        s = self.settings
-        if self._socket is None:
-            self._socket = socket.create_server((s.telegram_webhook_listen, s.telegram_webhook_port))
-            self._socket.setblocking(False)
-            self.webhook_port = self._socket.getsockname()[1]
-        app = web.Application()
-        app.add_routes([web.post(path, self._on_webhook)])
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.SockSite(runner, self._socket).start()
-        self._webhook = runner
-
-    async def _on_webhook(self, request: web.Request) -> web.Response:
-        """200 only once the update is stored; 500 if storing failed, so Telegram sends it again."""
-        assert self.settings.telegram_webhook_secret is not None
-        secret = self.settings.telegram_webhook_secret.get_secret_value()
-        if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), secret.encode()):
-            return web.Response(status=403)
-        try:
-            update = Update.de_json(await request.json(), self.app.bot)
-        except Exception:
-            return web.Response(status=400)
-        if update is None:
-            return web.Response(status=400)
-        try:
-            await self._on_update(update)
-        except Exception as e:
-            log.warning("Telegram update %s not stored (%s); answering 500 so it comes again",
-                        update.update_id, e or type(e).__name__)
-            return web.Response(status=500)
-        return web.Response()
 
     def inbound(self, update: Update) -> Inbound | None:
         """Normalise one update; None for what the bot does not act on (stickers, channel posts...)."""

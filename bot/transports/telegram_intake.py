@@ -1,0 +1,117 @@
+"""How Telegram updates come in without being confirmed before they are stored.
+
+Telegram forgets an update once told it arrived: for getUpdates, when a later call
+carries an offset beyond it; for a webhook, when the POST is answered 2xx. PTB's
+Updater does both as soon as an update is queued, before the engine has stored it, so
+a crash in between lost the update for good. Here the offset moves past an update only
+after `engine.receive` returned for it (and for every update before it), and the
+webhook answers 200 only then; a failure leaves it unconfirmed and Telegram sends it
+again. Repeats are harmless: the engine records each update id once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import socket
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from telegram import Update
+from telegram.error import InvalidToken, TelegramError
+from telegram.error import RetryAfter as TgRetryAfter
+
+if TYPE_CHECKING:
+    from .telegram import TelegramTransport
+
+log = logging.getLogger("bot.transports.telegram")
+
+ALLOWED_UPDATES = ["message", "callback_query"]
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+RETRY_MAX = 30.0  # seconds: the longest wait before asking Telegram again after a failure
+
+
+def _backoff(failures: int) -> float:
+    return min(RETRY_MAX, 0.5 * 2 ** min(failures, 8))
+
+
+class TelegramIntake:
+    """Mixin for TelegramTransport: the getUpdates loop and the webhook endpoint."""
+
+    async def _poll(self: TelegramTransport) -> None:
+        """Long-poll getUpdates; the offset moves past an update only once the store has it."""
+        failures = 0
+        while True:
+            try:
+                updates = await self.app.bot.get_updates(offset=self._offset, timeout=int(max(1, self.poll_timeout)),
+                                                         allowed_updates=ALLOWED_UPDATES)
+                self._confirmed = self._offset
+            except InvalidToken:
+                log.critical("Telegram refused SAFERBOT_TELEGRAM_TOKEN; get the token again from @BotFather")
+                return
+            except TgRetryAfter as e:
+                await asyncio.sleep(e.retry_after if isinstance(e.retry_after, (int, float))
+                                    else e.retry_after.total_seconds())
+                continue
+            except TelegramError as e:  # network trouble, a timeout, a 5xx, or a webhook/second poller (409)
+                failures += 1
+                wait = _backoff(failures)
+                log.warning("Telegram getUpdates failed (%s); trying again in %.1f s", e, wait)
+                await asyncio.sleep(wait)
+                continue
+            stored = await self._take(updates)
+            if stored:
+                self._offset = updates[stored - 1].update_id + 1
+            if stored < len(updates):  # not stored: ask for it again (unconfirmed, Telegram still has it)
+                failures += 1
+                await asyncio.sleep(_backoff(failures))
+            else:
+                failures = 0
+
+    async def _take(self: TelegramTransport, updates: list[Update]) -> int:
+        """Hand a batch to the engine together (one group commit); how many, from the first, were stored."""
+        results = await asyncio.gather(*(self._on_update(u) for u in updates), return_exceptions=True)
+        for i, r in enumerate(results):
+            if isinstance(r, BaseException):
+                log.warning("Telegram update %s not stored (%s); it stays unconfirmed and comes again",
+                            updates[i].update_id, r or type(r).__name__)
+                return i
+        return len(updates)
+
+    async def _serve_webhook(self: TelegramTransport, path: str) -> None:
+        """Listen for Telegram's webhook POSTs (once); the socket is bound here so port 0 works."""
+        if self._webhook is not None:
+            return
+        s = self.settings
+        if self._socket is None:
+            self._socket = socket.create_server((s.telegram_webhook_listen, s.telegram_webhook_port))
+            self._socket.setblocking(False)
+            self.webhook_port = self._socket.getsockname()[1]
+        app = web.Application()
+        app.add_routes([web.post(path, self._on_webhook)])
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.SockSite(runner, self._socket).start()
+        self._webhook = runner
+
+    async def _on_webhook(self: TelegramTransport, request: web.Request) -> web.Response:
+        """200 only once the update is stored; 500 if storing failed, so Telegram sends it again."""
+        assert self.settings.telegram_webhook_secret is not None
+        secret = self.settings.telegram_webhook_secret.get_secret_value()
+        if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), secret.encode()):
+            return web.Response(status=403)
+        try:
+            update = Update.de_json(await request.json(), self.app.bot)
+        except Exception:
+            return web.Response(status=400)
+        if update is None:
+            return web.Response(status=400)
+        try:
+            await self._on_update(update)
+        except Exception as e:
+            log.warning("Telegram update %s not stored (%s); answering 500 so it comes again",
+                        update.update_id, e or type(e).__name__)
+            return web.Response(status=500)
+        return web.Response()
+
