@@ -70,12 +70,18 @@ class TelegramIntake:
                 failures = 0
 
     async def _take(self: TelegramTransport, updates: list[Update]) -> int:
-        """Hand a batch to the engine together (one group commit); how many, from the first, were stored."""
-        results = await asyncio.gather(*(self._on_update(u) for u in updates), return_exceptions=True)
-        for i, r in enumerate(results):
-            if isinstance(r, BaseException):
+        """Store a batch in order, one update after another (as PTB did); how many were stored.
+
+        Stops at the first that could not be stored: it and those after it stay unconfirmed.
+        (Handing a burst to the engine all at once would share one commit, but delays the
+        first reply behind the whole burst; one codeword's latency is the same either way.)
+        """
+        for i, update in enumerate(updates):
+            try:
+                await self._on_update(update)
+            except Exception as e:
                 log.warning("Telegram update %s not stored (%s); it stays unconfirmed and comes again",
-                            updates[i].update_id, r or type(r).__name__)
+                            update.update_id, e or type(e).__name__)
                 return i
         return len(updates)
 
