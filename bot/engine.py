@@ -179,6 +179,8 @@ class Engine:
         if self._intake_task is None or self._intake_task.done():
             self._intake_task = asyncio.create_task(self._drain_intake())
         await done
+        if faults.ARMED:
+            await faults.pause("stored", f"{msg.platform}:{msg.event_id}")
 
     async def _drain_intake(self) -> None:
         assert self.store is not None

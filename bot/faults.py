@@ -8,7 +8,11 @@ Not a setting and not for production. A process-level test sets, before starting
 and then every call to `pause("intake")` writes the marker file (its text names the
 event) and sleeps for an hour: the test sees the marker, knows the platform has
 delivered the event and the store has not yet recorded it, and kills the process
-inside that window. Several points may be listed, comma-separated.
+inside that window. Several points may be listed, comma-separated. The points:
+
+    intake  in Engine.receive, before the event is stored
+    stored  in Engine.receive, after its transaction committed, before the transport
+            confirms it to the platform (so a restart receives a repeat)
 
 When the variable is unset (always, outside tests) `ARMED` is False and callers skip
 the call entirely, so a fault point costs one attribute read.

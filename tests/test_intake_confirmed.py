@@ -114,10 +114,11 @@ class World:
         self.env = base | env
         self.procs: list[Proc] = []
 
-    def start(self, *, paused: bool = False) -> Proc:
+    def start(self, *, paused: bool = False, at: str = "intake") -> Proc:
+        """A new process; `paused`: it stops at fault point `at` (intake: before the store; stored: after)."""
         env = dict(self.env)
         if paused:
-            env["SAFERBOT_FAULT_PAUSE"] = f"intake:{self.marker}"
+            env["SAFERBOT_FAULT_PAUSE"] = f"{at}:{self.marker}"
         proc = Proc(env, self.tmp, f"run{len(self.procs) + 1}")
         self.procs.append(proc)
         return proc
@@ -201,6 +202,26 @@ async def test_telegram_message_crash_before_store_is_received_again_and_acts_on
         assert len(cards(fake, TG_BOB)) == 1
         assert w.query("SELECT COUNT(*) FROM alerts") == [(1,)]
         assert w.query("SELECT key FROM inbound") == [(f"telegram:{uid}",)]
+    finally:
+        w.kill_all()
+
+
+async def test_telegram_update_stored_but_not_confirmed_comes_again_and_does_nothing(tmp_path, telegram):
+    fake, w = telegram, telegram_world(tmp_path, telegram)
+    try:
+        first = w.start(paused=True, at="stored")
+        await until(lambda: polling(fake, first), "the first process polling", first)
+        uid = fake.say(fake.users[TG_ALICE], CODEWORD)
+        await until(lambda: w.marker.exists() and cards(fake, TG_BOB) and w.delivered(), "the alert", first)
+        assert not confirmed_past(fake, uid)
+        first.kill9()  # stored and acted on, but Telegram was never told
+
+        second = w.start()
+        await until(lambda: confirmed_past(fake, uid), "the repeat confirmed", second)
+        await asyncio.sleep(0.5)
+        assert fake.texts(TG_ALICE) == [COVER]
+        assert len(cards(fake, TG_BOB)) == 1
+        assert w.query("SELECT COUNT(*) FROM alerts") == [(1,)]
     finally:
         w.kill_all()
 
@@ -302,6 +323,27 @@ async def test_slack_dm_crash_before_store_is_received_again_and_acts_once(tmp_p
                     "the alert after restart", second)
         await until(lambda: env in fake.acks and w.delivered(), "the event acked", second)
         await asyncio.sleep(0.3)
+        assert slack_texts(fake, SL_ALICE) == [COVER]
+        assert len(slack_cards(fake, SL_BOB)) == 1
+        assert w.query("SELECT COUNT(*) FROM alerts") == [(1,)]
+    finally:
+        w.kill_all()
+
+
+async def test_slack_event_stored_but_not_acked_comes_again_and_does_nothing(tmp_path, slack):
+    fake, w = slack, slack_world(tmp_path, slack)
+    try:
+        first = w.start(paused=True, at="stored")
+        await connected(fake, first, 1)
+        env = await fake.dm(SL_ALICE, CODEWORD)
+        await until(lambda: w.marker.exists() and slack_cards(fake, SL_BOB) and w.delivered(), "the alert", first)
+        assert env not in fake.acks
+        first.kill9()  # stored and acted on, but Slack was never told
+
+        second = w.start()
+        await connected(fake, second, 2)
+        await until(lambda: env in fake.acks, "the repeat acked", second)
+        await asyncio.sleep(0.5)
         assert slack_texts(fake, SL_ALICE) == [COVER]
         assert len(slack_cards(fake, SL_BOB)) == 1
         assert w.query("SELECT COUNT(*) FROM alerts") == [(1,)]
