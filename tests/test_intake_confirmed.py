@@ -532,3 +532,18 @@ async def test_slack_form_submission_not_stored_keeps_the_modal_open_then_acts_o
         assert slack_texts(fake, SL_ALICE).count("Thanks, visit note saved.") == 1
     finally:
         await b.engine.stop()
+
+
+async def test_telegram_polling_survives_getupdates_errors(tmp_path, telegram):
+    fake = telegram
+    b = await start_telegram(tmp_path, fake)
+    try:
+        alice = await b.register("alice", TG_ALICE, "Alice")
+        fake.fail("getUpdates", 502, times=2)
+        fake.fail("getUpdates", 409, times=1, description="Conflict: terminated by other getUpdates request")
+        fake.say(alice, CODEWORD)
+        await fake.wait_for(lambda: COVER in fake.texts(TG_ALICE), timeout=8)
+        assert [c.status for c in fake.calls_of("getUpdates")].count(502) == 2
+        assert await b.query("SELECT COUNT(*) FROM alerts") == [(1,)]
+    finally:
+        await b.engine.stop()

@@ -33,7 +33,7 @@ RETRY_MAX = 30.0  # seconds: the longest wait before asking Telegram again after
 
 
 def _backoff(failures: int) -> float:
-    return min(RETRY_MAX, 0.5 * 2 ** min(failures, 8))
+    return min(RETRY_MAX, 0.25 * 2 ** min(failures, 8))
 
 
 class TelegramIntake:
@@ -54,10 +54,11 @@ class TelegramIntake:
                 await asyncio.sleep(e.retry_after if isinstance(e.retry_after, (int, float))
                                     else e.retry_after.total_seconds())
                 continue
-            except TelegramError as e:  # network trouble, a timeout, a 5xx, or a webhook/second poller (409)
+            except Exception as e:  # network trouble, a timeout, a 5xx, a webhook/second poller (409), a bad answer
                 failures += 1
                 wait = _backoff(failures)
-                log.warning("Telegram getUpdates failed (%s); trying again in %.1f s", e, wait)
+                log.warning("Telegram getUpdates failed (%s); trying again in %.1f s", e, wait,
+                            exc_info=not isinstance(e, TelegramError))
                 await asyncio.sleep(wait)
                 continue
             stored = await self._take(updates)
