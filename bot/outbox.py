@@ -47,8 +47,12 @@ class _Result:
     digest: str | None = None  # sent as part of this digest message
 
 
-def _order(c: Claimed) -> tuple[int, bool, int]:
-    return c.delivery.priority, c.delivery.kind == "edit", c.delivery.id
+def _order(c: Claimed) -> tuple[int, int]:
+    return c.delivery.priority, c.delivery.id
+
+
+def _new_card(c: Claimed) -> bool:
+    return c.delivery.kind == "send" and c.card is not None
 
 
 def _digestible(c: Claimed) -> bool:
@@ -110,7 +114,11 @@ class Lane:
 
     def _take(self, i: int) -> list[Claimed]:
         """The row at i, and with it other alarm cards waiting for the same chat (one digest message)."""
-        first = self.waiting.pop(i)
+        first = self.waiting[i]
+        if first.delivery.kind == "edit":  # a new card for this chat goes before edits of older ones
+            first = next((c for c in self.waiting if c.delivery.chat_id == first.delivery.chat_id
+                          and c.delivery.priority == first.delivery.priority and _new_card(c)), first)
+        self.waiting.remove(first)
         if not _digestible(first):
             return [first]
         batch = [first]

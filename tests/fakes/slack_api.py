@@ -10,6 +10,9 @@
 Fault injection: `fake.fail("chat.postMessage", status=429, retry_after=1, times=3)`,
 `fake.fail(..., status=500)`, `fake.fail(..., error="channel_not_found")`,
 `fake.slow("chat.update", 2.0)`. Every call is recorded in `fake.calls`.
+`fake.keep_limits()` keeps Slack's posting limit: about one message a second per channel
+(a short burst tolerated), beyond which chat.postMessage / chat.update answer 429 with
+Retry-After. Each message records `shown_at` (monotonic) for benchmarks.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +62,7 @@ class Message:
     text: str
     blocks: list[dict]
     updates: int = 0
+    shown_at: float = field(default_factory=time.monotonic)
     ephemeral_for: str | None = None
     history: list[str] = field(default_factory=list)
 
@@ -93,6 +98,29 @@ class FakeSlack:
         self._ack_event = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self._limits: tuple[float, float] | None = None  # (per channel interval, burst)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self.limited: list[tuple[str, str]] = []  # (method, channel) answered 429
+
+    def keep_limits(self, per_channel_interval: float = 1.0, burst: float = 2) -> None:
+        """chat.postMessage / chat.update beyond about one a second per channel: 429 with Retry-After."""
+        self._limits = (per_channel_interval, burst)
+
+    def _flood(self, method: str, args: dict) -> float | None:
+        """Seconds to wait if this call is over the limit, else None (and it counts)."""
+        if self._limits is None or method not in ("chat.postMessage", "chat.update"):
+            return None
+        interval, burst = self._limits
+        channel = self._channel(str(args.get("channel", ""))) or str(args.get("channel", ""))
+        now = time.monotonic()
+        tokens, at = self._buckets.get(channel, (burst, now))
+        tokens = min(burst, tokens + (now - at) / interval)
+        if tokens < 1:
+            self._buckets[channel] = (tokens, now)
+            self.limited.append((method, channel))
+            return max(1, math.ceil((1 - tokens) * interval))
+        self._buckets[channel] = (tokens - 1, now)
+        return None
 
     # --- server --------------------------------------------------------------------
     async def start(self) -> None:
@@ -154,6 +182,10 @@ class FakeSlack:
         want = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
         if token != want:
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        wait = self._flood(method, args)
+        if wait is not None:
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                     headers={"Retry-After": str(wait)})
         fault = self._fault(method)
         if fault and fault.delay:
             await asyncio.sleep(fault.delay)
