@@ -83,3 +83,4 @@ class Delivery:
     form_ref: str = ""
     ephemeral: bool = False
     attachment: str | None = None
+    live: bool = False  # a live card: it will be edited, so every part of a split copy must stay truthful

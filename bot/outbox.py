@@ -119,7 +119,8 @@ class Lane:
             first = next((c for c in self.waiting if c.delivery.chat_id == first.delivery.chat_id
                           and c.delivery.priority == first.delivery.priority and _new_card(c)), first)
         self.waiting.remove(first)
-        if not _digestible(first):
+        if not _digestible(first) or not self.transport.chat_interval(first.delivery.chat_id):
+            # a platform without per-chat pacing shows each card at once anyway
             return [first]
         batch = [first]
         for c in list(self.waiting):
@@ -180,7 +181,7 @@ def _as_digest(batch: list[Claimed]) -> Delivery:
     first = batch[0].delivery
     text, buttons = digests.compose([(c.alert_id, c.delivery.text, c.delivery.buttons) for c in batch])
     return Delivery(id=first.id, kind="send", platform=first.platform, chat_id=first.chat_id,
-                    user_id=first.user_id, text=text, buttons=buttons, priority=first.priority)
+                    user_id=first.user_id, text=text, buttons=buttons, priority=first.priority, live=True)
 
 
 OnOutage = Callable[[sqlite3.Connection, str, float, float, bool], int]  # conn, platform, since, now, over

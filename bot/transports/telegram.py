@@ -339,10 +339,10 @@ class TelegramTransport(Transport):
             log.warning("attachment %s of delivery %s is missing; sending the text alone", d.attachment, d.id)
             path = None
         if path is None:
-            return await self._send_text(chat, d.text, markup)
+            return await self._send_text(chat, d.text, markup, d.live)
         caption = escape(d.text)
         if len(caption) > MAX_CAPTION:  # too long for a caption: the text first, then the file
-            await self._send_text(chat, d.text, None)
+            await self._send_text(chat, d.text, None, d.live)
             caption = ""
         with path.open("rb") as f:
             if path.suffix.lower() in (".png", ".jpg", ".jpeg"):
@@ -353,16 +353,16 @@ class TelegramTransport(Transport):
                                             parse_mode=ParseMode.HTML, reply_markup=markup)
         return str(m.message_id)
 
-    async def _send_text(self, chat: int, text: str, markup: InlineKeyboardMarkup | None) -> str:
+    async def _send_text(self, chat: int, text: str, markup: InlineKeyboardMarkup | None, live: bool = False) -> str:
         ids = []
-        pieces = parts(text)
+        pieces = parts(text) if live else chunks(text)
         for i, part in enumerate(pieces):
             last = i == len(pieces) - 1
             m = await self.app.bot.send_message(chat, escape(part) or ".", parse_mode=ParseMode.HTML,
                                                 reply_markup=markup if last else None,
                                                 link_preview_options=NO_PREVIEW)
             ids.append(str(m.message_id))
-        return ",".join(ids)  # every part, so an edit can keep each one truthful; the last has the buttons
+        return ",".join(ids)  # every part, so an edit of a card keeps each one truthful; the last has the buttons
 
     async def _edit(self, d: Delivery) -> str | None:
         if not d.message_ref:
