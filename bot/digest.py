@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .messages import Button
 
-MAX_CARDS = 8  # 3 buttons each: stays inside Slack's 25 buttons per block and a readable keyboard
+MAX_CARDS = 16  # up to 3 buttons each: under Telegram's 100 per keyboard and Slack's 50 blocks
 MAX_TEXT = 3500  # characters: one Telegram message (4,096) with room for the headings
 MAX_CARD_TEXT = 1200  # a longer card goes on its own (it may need several messages anyway)
 RULE = "- - - - -"
