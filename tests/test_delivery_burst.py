@@ -46,6 +46,15 @@ async def test_twenty_alerts_to_one_manager_stay_inside_bs8484(tmp_path, fake):
         assert all(rig.fake.inbox(p["telegram"]) for p in STAFF.values())
         data = {b["callback_data"] for m in rig.chat("bob") for row in m.buttons for b in row}
         assert {f"alert.ack|{i}" for i in range(1, N + 1)} <= data
+        # a button in a digest acts on its own alert, and the digest then shows that alert's new state
+        digest = next(m for m in rig.chat("bob") if "alerts at once" in m.text)
+        label = next(lbl for lbl in digest.labels if lbl.startswith("Acknowledge #"))
+        number = label.split("#")[1]
+        fake.press(fake.users[1002], digest, label)
+        await fake.wait_for(lambda: "Acknowledged by Bob Green" in digest.text, timeout=5)
+        assert f"Acknowledge #{number}" not in digest.labels and f"Resolve #{number}" in digest.labels
+        assert len([lbl for lbl in digest.labels if lbl.startswith("Acknowledge #")]) == len(
+            [lbl for lbl in digest.labels if lbl.startswith("Resolve #")]) - 1
     finally:
         await rig.engine.stop()
 

@@ -122,7 +122,7 @@ def as_claimed(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Claime
         d = Delivery(id=r["id"], kind=r["kind"], platform=r["platform"], chat_id=r["chat_id"], user_id=r["user_id"],
                      text=text, buttons=buttons, priority=r["priority"], message_ref=message_ref, form=r["form"],
                      form_ref=r["form_ref"], ephemeral=bool(r["ephemeral"]), attachment=r["attachment"],
-                     live=bool(r["card"]))
+                     live=bool(r["card"]), in_doubt=bool(r["in_doubt"]))
         claimed.append(Claimed(d, r["card"], version, r["person"], r["alert_id"], r["attempts"], r["tag"], digest))
     return claimed
 

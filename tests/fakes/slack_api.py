@@ -63,6 +63,7 @@ class Message:
     blocks: list[dict]
     updates: int = 0
     shown_at: float = field(default_factory=time.monotonic)
+    metadata: dict | None = None
     ephemeral_for: str | None = None
     history: list[str] = field(default_factory=list)
 
@@ -233,8 +234,24 @@ class FakeSlack:
         if not args.get("text") and not args.get("blocks"):
             return {"error": "no_text"}
         m = Message(channel, self._ts_next(), args.get("text", ""), args.get("blocks") or [])
+        meta = args.get("metadata")
+        m.metadata = json.loads(meta) if isinstance(meta, str) else meta
         self.messages.append(m)
         return {"channel": channel, "ts": m.ts, "message": {"text": m.text}}
+
+    def api_conversations_history(self, args: dict) -> dict:
+        """Newest first; message metadata only with include_all_metadata (as Slack does)."""
+        channel = args.get("channel", "")
+        if self._channel(channel) is None and not any(m.channel == channel for m in self.messages):
+            return {"error": "channel_not_found"}
+        with_meta = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        out = []
+        for m in reversed([m for m in self.messages if m.channel == channel and not m.ephemeral_for]):
+            item: dict[str, Any] = {"type": "message", "ts": m.ts, "text": m.text, "bot_id": "BBOT"}
+            if with_meta and m.metadata:
+                item["metadata"] = m.metadata
+            out.append(item)
+        return {"messages": out[: int(args.get("limit") or 100)], "has_more": False}
 
     def api_chat_postEphemeral(self, args: dict) -> dict:
         channel = self._channel(args.get("channel", ""))
