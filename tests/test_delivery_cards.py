@@ -56,9 +56,11 @@ async def test_a_card_sent_again_after_a_crash_says_it_is_a_repeat_of_the_same_a
     """Defect 5: a copy resent after a restart looked like a new alarm."""
     db = tmp_path / "s.db"
     rig = await start_rig(db, fake)
-    await rig.say("alice", MR_BROWN)
-    first = (await wait_for(lambda: rig.chat("bob")))[0]
-    await rig.engine.stop()
+    try:
+        await rig.say("alice", MR_BROWN)
+        first = (await wait_for(lambda: rig.chat("bob")))[0]
+    finally:
+        await rig.engine.stop()
     # the crash: the process died after Telegram took the card but before the result was written
     con = sqlite3.connect(db)
     con.execute("UPDATE outbox SET status='sending', message_ref=NULL WHERE chat_id='1002' AND kind='send'")

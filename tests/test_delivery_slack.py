@@ -27,19 +27,22 @@ async def crash_and_restart(bot, fake, tmp_path, where: str):
     con.commit()
     con.close()
     fake.connected.clear()
-    again = await start_bot(tmp_path, fake)
-    await again.settle()
-    return again
+    return await start_bot(tmp_path, fake)
 
 
 async def test_a_reply_resent_after_a_crash_is_not_duplicated(tmp_path, fake):
     bot = await start_bot(tmp_path, fake)
-    await fake.acked(await fake.dm(ALICE, "help"))
-    await bot.settle()
-    first = [m.shown for m in fake.seen(ALICE)]
-    assert len(first) == 1
+    try:
+        await fake.acked(await fake.dm(ALICE, "help"))
+        await bot.settle()
+        first = [m.shown for m in fake.seen(ALICE)]
+        assert len(first) == 1
+    except BaseException:
+        await bot.engine.stop()
+        raise
     bot = await crash_and_restart(bot, fake, tmp_path, "chat_id='U0ALICE' AND kind='send'")
     try:
+        await bot.settle()
         assert [m.shown for m in fake.seen(ALICE)] == first  # found by its metadata: not sent twice
         status = await bot.engine.store.read(lambda c: c.execute(
             "SELECT status, error FROM outbox WHERE chat_id='U0ALICE'").fetchall())
@@ -50,11 +53,16 @@ async def test_a_reply_resent_after_a_crash_is_not_duplicated(tmp_path, fake):
 
 async def test_a_card_resent_after_a_crash_says_it_is_a_repeat(tmp_path, fake):
     bot = await start_bot(tmp_path, fake)
-    await fake.acked(await fake.dm(ALICE, "Is Mr Brown in today?"))
-    await bot.settle()
-    assert "(alert #1)" in fake.seen(BOB)[0].shown
+    try:
+        await fake.acked(await fake.dm(ALICE, "Is Mr Brown in today?"))
+        await bot.settle()
+        assert "(alert #1)" in fake.seen(BOB)[0].shown
+    except BaseException:
+        await bot.engine.stop()
+        raise
     bot = await crash_and_restart(bot, fake, tmp_path, "chat_id='U0BOB' AND kind='send'")
     try:
+        await bot.settle()
         cards = fake.seen(BOB)
         assert len(cards) == 2 and "(alert #1)" in cards[1].shown and "REPEAT" in cards[1].shown
         assert cards[1].buttons
