@@ -11,7 +11,7 @@ from __future__ import annotations
 from .messages import Button
 
 MAX_CARDS = 16  # up to 3 buttons each: under Telegram's 100 per keyboard and Slack's 50 blocks
-MAX_TEXT = 3500  # characters: one Telegram message (4,096) with room for the headings
+MAX_TEXT = 3000  # characters: one Telegram message (4,096) with room for the cards to grow when they change
 MAX_CARD_TEXT = 1200  # a longer card goes on its own (it may need several messages anyway)
 RULE = "- - - - -"
 

@@ -108,5 +108,6 @@ STEPS = [
         ended_at REAL                  -- first successful send afterwards
     );
     CREATE INDEX outbox_platform ON outbox(platform, status);
+    CREATE INDEX outbox_digest ON outbox(digest) WHERE digest IS NOT NULL;
     """,
 ]
