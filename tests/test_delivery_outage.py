@@ -106,3 +106,25 @@ async def test_admins_are_told_of_an_outage_once_and_of_the_recovery(tmp_path, f
         assert "outage" in kinds and "outage_over" in kinds
     finally:
         await rig.engine.stop()
+
+
+async def test_a_climb_reaches_an_earlier_tier_person_whose_copy_never_arrived(harness):
+    """Must hold: Bob is in tiers 1 and 2; his tier-1 card was refused for good (say he had
+    blocked the bot then). At the climb he gets a card again, not only the new people."""
+    from bot.transports.base import Undeliverable
+
+    refused = {"n": 0}
+
+    async def refuse_once(delivery):
+        if delivery.chat_id == "bob" and not refused["n"]:
+            refused["n"] += 1
+            raise Undeliverable("Forbidden: bot was blocked by the user")
+
+    harness.transport.fault = refuse_once
+    await harness.say("alice", MR_BROWN)
+    assert harness.sent("bob") == []
+    await harness.advance(121)  # tier 1's two minutes pass: climb to tier 2 (duty managers and admins)
+    assert "tier 2 of 2" in harness.last("bob").text
+    assert "tier 2 of 2" in harness.last("dana").text
+    events = [r[0] for r in await harness.query("SELECT text FROM alert_events WHERE kind='notified'")]
+    assert any("Bob Green" in e and "tier 2" in e for e in events), events
