@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from . import escalation, faults
+from . import escalation, faults, outage
 from .clock import Clock
 from .directory import Directory
 from .matching import PhraseMatcher
@@ -71,7 +71,9 @@ class Engine:
         self.store = await Store.open(self.settings.db)
         self.outbox = Outbox(self.store, self.clock, self.transports, backoff=self.settings.outbox_backoff,
                              backoff_max=self.settings.outbox_backoff_max,
-                             max_attempts=self.settings.outbox_max_attempts, on_failed=self._delivery_failed)
+                             max_attempts=self.settings.outbox_max_attempts, on_failed=self._delivery_failed,
+                             on_outage=self._outage, probe_interval=self.settings.outbox_probe_interval,
+                             outage_notice=self.settings.outbox_outage_notice)
         await self.outbox.start()
         self.scheduler = Scheduler(self.store, self.clock, self.fire)
         if hasattr(self.clock, "listeners"):
@@ -245,6 +247,13 @@ class Engine:
             text += f"; sent via {fallback} instead" if fallback else ""
             escalation.event(tx, c.alert_id, "delivery_failed", text)
         return tx.queued  # left pending: the claim loop picks them up
+
+
+    def _outage(self, conn: sqlite3.Connection, platform: str, since: float, now: float, over: bool) -> int:
+        """A platform has failed alarm delivery for a while (or is back): timelines and admins are told."""
+        tx = Tx(self.ctx, conn, now)
+        outage.tell(tx, platform, since, over)
+        return tx.queued
 
 
 def _busy_rows(conn: sqlite3.Connection, now: float) -> int:

@@ -157,8 +157,12 @@ def _notify_tier(tx: Tx, alert: Alert, tier: int, repeat: int) -> None:
     tx.set_card(alert.card, render(tx, alert))
     card = Outbound("", priority=Priority.alarm, card=alert.card)
     label = f"tier {tier + 1}" + (f", repeat {repeat}" if repeat else "")
-    if tier > 0 and not repeat:  # climbing: people already notified see their copy edited instead
-        already = {r[0] for r in tx.conn.execute("SELECT person FROM alert_recipients WHERE alert_id=?", (alert.id,))}
+    if tier > 0 and not repeat:
+        # climbing: people whose copy arrived or is still on its way see it edited instead; people
+        # of earlier tiers whose copies never arrived (failed on every platform) get a new one
+        already = {r[0] for r in tx.conn.execute(
+            "SELECT DISTINCT person FROM outbox WHERE card=? AND kind='send' AND status IN ('pending','sending','sent')",
+            (alert.card,))}
         people = [p for p in people if p.key not in already]
     for p in people:
         tx.conn.execute("INSERT OR IGNORE INTO alert_recipients(alert_id, person) VALUES(?,?)", (alert.id, p.key))
@@ -263,7 +267,7 @@ def render(tx: Tx, alert: Alert) -> Outbound:
     """The alert card everyone notified sees, in its current state."""
     sender = tx.person(alert.person)
     lines = [
-        ("[DRILL] " if alert.drill else "") + f"[{alert.severity.value.upper()}] {alert.title}",
+        ("[DRILL] " if alert.drill else "") + f"[{alert.severity.value.upper()}] {alert.title} (alert #{alert.id})",
         f"From: {sender.name if sender else 'unknown'}"
         + (f" ({sender.phone})" if sender and sender.phone else "")
         + f", {tx.directory.branch_name(alert.branch)}",

@@ -83,3 +83,5 @@ class Delivery:
     form_ref: str = ""
     ephemeral: bool = False
     attachment: str | None = None
+    live: bool = False  # a live card: it will be edited, so every part of a split copy must stay truthful
+    in_doubt: bool = False  # claimed by a process that died: it may have arrived already

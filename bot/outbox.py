@@ -1,8 +1,16 @@
 """Durable delivery: claim stored rows, pace them per platform, retry, fall back.
 
 The store holds every message; this worker is only a cache of what is due. Alarms
-go before replies, replies before reminders, reminders before reports. Results are
-written back in batches so a burst of alerts does not queue behind bookkeeping.
+go before replies, replies before reminders, reminders before reports; new cards go
+before edits, and an edit waiting behind a newer edit of the same message is dropped.
+Several alarm cards waiting for one chat go as one digest message (a burst reaches a
+duty manager in seconds, not one a second). Results are written back in batches so a
+burst of alerts does not queue behind bookkeeping.
+
+Alarms never give up: only a permanent answer ends their tries on a platform. While a
+platform fails, one waiting message probes it every `probe_interval`; its first
+success releases everything waiting for it, and an outage longer than `outage_notice`
+is told (timeline and admins) once, and again when it ends.
 """
 
 from __future__ import annotations
@@ -16,7 +24,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import digest as digests
 from .clock import Clock
+from .messages import Delivery
+from .model import Priority
 from .store import Store
 from .store import outbox as rows
 from .store.outbox import Claimed
@@ -24,6 +35,9 @@ from .transports.base import RetryAfter, Transport, Undeliverable
 
 log = logging.getLogger(__name__)
 RESULT_COALESCE = 0.0  # seconds; results are bookkeeping (the message is already delivered)
+# the platform-wide rate is counted over a slightly longer window than a second: requests sent
+# a second apart can arrive closer together, and one 429 holds the whole platform back
+RATE_WINDOW = 1.1
 
 
 @dataclass
@@ -33,10 +47,21 @@ class _Result:
     message_ref: str | None = None
     delay: float = 0.0
     error: str = ""
+    digest: str | None = None  # sent as part of this digest message
 
 
 def _order(c: Claimed) -> tuple[int, int]:
     return c.delivery.priority, c.delivery.id
+
+
+def _new_card(c: Claimed) -> bool:
+    return c.delivery.kind == "send" and c.card is not None
+
+
+def _digestible(c: Claimed) -> bool:
+    d = c.delivery
+    return (d.kind == "send" and d.priority == Priority.alarm and c.card is not None and not d.attachment
+            and not d.form and not d.ephemeral and len(d.text) <= digests.MAX_CARD_TEXT)
 
 
 class Lane:
@@ -54,20 +79,31 @@ class Lane:
         self.tasks: set[asyncio.Task] = set()
 
     def push(self, c: Claimed) -> None:
+        d = c.delivery
+        if d.kind == "edit" and d.message_ref:  # an older edit of the same message is superseded
+            for i, w in enumerate(self.waiting):
+                if (w.delivery.kind == "edit" and w.delivery.chat_id == d.chat_id
+                        and w.delivery.message_ref == d.message_ref):
+                    old, keep = (w, c) if w.delivery.id < d.id else (c, w)
+                    self.waiting[i] = keep
+                    self.waiting.sort(key=_order)
+                    self.report(_Result(old, "superseded", message_ref=d.message_ref))
+                    self.wake.set()
+                    return
         bisect.insort(self.waiting, c, key=_order)
         self.wake.set()
 
     def drop(self, ids: set[int]) -> None:
         self.waiting = [c for c in self.waiting if c.delivery.id not in ids]
 
-    def _next(self, now: float) -> tuple[Claimed | None, float]:
+    def _next(self, now: float) -> tuple[list[Claimed] | None, float]:
         limits = self.transport.limits
         if now < self.paused_until:
             return None, self.paused_until - now
         if limits.per_second:
-            self.sent_times = [t for t in self.sent_times if now - t < 1.0]
+            self.sent_times = [t for t in self.sent_times if now - t < RATE_WINDOW]
             if len(self.sent_times) >= limits.per_second:
-                return None, 1.0 - (now - self.sent_times[0])
+                return None, RATE_WINDOW - (now - self.sent_times[0])
         soonest = 3600.0
         for i, c in enumerate(self.waiting):
             chat = c.delivery.chat_id
@@ -75,57 +111,98 @@ class Lane:
                 continue
             free = self.chat_free_at.get(chat, 0.0)
             if free <= now:
-                return self.waiting.pop(i), 0.0
+                return self._take(i), 0.0
             soonest = min(soonest, free - now)
         return None, soonest
 
+    def _take(self, i: int) -> list[Claimed]:
+        """The row at i, and with it other alarm cards waiting for the same chat (one digest message)."""
+        first = self.waiting[i]
+        if first.delivery.kind == "edit":  # a new card for this chat goes before edits of older ones
+            first = next((c for c in self.waiting if c.delivery.chat_id == first.delivery.chat_id
+                          and c.delivery.priority == first.delivery.priority and _new_card(c)), first)
+        self.waiting.remove(first)
+        if not _digestible(first) or not self.transport.chat_interval(first.delivery.chat_id):
+            # a platform without per-chat pacing shows each card at once anyway
+            return [first]
+        batch = [first]
+        for c in list(self.waiting):
+            if c.delivery.chat_id == first.delivery.chat_id and _digestible(c):
+                if not digests.fits([m.delivery.text for m in batch] + [c.delivery.text]):
+                    break
+                batch.append(c)
+                self.waiting.remove(c)
+        return batch
+
     async def run(self) -> None:
         while True:
-            c, wait = self._next(time.monotonic())
-            if c is None:
+            batch, wait = self._next(time.monotonic())
+            if batch is None:
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout=wait)
                 continue
-            chat = c.delivery.chat_id
+            chat = batch[0].delivery.chat_id
             self.busy.add(chat)
             now = time.monotonic()
             self.sent_times.append(now)
             self.chat_free_at[chat] = now + self.transport.chat_interval(chat)
-            task = asyncio.create_task(self._deliver(c))
+            task = asyncio.create_task(self._deliver(batch))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
-    async def _deliver(self, c: Claimed) -> None:
-        chat = c.delivery.chat_id
+    async def _deliver(self, batch: list[Claimed]) -> None:
+        first = batch[0]
+        chat = first.delivery.chat_id
+        key = f"d{first.delivery.id}" if len(batch) > 1 else None
+
+        def report(outcome: str, **kw) -> None:
+            for c in batch:
+                self.report(_Result(c, outcome, digest=key, **kw))
+
         try:
-            ref = await self.transport.deliver(c.delivery)
-            self.report(_Result(c, "sent", message_ref=ref))
+            ref = await self.transport.deliver(_as_digest(batch) if key else first.delivery)
+            report("sent", message_ref=ref)
         except RetryAfter as e:
             # the row itself comes back when its next_at passes; a platform-wide limit also holds the lane
             if e.whole_platform:
                 self.paused_until = max(self.paused_until, time.monotonic() + e.seconds)
-            self.report(_Result(c, "retry", delay=e.seconds, error=f"rate limited for {e.seconds:g}s"))
+            report("retry", delay=e.seconds, error=f"rate limited for {e.seconds:g}s")
         except Undeliverable as e:
-            self.report(_Result(c, "failed", error=str(e)))
+            report("failed", error=str(e))
         except asyncio.CancelledError:
             raise
         except Exception as e:  # network errors, 5xx: retry with backoff
-            log.warning("delivery %s via %s failed: %s", c.delivery.id, self.transport.platform, e)
-            self.report(_Result(c, "retry", error=f"{type(e).__name__}: {e}"))
+            log.warning("delivery %s via %s failed: %s", first.delivery.id, self.transport.platform, e)
+            report("retry", error=f"{type(e).__name__}: {e}")
         finally:
             self.busy.discard(chat)
             self.wake.set()
 
 
+def _as_digest(batch: list[Claimed]) -> Delivery:
+    first = batch[0].delivery
+    text, buttons = digests.compose([(c.alert_id, c.delivery.text, c.delivery.buttons) for c in batch])
+    return Delivery(id=first.id, kind="send", platform=first.platform, chat_id=first.chat_id,
+                    user_id=first.user_id, text=text, buttons=buttons, priority=first.priority, live=True)
+
+
+OnOutage = Callable[[sqlite3.Connection, str, float, float, bool], int]  # conn, platform, since, now, over
+
+
 class Outbox:
     def __init__(self, store: Store, clock: Clock, transports: dict[str, Transport], *, backoff: float,
                  backoff_max: float, max_attempts: int,
-                 on_failed: Callable[[sqlite3.Connection, Claimed, str, float], int]):
+                 on_failed: Callable[[sqlite3.Connection, Claimed, str, float], int],
+                 on_outage: OnOutage | None = None, probe_interval: float = 1.0, outage_notice: float = 60.0):
         self.store = store
         self.clock = clock
         self.backoff, self.backoff_max, self.max_attempts = backoff, backoff_max, max_attempts
         self.on_failed = on_failed
+        self.on_outage = on_outage
+        self.probe_interval, self.outage_notice = probe_interval, outage_notice
+        self.down: dict[str, float] = {}  # platform -> when its current run of failures began (engine clock)
+        self.told: set[str] = set()  # platforms whose outage has been told
         self.results: list[_Result] = []
         self.lanes = {name: Lane(t, self._report) for name, t in transports.items()}
         self._kick = asyncio.Event()
@@ -153,7 +230,8 @@ class Outbox:
 
     async def start(self) -> None:
         await self.store.run(rows.release_claims)
-        self._tasks = [asyncio.create_task(self._claim_loop()), asyncio.create_task(self._flush_loop())]
+        self._tasks = [asyncio.create_task(self._claim_loop()), asyncio.create_task(self._flush_loop()),
+                       asyncio.create_task(self._probe_loop())]
         self._tasks += [asyncio.create_task(lane.run()) for lane in self.lanes.values()]
 
     async def stop(self) -> None:
@@ -197,29 +275,74 @@ class Outbox:
                 log.exception("writing delivery results failed")
                 await asyncio.sleep(0.5)
 
+    async def _probe_loop(self) -> None:
+        """While a platform fails, keep one message trying it, so its return is noticed at once."""
+        while True:
+            await asyncio.sleep(self.probe_interval)
+            for platform in list(self.down):
+                lane = self.lanes.get(platform)
+                if lane is None or lane.waiting or lane.busy:
+                    continue  # something is being tried already
+                try:
+                    if await self.store.run(rows.probe, platform, self.clock.now()):
+                        self.kick()
+                except Exception:
+                    log.exception("probing %s failed", platform)
+
+    def _health(self, batch: list[_Result], now: float) -> tuple[dict[str, tuple[float, bool]], dict[str, float]]:
+        """Platforms that answered again (since, told) and outages long enough to tell (since)."""
+        ok = {r.claimed.delivery.platform for r in batch if r.outcome in ("sent", "failed")}
+        failing = {r.claimed.delivery.platform for r in batch if r.outcome == "retry" and not r.delay} - ok
+        recovered = {p: (self.down.pop(p), p in self.told) for p in ok if p in self.down}
+        self.told -= set(recovered)
+        tell: dict[str, float] = {}
+        for p in failing:
+            since = self.down.setdefault(p, now)
+            if p not in self.told and now - since >= self.outage_notice:
+                self.told.add(p)
+                tell[p] = since
+        return recovered, tell
+
     async def _write_results(self) -> None:
         batch, self.results = self.results, []
-        if batch and await self.store.run(self._apply, batch, self.clock.now()):
+        if not batch:
+            return
+        now = self.clock.now()
+        recovered, tell = self._health(batch, now)
+        if await self.store.run(self._apply, batch, now, recovered, tell):
             self.kick()
 
-    def _apply(self, conn: sqlite3.Connection, batch: list[_Result], now: float) -> int:
+    def _apply(self, conn: sqlite3.Connection, batch: list[_Result], now: float,
+               recovered: dict[str, tuple[float, bool]] | None = None, tell: dict[str, float] | None = None) -> int:
         """Record outcomes; returns how many new rows (edits, fallbacks, retries) were queued."""
         queued = 0
         for r in batch:
             c = r.claimed
+            alarm = c.delivery.priority == Priority.alarm
             if r.outcome == "sent":
-                conn.execute("UPDATE outbox SET status='sent', sent_at=?, message_ref=?, card_version=?, error=NULL"
-                             " WHERE id=?", (now, r.message_ref, c.card_version, c.delivery.id))
+                conn.execute("UPDATE outbox SET status='sent', sent_at=?, message_ref=?, card_version=?, error=NULL,"
+                             " digest=? WHERE id=?", (now, r.message_ref, c.card_version, r.digest, c.delivery.id))
                 if c.card and c.delivery.kind == "send":
                     current = conn.execute("SELECT version FROM cards WHERE key=?", (c.card,)).fetchone()
                     if current and c.card_version is not None and current[0] > c.card_version:
                         queued += len(rows.queue_edits(conn, c.card, now))
-            elif r.outcome == "retry" and (c.attempts < self.max_attempts or r.delay):
+            elif r.outcome == "superseded":  # a newer edit of the same message went instead
+                conn.execute("UPDATE outbox SET status='superseded', sent_at=? WHERE id=?", (now, c.delivery.id))
+            elif r.outcome == "retry" and (alarm or c.attempts < self.max_attempts or r.delay):
+                # alarms never give up: they wait for the platform as long as it takes
                 delay = r.delay or min(self.backoff * 2 ** (c.attempts - 1), self.backoff_max)
                 conn.execute("UPDATE outbox SET status='pending', next_at=?, error=? WHERE id=? AND status='sending'",
                              (now + delay, r.error, c.delivery.id))
                 queued += 1
             else:
-                conn.execute("UPDATE outbox SET status='failed', error=? WHERE id=?", (r.error, c.delivery.id))
-                queued += self.on_failed(conn, c, r.error, now)
+                error = r.error if r.outcome == "failed" else f"gave up after {c.attempts} tries: {r.error}"
+                conn.execute("UPDATE outbox SET status='failed', error=? WHERE id=?", (error, c.delivery.id))
+                queued += self.on_failed(conn, c, error, now)
+        for platform, (since, told) in (recovered or {}).items():
+            queued += rows.release_waiting(conn, platform, now)
+            if told and self.on_outage:
+                queued += self.on_outage(conn, platform, since, now, True)
+        for platform, since in (tell or {}).items():
+            if self.on_outage:
+                queued += self.on_outage(conn, platform, since, now, False)
         return queued

@@ -35,7 +35,9 @@ class Settings(BaseSettings):
     # delivery: retry backoff starts here and doubles up to outbox_backoff_max
     outbox_backoff: float = 1.0
     outbox_backoff_max: float = 60.0
-    outbox_max_attempts: int = 12
+    outbox_max_attempts: int = 12  # for messages below alarm priority: alarms never give up
+    outbox_probe_interval: float = 1.0  # seconds between tries of a platform that is failing
+    outbox_outage_notice: float = 60.0  # seconds of failing alarm delivery before admins are told
 
     # incidents and evidence
     incident_reminder_first: str = "2h"

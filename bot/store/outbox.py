@@ -2,7 +2,10 @@
 
 Claiming is a conditional UPDATE, so a row goes out once even with two workers.
 Rows that belong to a live card render the card's latest text when delivered; a
-copy delivered with an older version gets an edit queued straight after.
+copy delivered with an older version gets an edit queued straight after. Several
+alarm cards sent as one digest message share a `digest` key; an edit of any of them
+re-renders the whole digest. A row claimed by a process that died is `in_doubt`: it
+may have arrived, so a card sent again says it is a repeat.
 """
 
 from __future__ import annotations
@@ -10,7 +13,11 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from .. import digest as digests
 from ..messages import Delivery, buttons_from_json
+
+REPEAT = ("REPEAT: sent again after a restart, so this may have reached you before. "
+          "It is the same one as before, not a new one.\n")
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,7 @@ class Claimed:
     alert_id: int | None
     attempts: int
     tag: str
+    digest: str | None = None  # for edits of a digest message: its key
 
 
 def enqueue(
@@ -58,10 +66,13 @@ def enqueue(
 
 def queue_edits(conn: sqlite3.Connection, card: str, now: float, claim: bool = False) -> list[sqlite3.Row]:
     """Queue one edit for each delivered copy of a card that has no edit waiting; returns the new rows."""
+    # one edit per message: the copies in one digest share a message, and any pending edit of it
+    # renders every member as it is now
     rows = conn.execute(
         "SELECT o.id, o.person, o.platform, o.chat_id, o.user_id, o.priority, o.alert_id FROM outbox o"
         " WHERE o.card=? AND o.kind='send' AND o.status='sent' AND NOT EXISTS"
-        " (SELECT 1 FROM outbox e WHERE e.edit_of=o.id AND e.status='pending')",
+        " (SELECT 1 FROM outbox e WHERE e.status='pending' AND e.kind='edit' AND (e.edit_of=o.id OR"
+        " (o.digest IS NOT NULL AND e.edit_of IN (SELECT d.id FROM outbox d WHERE d.digest=o.digest))))",
         (card,),
     ).fetchall()
     return [enqueue(conn, now=now, kind="edit", edit_of=r["id"], person=r["person"], platform=r["platform"],
@@ -99,20 +110,55 @@ def as_claimed(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Claime
             card = cards[r["card"]]
             if card:
                 text, buttons, version = card["text"], buttons_from_json(card["buttons"]), card["version"]
-        message_ref = None
+        message_ref, digest = None, None
         if r["kind"] == "edit":
-            orig = conn.execute("SELECT message_ref FROM outbox WHERE id=?", (r["edit_of"],)).fetchone()
+            orig = conn.execute("SELECT message_ref, digest FROM outbox WHERE id=?", (r["edit_of"],)).fetchone()
             message_ref = orig["message_ref"] if orig else None
+            digest = orig["digest"] if orig else None
+            if digest:
+                text, buttons = render_digest(conn, digest)
+        elif r["in_doubt"] and r["card"]:
+            text = REPEAT + text
         d = Delivery(id=r["id"], kind=r["kind"], platform=r["platform"], chat_id=r["chat_id"], user_id=r["user_id"],
                      text=text, buttons=buttons, priority=r["priority"], message_ref=message_ref, form=r["form"],
-                     form_ref=r["form_ref"], ephemeral=bool(r["ephemeral"]), attachment=r["attachment"])
-        claimed.append(Claimed(d, r["card"], version, r["person"], r["alert_id"], r["attempts"], r["tag"]))
+                     form_ref=r["form_ref"], ephemeral=bool(r["ephemeral"]), attachment=r["attachment"],
+                     live=bool(r["card"]), in_doubt=bool(r["in_doubt"]))
+        claimed.append(Claimed(d, r["card"], version, r["person"], r["alert_id"], r["attempts"], r["tag"], digest))
     return claimed
+
+
+def render_digest(conn: sqlite3.Connection, key: str) -> tuple[str, tuple]:
+    """A digest message as it should look now: each member card's current text and buttons."""
+    members = conn.execute(
+        "SELECT o.alert_id, c.text, c.buttons FROM outbox o JOIN cards c ON c.key=o.card"
+        " WHERE o.digest=? ORDER BY o.id", (key,)).fetchall()
+    return digests.compose([(m["alert_id"], m["text"], buttons_from_json(m["buttons"])) for m in members])
+
+
+def probe(conn: sqlite3.Connection, platform: str, now: float) -> int:
+    """A platform is down: bring its most urgent waiting row forward, to learn at once when it is back."""
+    return conn.execute(
+        "UPDATE outbox SET next_at=? WHERE id=(SELECT id FROM outbox WHERE status='pending' AND platform=?"
+        " ORDER BY priority, id LIMIT 1) AND next_at>?", (now, platform, now)).rowcount
+
+
+def release_waiting(conn: sqlite3.Connection, platform: str, now: float) -> int:
+    """A platform answered again: every row waiting out a failure's backoff is due now (rate-limit waits stay)."""
+    return conn.execute(
+        "UPDATE outbox SET next_at=? WHERE platform=? AND status='pending' AND next_at>? AND attempts>0"
+        " AND (error IS NULL OR error NOT LIKE 'rate limited%')", (now, platform, now)).rowcount
+
+
+def waiting_alarms(conn: sqlite3.Connection, platform: str) -> tuple[int, list[int]]:
+    """How many alarm messages wait for a platform, and for which alerts."""
+    rows = conn.execute("SELECT alert_id FROM outbox WHERE platform=? AND priority=0 AND status IN"
+                        " ('pending','sending')", (platform,)).fetchall()
+    return len(rows), sorted({r[0] for r in rows if r[0] is not None})
 
 
 def release_claims(conn: sqlite3.Connection) -> int:
     """At start-up: rows claimed by a process that died go back to the queue."""
-    return conn.execute("UPDATE outbox SET status='pending' WHERE status='sending'").rowcount
+    return conn.execute("UPDATE outbox SET status='pending', in_doubt=1 WHERE status='sending'").rowcount
 
 
 def cancel_for_alert(conn: sqlite3.Connection, alert_id: int, tag: str) -> list[int]:

@@ -365,14 +365,32 @@ class SlackTransport(Transport):
 
     async def _post(self, d: Delivery) -> str:
         text, blks = self._render(d)
+        if d.in_doubt and not d.live and (found := await self._already_posted(d)):
+            return found  # sent before a crash: Slack has it, so no duplicate (a card is marked as a repeat instead)
         resp = await self.client.chat_postMessage(channel=d.chat_id, text=text, blocks=blks, unfurl_links=False,
-                                                  unfurl_media=False)
+                                                  unfurl_media=False, metadata=_metadata(d))
         channel, ts = resp.get("channel") or d.chat_id, resp.get("ts") or ""
         if _is_user_id(d.chat_id) and channel:
             self._dm[d.chat_id] = channel
         if d.attachment:
             await self._upload(channel, d.attachment)
         return f"{channel}:{ts}"
+
+    async def _already_posted(self, d: Delivery) -> str | None:
+        """The message this outbox row became before a crash, found by its metadata in recent history."""
+        try:
+            channel = d.chat_id
+            if _is_user_id(channel):
+                channel = self._dm.get(channel) or (await self.client.conversations_open(users=channel))["channel"]["id"]
+            history = await self.client.conversations_history(channel=channel, limit=50, include_all_metadata=True)
+        except SlackApiError as e:
+            log.info("Slack: could not look for an earlier copy of delivery %s: %s", d.id, e)
+            return None
+        for m in history.get("messages") or []:
+            meta = m.get("metadata") or {}
+            if meta.get("event_type") == METADATA_TYPE and (meta.get("event_payload") or {}).get("outbox_id") == d.id:
+                return f"{channel}:{m.get('ts')}"
+        return None
 
     async def _upload(self, channel: str, path: str) -> None:
         """Post a file (e.g. a chart) after its message; the text has already arrived, so a failure is logged."""
@@ -432,3 +450,11 @@ class SlackTransport(Transport):
         if status == 200 and error:  # Slack refused this message for good (PERMANENT lists the usual ones)
             return Undeliverable(error)
         return e
+
+
+METADATA_TYPE = "saferbot_outbox"
+
+
+def _metadata(d: Delivery) -> dict:
+    """Slack message metadata naming the outbox row, so a resend after a crash can find the first copy."""
+    return {"event_type": METADATA_TYPE, "event_payload": {"outbox_id": d.id}}

@@ -344,10 +344,10 @@ class TelegramTransport(TelegramIntake, Transport):
             log.warning("attachment %s of delivery %s is missing; sending the text alone", d.attachment, d.id)
             path = None
         if path is None:
-            return await self._send_text(chat, d.text, markup)
+            return await self._send_text(chat, d.text, markup, d.live)
         caption = escape(d.text)
         if len(caption) > MAX_CAPTION:  # too long for a caption: the text first, then the file
-            await self._send_text(chat, d.text, None)
+            await self._send_text(chat, d.text, None, d.live)
             caption = ""
         with path.open("rb") as f:
             if path.suffix.lower() in (".png", ".jpg", ".jpeg"):
@@ -358,21 +358,25 @@ class TelegramTransport(TelegramIntake, Transport):
                                             parse_mode=ParseMode.HTML, reply_markup=markup)
         return str(m.message_id)
 
-    async def _send_text(self, chat: int, text: str, markup: InlineKeyboardMarkup | None) -> str:
-        parts = chunks(text)
-        ref = ""
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
+    async def _send_text(self, chat: int, text: str, markup: InlineKeyboardMarkup | None, live: bool = False) -> str:
+        ids = []
+        pieces = parts(text) if live else chunks(text)
+        for i, part in enumerate(pieces):
+            last = i == len(pieces) - 1
             m = await self.app.bot.send_message(chat, escape(part) or ".", parse_mode=ParseMode.HTML,
                                                 reply_markup=markup if last else None,
                                                 link_preview_options=NO_PREVIEW)
-            ref = str(m.message_id)
-        return ref  # the last part carries the buttons, so edits go there
+            ids.append(str(m.message_id))
+        return ",".join(ids)  # every part, so an edit of a card keeps each one truthful; the last has the buttons
 
     async def _edit(self, d: Delivery) -> str | None:
         if not d.message_ref:
             raise Undeliverable("no message to edit")
-        text = d.text if len(escape(d.text)) <= MAX_TEXT else chunks(d.text)[0]
+        refs = d.message_ref.split(",")
+        if len(refs) > 1:
+            await self._edit_parts(d, refs)
+            return d.message_ref
+        text = d.text if len(escape(d.text)) <= MAX_TEXT else parts(d.text, 1)[0]
         try:
             await self.app.bot.edit_message_text(escape(text) or ".", chat_id=int(d.chat_id),
                                                  message_id=int(d.message_ref), parse_mode=ParseMode.HTML,
@@ -394,3 +398,42 @@ class TelegramTransport(TelegramIntake, Transport):
                 return d.message_ref
             raise
         return d.message_ref
+
+    async def _edit_parts(self, d: Delivery, refs: list[str]) -> None:
+        """A card sent as several messages: each one gets its new part; the buttons stay on the last."""
+        for i, (ref, text) in enumerate(zip(refs, parts(d.text, len(refs)), strict=True)):
+            last = i == len(refs) - 1
+            try:
+                await self.app.bot.edit_message_text(escape(text) or ".", chat_id=int(d.chat_id), message_id=int(ref),
+                                                     parse_mode=ParseMode.HTML,
+                                                     reply_markup=keyboard(d.buttons) if last else None,
+                                                     link_preview_options=NO_PREVIEW)
+            except BadRequest as e:
+                if "message is not modified" not in e.message.lower():
+                    raise
+
+
+PART_NOTE = "\n(part {i} of {n}, continued below. Latest: {latest})"
+EMPTY_PART = "(part {i} of {n}: the card is shorter now and continues below. Latest: {latest})"
+
+
+def parts(text: str, slots: int | None = None) -> list[str]:
+    """A long text as several messages. Each part but the last ends with the text's latest line
+    (a card's current state), so no part tells an old story after an update. With `slots`
+    (the messages there already are) the result has exactly that many parts."""
+    if len(escape(text)) <= MAX_TEXT and not slots:
+        return [text]
+    latest = text.rstrip().rsplit("\n", 1)[-1][:200]
+    reserve = len(escape(PART_NOTE.format(i=99, n=99, latest=latest)))
+    pieces = chunks(text, MAX_TEXT - reserve) if len(escape(text)) > MAX_TEXT else [text]
+    if slots and len(pieces) > slots:  # more text than messages: keep the start and the end, say so
+        tail = "[... shortened: too long to show here ...]\n" + pieces[-1]
+        while len(escape(tail)) > MAX_TEXT - reserve:
+            tail = tail[:44] + tail[44 + len(escape(tail)) - (MAX_TEXT - reserve):]
+        pieces = pieces[:slots - 1] + [tail]
+    n = slots or len(pieces)
+    head, last = pieces[:-1], pieces[-1]
+    out = [p + PART_NOTE.format(i=i + 1, n=n, latest=latest) for i, p in enumerate(head)]
+    out += [EMPTY_PART.format(i=i + 1, n=n, latest=latest) for i in range(len(head), n - 1)]
+    return out + [last]
+

@@ -17,6 +17,9 @@ connects (e.g. after a crash), or on `await fake.redeliver()`. Real Slack retrie
 API deliveries this way; for a button press or slash command it shows the person an
 error instead, and they try again: the fake re-sends those too, so tests can check that
 a repeat acts once.
+`fake.keep_limits()` keeps Slack's posting limit: about one message a second per channel
+(a short burst tolerated), beyond which chat.postMessage / chat.update answer 429 with
+Retry-After. Each message records `shown_at` (monotonic) for benchmarks.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +69,8 @@ class Message:
     text: str
     blocks: list[dict]
     updates: int = 0
+    shown_at: float = field(default_factory=time.monotonic)
+    metadata: dict | None = None
     ephemeral_for: str | None = None
     history: list[str] = field(default_factory=list)
 
@@ -102,6 +108,29 @@ class FakeSlack:
         self._ack_event = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self._limits: tuple[float, float] | None = None  # (per channel interval, burst)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self.limited: list[tuple[str, str]] = []  # (method, channel) answered 429
+
+    def keep_limits(self, per_channel_interval: float = 1.0, burst: float = 2) -> None:
+        """chat.postMessage / chat.update beyond about one a second per channel: 429 with Retry-After."""
+        self._limits = (per_channel_interval, burst)
+
+    def _flood(self, method: str, args: dict) -> float | None:
+        """Seconds to wait if this call is over the limit, else None (and it counts)."""
+        if self._limits is None or method not in ("chat.postMessage", "chat.update"):
+            return None
+        interval, burst = self._limits
+        channel = self._channel(str(args.get("channel", ""))) or str(args.get("channel", ""))
+        now = time.monotonic()
+        tokens, at = self._buckets.get(channel, (burst, now))
+        tokens = min(burst, tokens + (now - at) / interval)
+        if tokens < 1:
+            self._buckets[channel] = (tokens, now)
+            self.limited.append((method, channel))
+            return max(1, math.ceil((1 - tokens) * interval))
+        self._buckets[channel] = (tokens - 1, now)
+        return None
 
     # --- server --------------------------------------------------------------------
     async def start(self) -> None:
@@ -163,6 +192,10 @@ class FakeSlack:
         want = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
         if token != want:
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        wait = self._flood(method, args)
+        if wait is not None:
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                     headers={"Retry-After": str(wait)})
         fault = self._fault(method)
         if fault and fault.delay:
             await asyncio.sleep(fault.delay)
@@ -210,8 +243,24 @@ class FakeSlack:
         if not args.get("text") and not args.get("blocks"):
             return {"error": "no_text"}
         m = Message(channel, self._ts_next(), args.get("text", ""), args.get("blocks") or [])
+        meta = args.get("metadata")
+        m.metadata = json.loads(meta) if isinstance(meta, str) else meta
         self.messages.append(m)
         return {"channel": channel, "ts": m.ts, "message": {"text": m.text}}
+
+    def api_conversations_history(self, args: dict) -> dict:
+        """Newest first; message metadata only with include_all_metadata (as Slack does)."""
+        channel = args.get("channel", "")
+        if self._channel(channel) is None and not any(m.channel == channel for m in self.messages):
+            return {"error": "channel_not_found"}
+        with_meta = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        out = []
+        for m in reversed([m for m in self.messages if m.channel == channel and not m.ephemeral_for]):
+            item: dict[str, Any] = {"type": "message", "ts": m.ts, "text": m.text, "bot_id": "BBOT"}
+            if with_meta and m.metadata:
+                item["metadata"] = m.metadata
+            out.append(item)
+        return {"messages": out[: int(args.get("limit") or 100)], "has_more": False}
 
     def api_chat_postEphemeral(self, args: dict) -> dict:
         channel = self._channel(args.get("channel", ""))

@@ -12,7 +12,12 @@ would show and the entities (bold, links) it would draw.
 
 Faults: `fail(method, status, times, retry_after=...)` answers the next calls with an
 error (429 with retry_after, 500, 403 ...); `slow(method, seconds, times)` delays
-answers; `block(user)` makes the user block the bot (403 from then on).
+answers; `block(user)` makes the user block the bot (403 from then on);
+`outage()` / `outage(False)` makes the whole API answer 502 Bad Gateway (then recover).
+
+Limits: `keep_limits()` makes it keep Telegram's flood limits as the Bot API FAQ gives
+them: about one message a second per chat (a short burst of `chat_burst` is tolerated),
+30 a second overall; beyond that a 429 with retry_after. Sends and edits both count.
 
     fake = FakeTelegram(); await fake.start()
     alice = fake.user(1001, "Alice")
@@ -26,6 +31,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import re
 import time
 from collections.abc import Callable
@@ -132,6 +138,7 @@ class FakeMessage:
     file_name: str = ""
     file_bytes: bytes = b""
     edits: list[tuple[float, str]] = field(default_factory=list)
+    shown_at: float = field(default_factory=time.monotonic)  # when it appeared (monotonic, for benchmarks)
 
     @property
     def labels(self) -> list[str]:
@@ -203,6 +210,11 @@ class FakeTelegram:
         self._pusher: asyncio.Task | None = None
         self._session: aiohttp.ClientSession | None = None
         self._closing = False
+        self.down = False  # outage switch: every call answers 502
+        self.limited: list[tuple[str, int]] = []  # (method, chat) answered 429 by the flood limits
+        self._limits: tuple[float, float, int] | None = None  # (per chat interval, chat burst, overall per s)
+        self._buckets: dict[int, tuple[float, float]] = {}  # chat -> (tokens, at)
+        self._recent: list[float] = []  # monotonic times of sends/edits in the last second
 
     # --- server ----------------------------------------------------------------
     async def start(self) -> str:
@@ -238,7 +250,11 @@ class FakeTelegram:
         delay = self._take_delay(method)
         if delay:
             await asyncio.sleep(delay)
+        if self.down:
+            call.status = 502
+            return web.Response(status=502, text="Bad Gateway")
         try:
+            self._flood_check(method, params)
             fault = self._take_fault(method)
             if fault:
                 raise ApiError(fault.status, fault.description or _DESCRIPTIONS.get(fault.status, "Error"),
@@ -297,6 +313,34 @@ class FakeTelegram:
 
     def block(self, user_id: int) -> None:
         self.blocked.add(user_id)
+
+    def outage(self, down: bool = True) -> None:
+        """Telegram goes away (every call answers 502) or comes back."""
+        self.down = down
+
+    def keep_limits(self, per_chat_interval: float = 1.0, chat_burst: float = 2, overall: int = 30) -> None:
+        """Answer 429 (with retry_after) beyond Telegram's flood limits."""
+        self._limits = (per_chat_interval, chat_burst, overall)
+
+    def _flood_check(self, method: str, p: dict) -> None:
+        if self._limits is None or method.lower() not in _COUNTED or "chat_id" not in p:
+            return
+        interval, burst, overall = self._limits
+        now = time.monotonic()
+        self._recent = [t for t in self._recent if now - t < 1.0]
+        chat = int(p["chat_id"])
+        tokens, at = self._buckets.get(chat, (burst, now))
+        tokens = min(burst, tokens + (now - at) / interval)
+        if len(self._recent) >= overall:
+            self.limited.append((method, chat))
+            raise ApiError(429, "Too Many Requests: retry after 1", 1)
+        if tokens < 1:
+            wait = max(1, math.ceil((1 - tokens) * interval))
+            self._buckets[chat] = (tokens, now)
+            self.limited.append((method, chat))
+            raise ApiError(429, f"Too Many Requests: retry after {wait}", wait)
+        self._buckets[chat] = (tokens - 1, now)
+        self._recent.append(now)
 
     # --- people using Telegram -------------------------------------------------
     def user(self, user_id: int, first_name: str, last_name: str = "", username: str | None = None) -> dict:
@@ -539,5 +583,6 @@ class FakeTelegram:
         return m.json(self.bot, chat)
 
 
+_COUNTED = {"sendmessage", "sendphoto", "senddocument", "editmessagetext", "editmessagecaption"}
 _DESCRIPTIONS = {400: "Bad Request", 403: "Forbidden: bot was blocked by the user", 404: "Not Found",
                  500: "Internal Server Error", 502: "Bad Gateway"}

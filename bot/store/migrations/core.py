@@ -97,4 +97,17 @@ STEPS = [
         since REAL NOT NULL
     );
     """,
+    """
+    ALTER TABLE outbox ADD COLUMN digest TEXT;     -- several alarm cards sent as one message share this key
+    ALTER TABLE outbox ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;  -- claimed by a process that died
+    CREATE TABLE outages (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,
+        since REAL NOT NULL,           -- first failed send
+        told_at REAL,                  -- when admins and timelines were told
+        ended_at REAL                  -- first successful send afterwards
+    );
+    CREATE INDEX outbox_platform ON outbox(platform, status);
+    CREATE INDEX outbox_digest ON outbox(digest) WHERE digest IS NOT NULL;
+    """,
 ]
