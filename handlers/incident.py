@@ -369,8 +369,8 @@ def one_line(tx: Tx, inc: sqlite3.Row) -> str:
          usage="incidents [stubs|unreviewed]")
 def list_incidents(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     word = args.strip().lower()
-    where = {"stubs": "AND status='stub'", "unreviewed": "AND status='complete'",
-             "review": "AND status='complete'"}.get(word, "")
+    where = {"stubs": "AND status='stub'", "unreviewed": "AND status IN ('stub', 'complete') AND anonymised_at IS NULL",
+             "review": "AND status IN ('stub', 'complete') AND anonymised_at IS NULL"}.get(word, "")  # a stub is not reviewed either
     rows = visible(tx, person, where)
     if not rows:
         tx.reply(msg, Outbound("No incidents to show."), person=person)

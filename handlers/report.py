@@ -232,12 +232,13 @@ def excel_safe(value: str) -> str:
 
 # --- retention ---------------------------------------------------------------------------------------------
 def retention_cutoff(now: float, tz: ZoneInfo, years: int) -> float:
+    """Local midnight starting the day `years` ago: "logged before <that date>" is then exactly true."""
     local = datetime.fromtimestamp(now, tz)
     try:
         then = local.replace(year=local.year - years)
     except ValueError:  # 29 February
         then = local.replace(year=local.year - years, day=28)
-    return then.timestamp()
+    return datetime(then.year, then.month, then.day, tzinfo=tz).timestamp()
 
 
 def purge(conn: sqlite3.Connection, now: float, cutoff: float, *, dry_run: bool = False,

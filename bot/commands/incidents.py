@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import getpass
 import io
 import json
 import sys
@@ -88,7 +87,9 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     tz, names, branch_name = _context(settings)
     start, end = day_bounds(args.start, args.end, tz)
-    reader = f"cli:{getpass.getuser()}"
+    from ..audit import cli_actor
+
+    reader = cli_actor()
     rows = _run(settings, export_rows, start, end, tz, names, branch_name, reader, time.time())
     if args.format == "csv":
         data = ("\ufeff" + to_csv(rows)).encode("utf-8")
@@ -130,7 +131,7 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     verb = "would be" if args.dry_run else "were"
     how = "deleted" if args.delete else "anonymised"
     print(f"Retention: {settings.retention_years} years; incidents logged before "
-          f"{datetime.fromtimestamp(cutoff, tz):%Y-%m-%d} {verb} {how}: {len(rows)}")
+          f"{datetime.fromtimestamp(cutoff, tz):%Y-%m-%d %H:%M} ({tz}) {verb} {how}: {len(rows)}")
     for r in rows:
         print(f"  {r['ref']}  {datetime.fromtimestamp(r['created_at'], tz):%Y-%m-%d}  {branch_name(r['branch'])}"
               f"  {r['category'] or 'stub'}")

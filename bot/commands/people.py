@@ -8,7 +8,6 @@ applies command-line edits when it next starts; edits made in chat apply at once
 from __future__ import annotations
 
 import argparse
-import getpass
 import sqlite3
 
 
@@ -28,11 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     h = rs.add_parser("history", help="recent roster changes")
     h.add_argument("key", nargs="?")
     for parser in (ls, r, h, *[rs.choices[n] for n in ("add", "set")]):
-        parser.add_argument("--by", default=None, help="who is making the change (default: your login name)")
+        parser.add_argument("--by", default=None, help="whom you act for (recorded next to your OS login name)")
     p.set_defaults(func=cmd_roster)
 
 
 def cmd_roster(args: argparse.Namespace, settings) -> int:
+    from bot.audit import cli_actor
     from bot.cli import load_config
     from bot.directory import Directory, apply_overlay
     from bot.store import migrate
@@ -54,7 +54,7 @@ def cmd_roster(args: argparse.Namespace, settings) -> int:
         if args.roster_command == "history":
             print("\n".join(history_lines(conn, directory, args.key, limit=100)))
             return 0
-        by = args.by or _login()
+        by = cli_actor(args.by)
         try:
             fields = parse_fields(getattr(args, "fields", None) or [])
             conn.execute("BEGIN IMMEDIATE")
@@ -72,10 +72,3 @@ def cmd_roster(args: argparse.Namespace, settings) -> int:
         return 0
     finally:
         conn.close()
-
-
-def _login() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:
-        return "cli"
