@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     incident_reminder_every: str = "24h"
     incident_manager_after: str = "24h"
     retention_years: int = 6
+    outbox_retention: str = "30d"  # delivered message bodies (they may quote an incident) are cleared after this
     welfare_checkins: str = "1w,2w,4w"
 
     # people, duty, backup and lockdown

@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 
 from bot.forms import FORMS
 from bot.messages import Inbound, Outbound
-from bot.model import Person, Priority, Role
+from bot.model import Person, Priority, Role, parse_duration
 from bot.registry import STARTUP_HOOKS, command, wakeup
 from bot.unit import Tx
 
-from . import incident
+from . import incident, retention
 
 FORM = FORMS["incident"]
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -242,11 +242,12 @@ def retention_cutoff(now: float, tz: ZoneInfo, years: int) -> float:
 
 
 def purge(conn: sqlite3.Connection, now: float, cutoff: float, *, dry_run: bool = False,
-          delete: bool = False) -> list[sqlite3.Row]:
-    """Incidents logged before `cutoff`: anonymised (kept for counts) or deleted. Returns what was affected."""
+          delete: bool = False, messages_cutoff: float | None = None) -> list[sqlite3.Row]:
+    """Incidents logged before `cutoff`: anonymised (kept for counts) or deleted, and every other copy of
+    personal data past its retention with them (handlers.retention). Returns the incidents affected."""
     where = "created_at < ?" + ("" if delete else " AND anonymised_at IS NULL")
     rows = conn.execute(f"SELECT * FROM incidents WHERE {where} ORDER BY created_at", (cutoff,)).fetchall()
-    if dry_run or not rows:
+    if dry_run:
         return rows
     ids = [(r["id"],) for r in rows]
     for table in ("incident_notes", "incident_drafts", "welfare_checklist", "welfare_checkins"):
@@ -261,7 +262,17 @@ def purge(conn: sqlite3.Connection, now: float, cutoff: float, *, dry_run: bool 
                          " anonymised_at=? WHERE id=?", (json.dumps(keep), now, r["id"]))
     conn.executemany("UPDATE wakeups SET status='cancelled' WHERE kind IN (?,?,?) AND ref=? AND status='pending'",
                      [(incident.REMIND, incident.OVERDUE, incident.RIDDOR, str(r["id"])) for r in rows])
+    retention.purge_copies(conn, cutoff=cutoff, messages_cutoff=cutoff if messages_cutoff is None else messages_cutoff,
+                           incident_ids=[r["id"] for r in rows], delete=delete)
     return rows
+
+
+def messages_cutoff(now: float, settings: object) -> float:
+    """Delivered message bodies are kept this long (SAFERBOT_OUTBOX_RETENTION, default 30 days)."""
+    try:
+        return now - parse_duration(getattr(settings, "outbox_retention", "30d") or "30d")
+    except ValueError:
+        return now - 30 * 86400
 
 
 def next_purge_at(tx: Tx) -> float:
@@ -276,7 +287,7 @@ def next_purge_at(tx: Tx) -> float:
 @wakeup(incident.PURGE)
 def daily_purge(tx: Tx, ref: str) -> None:
     cutoff = retention_cutoff(tx.now, tx.ctx.clock.tz, tx.ctx.settings.retention_years)
-    purge(tx.conn, tx.now, cutoff)
+    purge(tx.conn, tx.now, cutoff, messages_cutoff=messages_cutoff(tx.now, tx.ctx.settings))
     tx.wake(incident.PURGE, "daily", next_purge_at(tx))
 
 

@@ -52,7 +52,7 @@ async def test_purge_leaves_no_marker_in_any_table_or_file(tmp_path, monkeypatch
         assert M["perp"] in h.last("bob").text
         await h.say("bob", f"incident INC-2019-0001 note spoke to {M['note']}")
         await h.say("alice", f"lone 45m home visit {M['lone']}")
-        await h.say("alice", "check in")
+        await h.say("alice", "finish")
         await h.say("alice", f"backup {M['backup']}")
         await h.say("alice", "stand down")
         await h.say("alice", "Is Mr Brown in today?")  # a codeword alert: its timeline names people
