@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     welfare_checkins: str = "1w,2w,4w"
 
     # people, duty, backup and lockdown
+    roster_refresh: float = 2.0  # seconds: how soon a command-line roster edit reaches a running bot
     shift_expiry: str = "14h"  # a forgotten "on shift" (or "off shift") stops counting after this
     backup_wait: str = "2m"  # nobody says On my way within this: the backup request climbs its ladder
     backup_ladder: str = "urgent"  # ladder for a typed `backup` (a codeword uses its own ladder)

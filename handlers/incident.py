@@ -21,6 +21,8 @@ from bot.permissions import allowed
 from bot.registry import button, command, home, wakeup
 from bot.unit import Tx
 
+from . import privacy
+
 FORM = FORMS["incident"]
 REMIND = "incident.remind"
 OVERDUE = "incident.overdue"
@@ -297,12 +299,21 @@ def complete_form(tx: Tx, person: Person, inc: sqlite3.Row, clean: dict[str, str
 
 
 # --- reading and review ------------------------------------------------------------------------------
+def name_of(tx: Tx, key: str | None) -> str | None:
+    """A person's name, also for someone who has left (their records carry a retired key)."""
+    p = tx.person(key)
+    if p:
+        return p.name
+    former = privacy.former_name(tx.conn, key)
+    return f"{former} (has left)" if former else key
+
+
 def render_full(tx: Tx, inc: sqlite3.Row) -> str:
-    reporter = tx.person(inc["reporter"])
+    reporter = name_of(tx, inc["reporter"])
     flags = [f for f, on in (("DRILL", inc["drill"]), ("SERIOUS", inc["serious"]), ("RIDDOR", inc["riddor"])) if on]
     lines = [f"{inc['ref']} ({inc['status']})" + (f" [{', '.join(flags)}]" if flags else ""),
              f"Branch: {tx.directory.branch_name(inc['branch'])}",
-             f"Reported by: {reporter.name if reporter else '(not recorded)'} on {stamp(tx, inc['created_at'])}",
+             f"Reported by: {reporter or '(not recorded)'} on {stamp(tx, inc['created_at'])}",
              f"Logged: {inc['text']}"]
     if inc["anonymised_at"]:
         lines.append(f"Anonymised on {stamp(tx, inc['anonymised_at'])} under the retention policy.")
@@ -321,11 +332,9 @@ def render_full(tx: Tx, inc: sqlite3.Row) -> str:
     if inc["riddor"]:
         lines.append(f"RIDDOR reportable: report by {tx.local(inc['riddor_due']).strftime('%a %d %b %Y')}")
     for n in tx.conn.execute("SELECT * FROM incident_notes WHERE incident_id=? ORDER BY id", (inc["id"],)):
-        author = tx.person(n["author"])
-        lines.append(f"Note by {author.name if author else n['author']} on {stamp(tx, n['at'])}: {n['text']}")
+        lines.append(f"Note by {name_of(tx, n['author'])} on {stamp(tx, n['at'])}: {n['text']}")
     if inc["reviewed_by"]:
-        rv = tx.person(inc["reviewed_by"])
-        lines.append(f"Reviewed by {rv.name if rv else inc['reviewed_by']} on {stamp(tx, inc['reviewed_at'])}")
+        lines.append(f"Reviewed by {name_of(tx, inc['reviewed_by'])} on {stamp(tx, inc['reviewed_at'])}")
     return "\n".join(lines)
 
 

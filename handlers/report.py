@@ -21,7 +21,7 @@ from bot.model import Person, Priority, Role, parse_duration
 from bot.registry import STARTUP_HOOKS, command, wakeup
 from bot.unit import Tx
 
-from . import incident, retention
+from . import incident, privacy, retention
 
 FORM = FORMS["incident"]
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -202,22 +202,28 @@ def export_rows(conn: sqlite3.Connection, start: float, end: float, tz: ZoneInfo
     def local(ts: float | None) -> str:
         return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M") if ts else ""
 
+    def name(key: str | None) -> str:
+        if not key:
+            return ""
+        former = privacy.former_name(conn, key)
+        return names.get(key) or (f"{former} (has left)" if former else key)
+
     out = []
     for r in in_period(conn, start, end):
         given = json.loads(r["answers"] or "{}")
         notes = conn.execute("SELECT * FROM incident_notes WHERE incident_id=? ORDER BY id", (r["id"],)).fetchall()
         row = {
             "ref": r["ref"], "status": r["status"], "drill": "yes" if r["drill"] else "no",
-            "branch": branch_name(r["branch"]), "reporter": names.get(r["reporter"] or "", r["reporter"] or ""),
+            "branch": branch_name(r["branch"]), "reporter": name(r["reporter"]),
             "logged_at": local(r["created_at"]), "logged_text": r["text"],
             "alert_id": str(r["alert_id"] or ""),
             **{f.name: given.get(f.name, "") for f in FORM.fields},
             "completed_at": local(r["completed_at"]), "completed_via": r["completed_via"] or "",
             "serious": "yes" if r["serious"] else "no", "police_ref": r["police_ref"] or "",
             "riddor": "yes" if r["riddor"] else "no", "riddor_due": local(r["riddor_due"])[:10],
-            "reviewed_by": names.get(r["reviewed_by"] or "", r["reviewed_by"] or ""),
+            "reviewed_by": name(r["reviewed_by"]),
             "reviewed_at": local(r["reviewed_at"]),
-            "notes": "\n".join(f"{local(n['at'])} {names.get(n['author'], n['author'])}: {n['text']}" for n in notes),
+            "notes": "\n".join(f"{local(n['at'])} {name(n['author'])}: {n['text']}" for n in notes),
             "anonymised_at": local(r["anonymised_at"]),
         }
         out.append(row)

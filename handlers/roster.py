@@ -21,7 +21,40 @@ from bot.permissions import allowed
 from bot.registry import CONVERSATIONS, STARTUP_HOOKS, command, home
 from bot.unit import Tx
 
+from . import privacy
+
 STARTUP_HOOKS.append(_directory.startup)  # roster edits kept in the store, the engine's clock
+
+
+def _roster_mark(conn: sqlite3.Connection) -> tuple[int, int]:
+    return tuple(conn.execute("SELECT COALESCE(MAX(id), 0), COUNT(*) FROM roster_audit").fetchone())  # type: ignore
+
+
+async def _watch_roster(engine) -> None:
+    """Start-up hook: command-line roster edits (another process) reach the running bot within
+    SAFERBOT_ROSTER_REFRESH seconds; chat edits apply at once anyway. The task ends with the store."""
+    import asyncio
+
+    store = engine.store
+    every = float(getattr(engine.settings, "roster_refresh", 2.0) or 2.0)
+    mark = await store.read(_roster_mark)
+
+    async def watch() -> None:
+        nonlocal mark
+        while engine.store is store:
+            await asyncio.sleep(every)
+            try:
+                now = await store.read(_roster_mark)
+                if now != mark:
+                    mark = now
+                    await store.read(lambda conn: _directory.reload(engine.directory, conn))
+            except Exception:  # the store was closed: the engine stopped
+                return
+
+    engine._roster_watch = asyncio.get_running_loop().create_task(watch())  # keep a reference
+
+
+STARTUP_HOOKS.append(_watch_roster)
 
 ROLE_NAMES = {Role.volunteer: "volunteer", Role.staff: "staff", Role.duty_manager: "duty manager",
               Role.admin: "admin"}
@@ -321,8 +354,12 @@ def change_roster(conn: sqlite3.Connection, directory: Directory, *, action: str
     conn.execute("INSERT INTO roster_audit(at, by, via, person, action, before, after) VALUES(?,?,?,?,?,?,?)",
                  (now, by, via, key, action, before.model_dump_json(by_alias=True) if before else None,
                   after.model_dump_json(by_alias=True) if after else None))
-    if action == "remove":
-        conn.execute("DELETE FROM shifts WHERE person=?", (key,))
+    if action == "remove":  # a leaver: their phone, invites and records do not pass to a future holder of the key
+        assert before is not None
+        try:
+            privacy.retire(conn, key, before.name, now=now, by=by)
+        except privacy.StillActive as e:
+            raise RosterError(str(e)) from None
     return before, after
 
 

@@ -2,7 +2,8 @@
 
 Edits are saved in the database as an overlay on the service file and audited (who,
 when, before and after), exactly like `person add|set|remove` in chat. A running bot
-applies command-line edits when it next starts; edits made in chat apply at once.
+applies command-line edits within SAFERBOT_ROSTER_REFRESH seconds (2 by default); edits made in
+chat apply at once. Removing someone ends their chat accounts and invites at once.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def cmd_roster(args: argparse.Namespace, settings) -> int:
         except RosterError as e:
             print(f"saferbot: not changed: {e}")
             return 1
-        print(f"Saved: {summary(before, after)}. A running bot picks this up when it next starts.")
+        print(f"Saved: {summary(before, after)}. A running bot picks this up within a few seconds.")
         return 0
     finally:
         conn.close()
