@@ -9,7 +9,7 @@ import logging
 import signal
 import sys
 
-from . import commands
+from . import commands, logs
 from .book import ConfigError, load_all, resolve_service_path
 from .settings import Settings
 
@@ -87,9 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logs.setup(settings)  # redacts tokens, invite codes and (unless SAFERBOT_LOG_MESSAGES=1) message text
     return int(args.func(args, settings) or 0)
 
 

@@ -15,6 +15,7 @@ class Settings(BaseSettings):
     service_file: Path = Path("config/service.yaml")
     codewords_file: Path = Path("codewords.yaml")
     log_level: str = "INFO"
+    log_messages: bool = False  # True: what people type may appear in DEBUG logs (tokens never do)
 
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
