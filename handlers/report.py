@@ -294,6 +294,7 @@ def next_purge_at(tx: Tx) -> float:
 def daily_purge(tx: Tx, ref: str) -> None:
     cutoff = retention_cutoff(tx.now, tx.ctx.clock.tz, tx.ctx.settings.retention_years)
     purge(tx.conn, tx.now, cutoff, messages_cutoff=messages_cutoff(tx.now, tx.ctx.settings))
+    retention.mark_checkpoint_due(tx.conn, tx.now)
     tx.wake(incident.PURGE, "daily", next_purge_at(tx))
 
 
@@ -307,3 +308,4 @@ async def _schedule_purge(engine) -> None:
 
 
 STARTUP_HOOKS.append(_schedule_purge)
+STARTUP_HOOKS.append(retention.watch_checkpoints)

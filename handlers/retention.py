@@ -89,3 +89,39 @@ def purge_copies(conn: sqlite3.Connection, *, cutoff: float, messages_cutoff: fl
 def checkpoint(conn: sqlite3.Connection) -> None:
     """Copy the WAL into the database file and truncate it, so purged text is not left in `-wal`."""
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
+# --- the nightly purge inside the running bot ------------------------------------------------------------------
+CHECKPOINT_FLAG = "retention.checkpoint"  # a platform_info row the nightly purge leaves for the task below
+CHECKPOINT_EVERY = 30.0  # seconds between looks for that flag
+
+
+def mark_checkpoint_due(conn: sqlite3.Connection, now: float) -> None:
+    conn.execute("INSERT OR REPLACE INTO platform_info(key, value, updated_at) VALUES(?, 'due', ?)",
+                 (CHECKPOINT_FLAG, now))
+
+
+def _checkpoint_if_due(conn: sqlite3.Connection) -> bool:
+    if not conn.execute("SELECT 1 FROM platform_info WHERE key=?", (CHECKPOINT_FLAG,)).fetchone():
+        return False
+    conn.execute("DELETE FROM platform_info WHERE key=?", (CHECKPOINT_FLAG,))  # autocommit: outside any unit
+    checkpoint(conn)
+    return True
+
+
+async def watch_checkpoints(engine) -> None:
+    """Start-up hook: a purge runs inside a transaction, where SQLite cannot checkpoint; this task
+    checkpoints (TRUNCATE) soon after, so purged text leaves the database file and its WAL."""
+    import asyncio
+
+    store = engine.store
+
+    async def watch() -> None:
+        while engine.store is store:
+            await asyncio.sleep(CHECKPOINT_EVERY)
+            try:
+                await store.read(_checkpoint_if_due)
+            except Exception:  # the store was closed: the engine stopped
+                return
+
+    engine._checkpoint_watch = asyncio.get_running_loop().create_task(watch())

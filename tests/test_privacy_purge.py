@@ -89,3 +89,39 @@ async def test_purge_keeps_recent_messages_and_live_records(tmp_path, monkeypatc
         await store.close()
     assert [tuple(r) for r in notes] == [("home visit Zqkeepme", "live")]
     assert [tuple(r) for r in alerts] == [("open", "alice")] and sent > 0
+
+
+async def test_the_nightly_purge_leaves_nothing_in_the_files_of_a_running_bot(tmp_path, clock, monkeypatch):
+    from handlers import retention
+
+    monkeypatch.setattr(retention, "CHECKPOINT_EVERY", 0.02)
+    h = await start_engine(tmp_path / "saferbot.db", clock)
+    try:
+        await _nightly(h)
+    finally:
+        await h.engine.stop()
+
+
+async def _nightly(h) -> None:
+    from handlers import retention
+    from tests.test_report import DAY, _old_incident
+
+    await h.engine.store.run(_old_incident, 0)
+    await h.engine.store.run(lambda c: c.execute("UPDATE incidents SET created_at=?, text='Zqnightly marker'",
+                                                 (h.clock.now() - 6.1 * 365.25 * DAY,)))
+    await h.engine.store.read(retention.checkpoint)  # the marker is in the database file itself now
+    assert any(b"Zqnightly" in f.read_bytes() for f in _files(h.db))
+    await h.advance(DAY)  # 03:00: the nightly purge
+    row = (await h.query("SELECT text FROM incidents"))[0]
+    assert row[0] == ""
+
+    async def clean() -> bool:
+        return not any(b"Zqnightly" in f.read_bytes() for f in _files(h.db))
+
+    for _ in range(100):
+        if await clean():
+            break
+        await asyncio.sleep(0.02)
+    flag = await h.query("SELECT * FROM platform_info")
+    where = [f.name for f in _files(h.db) if b"Zqnightly" in f.read_bytes()]
+    assert await clean(), f"the purged text is still in {where} {[tuple(r) for r in flag]}"
