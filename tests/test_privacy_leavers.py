@@ -7,8 +7,11 @@ import asyncio
 import itertools
 import sqlite3
 
+from bot.book import load_book, load_service
+from bot.engine import Engine
 from bot.router import NEUTRAL
-from tests.conftest import ROOT, settle
+from bot.transports.memory import MemoryTransport
+from tests.conftest import ROOT, Harness, make_settings, settle
 from tests.test_registration import invite, start, tap
 
 DAY = 24 * 3600
@@ -86,5 +89,32 @@ async def test_removing_in_chat_ends_bindings_and_invites_at_once(tmp_path, cloc
         assert await tap(h, tg, "602", pending) == NEUTRAL
         rows = sqlite3.connect(h.db).execute("SELECT COUNT(*) FROM bindings WHERE person='carol'").fetchone()
         assert rows == (0,)
+    finally:
+        await h.engine.stop()
+
+
+async def test_someone_taken_out_of_the_service_file_is_a_leaver_too(tmp_path, clock):
+    h, tg = await start(tmp_path, clock)
+    try:
+        await tap(h, tg, "701", await invite(h, "erin"))
+        await tg.say("701", "log shouted at by a visitor")
+        await settle(h.engine)
+    finally:
+        await h.engine.stop()
+    text = (ROOT / "config" / "service.example.yaml").read_text(encoding="utf-8")
+    edited = tmp_path / "service.yaml"
+    edited.write_text(text.replace("  erin:  {name: Erin Shah, role: staff, branch: riverside, phone: \"+44 7700 900004\"}\n",
+                                   ""), encoding="utf-8")
+    s = make_settings(h.db).model_copy(update={"service_file": edited})
+    service = load_service(edited)
+    tg = MemoryTransport("telegram")
+    engine = Engine(s, load_book(s.codewords_file, service), service, clock=clock,
+                    transports=[MemoryTransport("console"), tg])
+    await engine.start()
+    h = Harness(engine, clock, tg, h.db)
+    try:
+        assert h.engine.directory.find("telegram", "701") is None
+        rows = sqlite3.connect(h.db).execute("SELECT reporter FROM incidents").fetchall()
+        assert rows == [("erin~1",)]
     finally:
         await h.engine.stop()
