@@ -21,69 +21,12 @@ from bot.permissions import allowed
 from bot.registry import CONVERSATIONS, STARTUP_HOOKS, command, home
 from bot.unit import Tx
 
-from . import privacy
+from . import leavers, privacy
 
 STARTUP_HOOKS.append(_directory.startup)  # roster edits kept in the store, the engine's clock
+STARTUP_HOOKS += [leavers.reconcile, leavers.watch_roster]  # then leavers; then command-line edits while running
 
 
-def _retire_missing(directory: Directory, conn: sqlite3.Connection, now: float) -> list[str]:
-    """Someone taken out of the service file (not with `roster remove`) is a leaver too: their chat
-    accounts and open invites end, and their records stop answering to the key."""
-    keys = {r[0] for r in conn.execute("SELECT person FROM bindings UNION SELECT person FROM invites"
-                                       " WHERE status='open'")}
-    gone = sorted(k for k in keys if directory.person(k) is None and "~" not in k)
-    done = []
-    for key in gone:
-        try:
-            privacy.retire(conn, key, None, now=now, by="service file")
-            done.append(key)
-        except privacy.StillActive:
-            conn.execute("DELETE FROM bindings WHERE person=?", (key,))
-            conn.execute("UPDATE invites SET status='revoked' WHERE person=? AND status='open'", (key,))
-    return done
-
-
-async def _reconcile(engine) -> None:
-    """Start-up hook (after the roster edits are applied, before bindings load)."""
-    import logging
-
-    gone = await engine.store.run(lambda conn: _retire_missing(engine.directory, conn, engine.clock.now()))
-    if gone:
-        logging.getLogger(__name__).warning("no longer in the service file, treated as leavers: %s", ", ".join(gone))
-
-
-STARTUP_HOOKS.append(_reconcile)
-
-
-def _roster_mark(conn: sqlite3.Connection) -> tuple[int, int]:
-    return tuple(conn.execute("SELECT COALESCE(MAX(id), 0), COUNT(*) FROM roster_audit").fetchone())  # type: ignore
-
-
-async def _watch_roster(engine) -> None:
-    """Start-up hook: command-line roster edits (another process) reach the running bot within
-    SAFERBOT_ROSTER_REFRESH seconds; chat edits apply at once anyway. The task ends with the store."""
-    import asyncio
-
-    store = engine.store
-    every = float(getattr(engine.settings, "roster_refresh", 2.0) or 2.0)
-    mark = await store.read(_roster_mark)
-
-    async def watch() -> None:
-        nonlocal mark
-        while engine.store is store:
-            await asyncio.sleep(every)
-            try:
-                now = await store.read(_roster_mark)
-                if now != mark:
-                    mark = now
-                    await store.read(lambda conn: _directory.reload(engine.directory, conn))
-            except Exception:  # the store was closed: the engine stopped
-                return
-
-    engine._roster_watch = asyncio.get_running_loop().create_task(watch())  # keep a reference
-
-
-STARTUP_HOOKS.append(_watch_roster)
 
 ROLE_NAMES = {Role.volunteer: "volunteer", Role.staff: "staff", Role.duty_manager: "duty manager",
               Role.admin: "admin"}
