@@ -164,10 +164,10 @@ def subject_access(conn: sqlite3.Connection, key: str, names: list[str]) -> dict
 # --- erasure ------------------------------------------------------------------------------------------------
 # (table, what happens): rows that exist only for the person go; records others rely on are anonymised
 ERASE_DELETE = ("bindings", "invites", "shifts", "covers", "incident_drafts", "welfare_checkins", "backup_answers",
-                "rollcall")
+                "rollcall", "alert_recipients")  # keyed by (thing, person): anonymising two people would clash
 ERASE_ANONYMISE = {
     "incidents": "reporter", "incident_notes": "author", "alerts": "person", "alert_events": "actor",
-    "alert_recipients": "person", "lone_sessions": "person", "backup_requests": "person",
+    "lone_sessions": "person", "backup_requests": "person",
     "incident_audit": "reader", "outbox": "person", "welfare_checklist": "done_by",
 }
 
@@ -208,7 +208,7 @@ def erase(conn: sqlite3.Connection, key: str, names: list[str], *, dry_run: bool
             lines.append(f"{table}: {verb} anonymise {n} record(s) (kept for the service's statistics and legal duties)")
             if not dry_run:
                 value = "erased" if table in ("incident_audit",) else None
-                if table in ("lone_sessions", "backup_requests", "alert_recipients"):
+                if table in ("lone_sessions", "backup_requests"):  # NOT NULL columns
                     value = ""
                 conn.execute(f"UPDATE {table} SET {col}=? WHERE {col}=?", (value, key))
     if not dry_run:
