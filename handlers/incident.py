@@ -505,9 +505,13 @@ def home_lines(tx: Tx, person: Person) -> list[str]:
         lines.append(f"Incident {inc['ref']} (logged {tx.local(inc['created_at']).strftime('%d %b %H:%M')}): "
                      f"form not complete ({progress(tx, inc)}). Send 'resume' to finish it.")
     if allowed(person, "review_incident"):
-        rows = tx.conn.execute("SELECT branch FROM incidents WHERE status='complete'").fetchall()
+        rows = tx.conn.execute("SELECT branch, status FROM incidents WHERE status IN ('stub', 'complete')"
+                               " AND anonymised_at IS NULL").fetchall()
         mine = manager_branches(tx, person)
-        n = sum(1 for r in rows if person.role == Role.admin or r["branch"] in mine)
-        if n:
-            lines.append(f"{n} incident(s) waiting for your review. Send 'incidents unreviewed'.")
+        rows = [r for r in rows if person.role == Role.admin or r["branch"] in mine]
+        stubs = sum(1 for r in rows if r["status"] == "stub")  # not reviewed either: the form is still to come
+        if rows:
+            lines.append(f"{len(rows)} incident(s) waiting for your review"
+                         + (f" ({stubs} still without a full form)" if stubs else "")
+                         + ". Send 'incidents unreviewed'.")
     return lines

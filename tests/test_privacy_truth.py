@@ -47,6 +47,8 @@ async def test_unreviewed_lists_stubs_too(harness):
     await h.say("bob", "incidents unreviewed")
     text = h.last("bob").text
     assert "INC-2026-0001" in text and "INC-2026-0002" in text
+    home = " ".join(await h.engine.home(h.engine.directory.person("bob")))
+    assert "2 incident(s) waiting for your review (1 still without a full form)" in home
 
 
 async def test_purge_dry_run_names_the_real_cutoff(tmp_path, monkeypatch, capsys):
