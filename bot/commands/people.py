@@ -45,6 +45,7 @@ def cmd_roster(args: argparse.Namespace, settings) -> int:
     conn.row_factory = sqlite3.Row
     try:
         conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA secure_delete=ON")  # a leaver's deleted rows are overwritten, as in the store
         migrate(conn)
         apply_overlay(directory, conn)
         if args.roster_command == "list":
