@@ -42,23 +42,84 @@ class ConfigError(Exception):
 
 Path_ = tuple[str | int, ...]
 
+MAX_BYTES = 1_000_000  # a service file for a large library service is a few tens of KB
+MAX_DEPTH = 40  # sections nest four or five deep; deeper is a mistake or an attack
+MAX_ALIASES = 200  # anchors (&name) and aliases (*name) are allowed, but not thousands
+MAX_NODES = 100_000  # after aliases are expanded: a "billion laughs" file stops here
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
-def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
-    """Turn a composed YAML node into plain data, remembering each path's line."""
+
+class _TooBig(Exception):
+    """A file that would take too long or too much memory to read (bounded, so it never hangs us)."""
+
+    def __init__(self, line: int, what: str):
+        self.line, self.what = line, what
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader whose composer refuses deep nesting and many aliases before any expansion happens."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        line = self.peek_event().start_mark.line + 1
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _TooBig(line, f"the file uses more than {MAX_ALIASES} aliases (*name)")
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooBig(line, f"the file nests more than {MAX_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+class _Bad(Exception):
+    def __init__(self, line: int, what: str, fix: str):
+        self.line, self.what, self.fix = line, what, fix
+
+
+def _scalar(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    try:
+        return loader.construct_object(node, deep=True)
+    except yaml.MarkedYAMLError as e:
+        raise _Bad(node.start_mark.line + 1, f"'{node.value}' cannot be read: {e.problem}",
+                   "write plain text, numbers, dates or times; remove any !tag") from None
+    except (ValueError, TypeError, OverflowError) as e:
+        raise _Bad(node.start_mark.line + 1, f"'{node.value}' is not a real value ({e})",
+                   "check the date or number (e.g. there is no 30 February)") from None
+
+
+def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], loader: yaml.SafeLoader,
+               budget: list[int]) -> Any:
+    """Turn a composed YAML node into plain data, remembering each path's line; bounded in size and depth."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooBig(node.start_mark.line + 1, f"the file expands to more than {MAX_NODES} values (aliases?)")
+    if len(path) > MAX_DEPTH:
+        raise _TooBig(node.start_mark.line + 1, "the file nests too deeply (an alias that contains itself?)")
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.safe_load(yaml.serialize(key_node))
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _Bad(key_node.start_mark.line + 1, "a key here is a list or a mapping",
+                           "write a plain word before the colon")
+            key = _scalar(loader, key_node)
             key = str(key) if key is not None else ""
             if key in out:
                 raise _Dup(key, key_node.start_mark.line + 1)
-            out[key] = _to_python(value_node, (*path, key), lines)
+            out[key] = _to_python(value_node, (*path, key), lines, loader, budget)
             lines.setdefault((*path, key, "__key__"), key_node.start_mark.line + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(v, (*path, i), lines) for i, v in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+        return [_to_python(v, (*path, i), lines, loader, budget) for i, v in enumerate(node.value)]
+    return _scalar(loader, node)
 
 
 class _Dup(Exception):
@@ -66,13 +127,47 @@ class _Dup(Exception):
         self.key, self.line = key, line
 
 
-def _read(path: Path) -> tuple[Any, dict[Path_, int]]:
+def _text(path: Path) -> str:
+    """The file as UTF-8 text, or a ConfigError naming the line and the fix."""
     name = str(path)
+    if path.is_dir():
+        raise ConfigError([Problem(name, 0, "this is a folder, not a file",
+                                   "give the path of the YAML file itself (e.g. config/service.yaml)")])
     if not path.exists():
         raise ConfigError([Problem(name, 0, "the file does not exist", f"create {name} (see the example in README.md)")])
-    text = path.read_text(encoding="utf-8")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if path.stat().st_size > MAX_BYTES:
+            raise ConfigError([Problem(name, 0, f"the file is larger than {MAX_BYTES // 1000} KB",
+                                       "this is not a saferbot configuration file; check the path")])
+        data = path.read_bytes()
+    except OSError as e:
+        raise ConfigError([Problem(name, 0, f"the file cannot be read: {e.strerror}",
+                                   "check the path and that the bot's user may read it")]) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ConfigError([Problem(name, line, f"the file is not UTF-8 text (byte 0x{data[e.start]:02x} on this line)",
+                                   "save it as UTF-8 (Notepad: Save As, Encoding: UTF-8), then check the accents")]
+                          ) from None
+    m = CONTROL.search(text)
+    if m:
+        line = text[: m.start()].count("\n") + 1
+        raise ConfigError([Problem(name, line, f"an invisible control character (code {ord(m.group())}) is on this line",
+                                   "retype the line, or delete the character; only text, spaces and line ends")])
+    return text
+
+
+def _read(path: Path) -> tuple[Any, dict[Path_, int]]:
+    name = str(path)
+    text = _text(path)
+    loader = _BoundedLoader(text)
+    lines: dict[Path_, int] = {}
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise ConfigError([Problem(name, 1, "the file is empty", "start from the example in README.md")])
+        data = _to_python(node, (), lines, loader, [MAX_NODES])
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 0
@@ -80,13 +175,18 @@ def _read(path: Path) -> tuple[Any, dict[Path_, int]]:
             [Problem(name, line, f"this is not valid YAML: {e.problem}",
                      "check indentation (spaces, not tabs), colons after keys and matching quotes")]
         ) from None
-    if node is None:
-        raise ConfigError([Problem(name, 1, "the file is empty", "start from the example in README.md")])
-    lines: dict[Path_, int] = {}
-    try:
-        data = _to_python(node, (), lines)
+    except yaml.YAMLError as e:
+        raise ConfigError([Problem(name, 1, f"this is not valid YAML: {e}", "start from the example in README.md")]
+                          ) from None
+    except _TooBig as t:
+        raise ConfigError([Problem(name, t.line, t.what, "write the values out; keep sections a few levels deep")]
+                          ) from None
+    except _Bad as b:
+        raise ConfigError([Problem(name, b.line, b.what, b.fix)]) from None
     except _Dup as d:
         raise ConfigError([Problem(name, d.line, f"'{d.key}' appears twice", "keep one of the two entries")]) from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise ConfigError([Problem(name, 1, "the file must be a mapping of sections", "start from the example in README.md")])
     return data, lines
@@ -123,6 +223,9 @@ def _validation_problems(name: str, err: ValidationError, lines: dict[Path_, int
         fix = _FIXES.get(e["type"], "correct the value")
         if e["type"] == "value_error":
             fix = "change it as the message says"
+        if e.get("input", "") is None:
+            msg = "nothing is written here"
+            fix = "fill it in (see the example), or delete the empty key"
         problems.append(Problem(name, _line(lines, loc), f"{where}: {msg}", fix))
     return problems
 
@@ -246,6 +349,11 @@ def resolve_service_path(path: Path) -> Path:
     return example if example.exists() else path
 
 
+def _unexpected(path: Path, e: Exception) -> Problem:
+    return Problem(str(path), 1, f"the file could not be understood ({type(e).__name__}: {e})",
+                   "compare it with the shipped example and correct the part that differs")
+
+
 def load_all(codewords: Path, service_path: Path) -> tuple[Book, Service]:
     """Load both files, gathering every problem from both before raising."""
     problems: list[Problem] = []
@@ -254,10 +362,14 @@ def load_all(codewords: Path, service_path: Path) -> tuple[Book, Service]:
         service = load_service(resolve_service_path(service_path))
     except ConfigError as e:
         problems += e.problems
+    except Exception as e:  # never a traceback for a file: report it like any other problem
+        problems.append(_unexpected(resolve_service_path(service_path), e))
     try:
         book = load_book(codewords, service)
     except ConfigError as e:
         problems += e.problems
+    except Exception as e:
+        problems.append(_unexpected(codewords, e))
     if problems:
         raise ConfigError(problems)
     assert book is not None and service is not None

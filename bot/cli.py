@@ -9,7 +9,7 @@ import logging
 import signal
 import sys
 
-from . import commands
+from . import commands, logs
 from .book import ConfigError, load_all, resolve_service_path
 from .settings import Settings
 
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="play a scripted codeword scenario with fast time").set_defaults(func=cmd_demo)
     sub.add_parser("check-config", help="validate codewords.yaml and the service file").set_defaults(
         func=cmd_check_config)
-    for module in (commands.people, commands.incidents, commands.invite):
+    for module in (commands.people, commands.incidents, commands.invite, commands.privacy):
         module.register(sub)
     return parser
 
@@ -87,9 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logs.setup(settings)  # redacts tokens, invite codes and (unless SAFERBOT_LOG_MESSAGES=1) message text
     return int(args.func(args, settings) or 0)
 
 

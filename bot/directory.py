@@ -186,14 +186,29 @@ def overlay(conn: sqlite3.Connection) -> list[tuple[str, Person | None]]:
 
 
 def apply_overlay(directory: Directory, conn: sqlite3.Connection) -> None:
+    try:  # a key once removed is a new person now: the leaver's chat accounts in the service file stay behind
+        left = {r[0] for r in conn.execute("SELECT was FROM people_retired")}
+    except sqlite3.OperationalError:
+        left = set()
     for key, p in overlay(conn):
         if p is None:
             directory.remove(key)
         else:  # chat accounts come from the service file (and registration's bindings), not the overlay
             base = directory.service.people.get(key)
-            if base is not None:
+            if base is not None and key not in left:
                 p = p.model_copy(update={"telegram": base.telegram, "slack": base.slack})
             directory.put(p)
+
+
+def reload(directory: Directory, conn: sqlite3.Connection) -> None:
+    """Rebuild people from the service file, the stored roster edits and registration's bindings
+    (a command-line edit made while the bot runs); swapped in whole, on the database thread."""
+    fresh = Directory(directory.service)
+    apply_overlay(fresh, conn)
+    for person, platform, user_id in conn.execute("SELECT person, platform, user_id FROM bindings").fetchall():
+        if fresh.person(person):
+            fresh.bind(person, platform, user_id)
+    directory.people, directory._by_account = fresh.people, fresh._by_account
 
 
 async def startup(engine: Engine) -> None:

@@ -15,6 +15,7 @@ class Settings(BaseSettings):
     service_file: Path = Path("config/service.yaml")
     codewords_file: Path = Path("codewords.yaml")
     log_level: str = "INFO"
+    log_messages: bool = False  # True: what people type may appear in DEBUG logs (tokens never do)
 
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
@@ -44,9 +45,11 @@ class Settings(BaseSettings):
     incident_reminder_every: str = "24h"
     incident_manager_after: str = "24h"
     retention_years: int = 6
+    outbox_retention: str = "30d"  # delivered message bodies (they may quote an incident) are cleared after this
     welfare_checkins: str = "1w,2w,4w"
 
     # people, duty, backup and lockdown
+    roster_refresh: float = 2.0  # seconds: how soon a command-line roster edit reaches a running bot
     shift_expiry: str = "14h"  # a forgotten "on shift" (or "off shift") stops counting after this
     backup_wait: str = "2m"  # nobody says On my way within this: the backup request climbs its ladder
     backup_ladder: str = "urgent"  # ladder for a typed `backup` (a codeword uses its own ladder)

@@ -21,6 +21,8 @@ from bot.permissions import allowed
 from bot.registry import button, command, home, wakeup
 from bot.unit import Tx
 
+from . import privacy
+
 FORM = FORMS["incident"]
 REMIND = "incident.remind"
 OVERDUE = "incident.overdue"
@@ -297,12 +299,21 @@ def complete_form(tx: Tx, person: Person, inc: sqlite3.Row, clean: dict[str, str
 
 
 # --- reading and review ------------------------------------------------------------------------------
+def name_of(tx: Tx, key: str | None) -> str | None:
+    """A person's name, also for someone who has left (their records carry a retired key)."""
+    p = tx.person(key)
+    if p:
+        return p.name
+    former = privacy.former_name(tx.conn, key)
+    return f"{former} (has left)" if former else key
+
+
 def render_full(tx: Tx, inc: sqlite3.Row) -> str:
-    reporter = tx.person(inc["reporter"])
+    reporter = name_of(tx, inc["reporter"])
     flags = [f for f, on in (("DRILL", inc["drill"]), ("SERIOUS", inc["serious"]), ("RIDDOR", inc["riddor"])) if on]
     lines = [f"{inc['ref']} ({inc['status']})" + (f" [{', '.join(flags)}]" if flags else ""),
              f"Branch: {tx.directory.branch_name(inc['branch'])}",
-             f"Reported by: {reporter.name if reporter else '(not recorded)'} on {stamp(tx, inc['created_at'])}",
+             f"Reported by: {reporter or '(not recorded)'} on {stamp(tx, inc['created_at'])}",
              f"Logged: {inc['text']}"]
     if inc["anonymised_at"]:
         lines.append(f"Anonymised on {stamp(tx, inc['anonymised_at'])} under the retention policy.")
@@ -321,11 +332,9 @@ def render_full(tx: Tx, inc: sqlite3.Row) -> str:
     if inc["riddor"]:
         lines.append(f"RIDDOR reportable: report by {tx.local(inc['riddor_due']).strftime('%a %d %b %Y')}")
     for n in tx.conn.execute("SELECT * FROM incident_notes WHERE incident_id=? ORDER BY id", (inc["id"],)):
-        author = tx.person(n["author"])
-        lines.append(f"Note by {author.name if author else n['author']} on {stamp(tx, n['at'])}: {n['text']}")
+        lines.append(f"Note by {name_of(tx, n['author'])} on {stamp(tx, n['at'])}: {n['text']}")
     if inc["reviewed_by"]:
-        rv = tx.person(inc["reviewed_by"])
-        lines.append(f"Reviewed by {rv.name if rv else inc['reviewed_by']} on {stamp(tx, inc['reviewed_at'])}")
+        lines.append(f"Reviewed by {name_of(tx, inc['reviewed_by'])} on {stamp(tx, inc['reviewed_at'])}")
     return "\n".join(lines)
 
 
@@ -369,8 +378,8 @@ def one_line(tx: Tx, inc: sqlite3.Row) -> str:
          usage="incidents [stubs|unreviewed]")
 def list_incidents(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     word = args.strip().lower()
-    where = {"stubs": "AND status='stub'", "unreviewed": "AND status='complete'",
-             "review": "AND status='complete'"}.get(word, "")
+    where = {"stubs": "AND status='stub'", "unreviewed": "AND status IN ('stub', 'complete') AND anonymised_at IS NULL",
+             "review": "AND status IN ('stub', 'complete') AND anonymised_at IS NULL"}.get(word, "")  # a stub is not reviewed either
     rows = visible(tx, person, where)
     if not rows:
         tx.reply(msg, Outbound("No incidents to show."), person=person)
@@ -496,9 +505,13 @@ def home_lines(tx: Tx, person: Person) -> list[str]:
         lines.append(f"Incident {inc['ref']} (logged {tx.local(inc['created_at']).strftime('%d %b %H:%M')}): "
                      f"form not complete ({progress(tx, inc)}). Send 'resume' to finish it.")
     if allowed(person, "review_incident"):
-        rows = tx.conn.execute("SELECT branch FROM incidents WHERE status='complete'").fetchall()
+        rows = tx.conn.execute("SELECT branch, status FROM incidents WHERE status IN ('stub', 'complete')"
+                               " AND anonymised_at IS NULL").fetchall()
         mine = manager_branches(tx, person)
-        n = sum(1 for r in rows if person.role == Role.admin or r["branch"] in mine)
-        if n:
-            lines.append(f"{n} incident(s) waiting for your review. Send 'incidents unreviewed'.")
+        rows = [r for r in rows if person.role == Role.admin or r["branch"] in mine]
+        stubs = sum(1 for r in rows if r["status"] == "stub")  # not reviewed either: the form is still to come
+        if rows:
+            lines.append(f"{len(rows)} incident(s) waiting for your review"
+                         + (f" ({stubs} still without a full form)" if stubs else "")
+                         + ". Send 'incidents unreviewed'.")
     return lines

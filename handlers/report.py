@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 
 from bot.forms import FORMS
 from bot.messages import Inbound, Outbound
-from bot.model import Person, Priority, Role
+from bot.model import Person, Priority, Role, parse_duration
 from bot.registry import STARTUP_HOOKS, command, wakeup
 from bot.unit import Tx
 
-from . import incident
+from . import incident, privacy, retention
 
 FORM = FORMS["incident"]
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -202,22 +202,28 @@ def export_rows(conn: sqlite3.Connection, start: float, end: float, tz: ZoneInfo
     def local(ts: float | None) -> str:
         return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M") if ts else ""
 
+    def name(key: str | None) -> str:
+        if not key:
+            return ""
+        former = privacy.former_name(conn, key)
+        return names.get(key) or (f"{former} (has left)" if former else key)
+
     out = []
     for r in in_period(conn, start, end):
         given = json.loads(r["answers"] or "{}")
         notes = conn.execute("SELECT * FROM incident_notes WHERE incident_id=? ORDER BY id", (r["id"],)).fetchall()
         row = {
             "ref": r["ref"], "status": r["status"], "drill": "yes" if r["drill"] else "no",
-            "branch": branch_name(r["branch"]), "reporter": names.get(r["reporter"] or "", r["reporter"] or ""),
+            "branch": branch_name(r["branch"]), "reporter": name(r["reporter"]),
             "logged_at": local(r["created_at"]), "logged_text": r["text"],
             "alert_id": str(r["alert_id"] or ""),
             **{f.name: given.get(f.name, "") for f in FORM.fields},
             "completed_at": local(r["completed_at"]), "completed_via": r["completed_via"] or "",
             "serious": "yes" if r["serious"] else "no", "police_ref": r["police_ref"] or "",
             "riddor": "yes" if r["riddor"] else "no", "riddor_due": local(r["riddor_due"])[:10],
-            "reviewed_by": names.get(r["reviewed_by"] or "", r["reviewed_by"] or ""),
+            "reviewed_by": name(r["reviewed_by"]),
             "reviewed_at": local(r["reviewed_at"]),
-            "notes": "\n".join(f"{local(n['at'])} {names.get(n['author'], n['author'])}: {n['text']}" for n in notes),
+            "notes": "\n".join(f"{local(n['at'])} {name(n['author'])}: {n['text']}" for n in notes),
             "anonymised_at": local(r["anonymised_at"]),
         }
         out.append(row)
@@ -232,20 +238,22 @@ def excel_safe(value: str) -> str:
 
 # --- retention ---------------------------------------------------------------------------------------------
 def retention_cutoff(now: float, tz: ZoneInfo, years: int) -> float:
+    """Local midnight starting the day `years` ago: "logged before <that date>" is then exactly true."""
     local = datetime.fromtimestamp(now, tz)
     try:
         then = local.replace(year=local.year - years)
     except ValueError:  # 29 February
         then = local.replace(year=local.year - years, day=28)
-    return then.timestamp()
+    return datetime(then.year, then.month, then.day, tzinfo=tz).timestamp()
 
 
 def purge(conn: sqlite3.Connection, now: float, cutoff: float, *, dry_run: bool = False,
-          delete: bool = False) -> list[sqlite3.Row]:
-    """Incidents logged before `cutoff`: anonymised (kept for counts) or deleted. Returns what was affected."""
+          delete: bool = False, messages_cutoff: float | None = None) -> list[sqlite3.Row]:
+    """Incidents logged before `cutoff`: anonymised (kept for counts) or deleted, and every other copy of
+    personal data past its retention with them (handlers.retention). Returns the incidents affected."""
     where = "created_at < ?" + ("" if delete else " AND anonymised_at IS NULL")
     rows = conn.execute(f"SELECT * FROM incidents WHERE {where} ORDER BY created_at", (cutoff,)).fetchall()
-    if dry_run or not rows:
+    if dry_run:
         return rows
     ids = [(r["id"],) for r in rows]
     for table in ("incident_notes", "incident_drafts", "welfare_checklist", "welfare_checkins"):
@@ -260,7 +268,17 @@ def purge(conn: sqlite3.Connection, now: float, cutoff: float, *, dry_run: bool 
                          " anonymised_at=? WHERE id=?", (json.dumps(keep), now, r["id"]))
     conn.executemany("UPDATE wakeups SET status='cancelled' WHERE kind IN (?,?,?) AND ref=? AND status='pending'",
                      [(incident.REMIND, incident.OVERDUE, incident.RIDDOR, str(r["id"])) for r in rows])
+    retention.purge_copies(conn, cutoff=cutoff, messages_cutoff=cutoff if messages_cutoff is None else messages_cutoff,
+                           incident_ids=[r["id"] for r in rows], delete=delete)
     return rows
+
+
+def messages_cutoff(now: float, settings: object) -> float:
+    """Delivered message bodies are kept this long (SAFERBOT_OUTBOX_RETENTION, default 30 days)."""
+    try:
+        return now - parse_duration(getattr(settings, "outbox_retention", "30d") or "30d")
+    except ValueError:
+        return now - 30 * 86400
 
 
 def next_purge_at(tx: Tx) -> float:
@@ -275,7 +293,8 @@ def next_purge_at(tx: Tx) -> float:
 @wakeup(incident.PURGE)
 def daily_purge(tx: Tx, ref: str) -> None:
     cutoff = retention_cutoff(tx.now, tx.ctx.clock.tz, tx.ctx.settings.retention_years)
-    purge(tx.conn, tx.now, cutoff)
+    purge(tx.conn, tx.now, cutoff, messages_cutoff=messages_cutoff(tx.now, tx.ctx.settings))
+    retention.mark_checkpoint_due(tx.conn, tx.now)
     tx.wake(incident.PURGE, "daily", next_purge_at(tx))
 
 
@@ -289,3 +308,4 @@ async def _schedule_purge(engine) -> None:
 
 
 STARTUP_HOOKS.append(_schedule_purge)
+STARTUP_HOOKS.append(retention.watch_checkpoints)

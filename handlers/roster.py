@@ -21,7 +21,12 @@ from bot.permissions import allowed
 from bot.registry import CONVERSATIONS, STARTUP_HOOKS, command, home
 from bot.unit import Tx
 
+from . import leavers, privacy
+
 STARTUP_HOOKS.append(_directory.startup)  # roster edits kept in the store, the engine's clock
+STARTUP_HOOKS += [leavers.reconcile, leavers.watch_roster]  # then leavers; then command-line edits while running
+
+
 
 ROLE_NAMES = {Role.volunteer: "volunteer", Role.staff: "staff", Role.duty_manager: "duty manager",
               Role.admin: "admin"}
@@ -321,8 +326,12 @@ def change_roster(conn: sqlite3.Connection, directory: Directory, *, action: str
     conn.execute("INSERT INTO roster_audit(at, by, via, person, action, before, after) VALUES(?,?,?,?,?,?,?)",
                  (now, by, via, key, action, before.model_dump_json(by_alias=True) if before else None,
                   after.model_dump_json(by_alias=True) if after else None))
-    if action == "remove":
-        conn.execute("DELETE FROM shifts WHERE person=?", (key,))
+    if action == "remove":  # a leaver: their phone, invites and records do not pass to a future holder of the key
+        assert before is not None
+        try:
+            privacy.retire(conn, key, before.name, now=now, by=by)
+        except privacy.StillActive as e:
+            raise RosterError(str(e)) from None
     return before, after
 
 

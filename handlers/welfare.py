@@ -162,17 +162,29 @@ def typed_answer(tx: Tx, person: Person, msg: Inbound) -> bool:
 
 # --- marked serious by a manager; RIDDOR ----------------------------------------------------------
 def flag_riddor(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row) -> None:
+    """Flag for the HSE; promise only reminders that will come, and remind at once if the 5-day point has passed."""
     since = inc["occurred_at"] or inc["created_at"]
     due = since + incident.RIDDOR_DAYS * 86400
     tx.conn.execute("UPDATE incidents SET riddor=1, riddor_due=? WHERE id=?", (due, inc["id"]))
     tx.cancel_wakeups(incident.RIDDOR, inc["id"])
-    for before in (5, 1):
-        at = due - before * 86400
-        if at > tx.now:
-            tx.wake(incident.RIDDOR, inc["id"], at)
-    tx.reply(msg, Outbound(f"{inc['ref']} flagged RIDDOR-reportable. The report to the HSE is due by "
-                           f"{tx.local(due).strftime('%a %d %b %Y')} (15 days); I'll remind you 5 days and 1 day "
-                           "before."), person=person)
+    planned = [before for before in (5, 1) if due - before * 86400 > tx.now]
+    for before in planned:
+        tx.wake(incident.RIDDOR, inc["id"], due - before * 86400)
+    text = f"{inc['ref']} flagged RIDDOR-reportable. "
+    if due <= tx.now:
+        text += (f"The report to the HSE was due by {tx.local(due).strftime('%a %d %b %Y')} (15 days after it "
+                 "happened): it is overdue, report it today.")
+    else:
+        text += f"The report to the HSE is due by {tx.local(due).strftime('%a %d %b %Y')} (15 days)"
+        if planned == [5, 1]:
+            text += "; I'll remind you 5 days and 1 day before."
+        elif planned == [1]:
+            text += "; the 5-day reminder point has passed, so I'm reminding you now, and again 1 day before."
+        else:
+            text += "; that is less than a day away, so I'm reminding you now."
+    tx.reply(msg, Outbound(text), person=person)
+    if 5 not in planned:  # flagged late: the first reminder is due already
+        riddor_reminder(tx, str(inc["id"]))
 
 
 @wakeup(incident.RIDDOR)

@@ -97,7 +97,7 @@ async def test_command_line_edits_are_audited_and_used_at_next_start(cli_env, cl
     assert "gus: Gus Bell, staff, Riverside Library" in listing and "erin: Erin Shah" in listing
     assert main(["roster", "history"]) == 0
     history = capsys.readouterr().out
-    assert "it-desk (cli): removed Vic Patel" in history and "it-desk (cli): added Gus Bell" in history
+    assert "(for it-desk) (cli): removed Vic Patel" in history and "(for it-desk) (cli): added Gus Bell" in history
 
     h = await start_engine(cli_env / "saferbot.db", clock)
     try:

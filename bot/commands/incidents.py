@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import getpass
 import io
 import json
 import sys
@@ -56,13 +55,17 @@ def _context(settings: Settings):
     return tz, names, branch_name
 
 
-def _run(settings: Settings, fn, *args):
+def _run(settings: Settings, fn, *args, then=None):
+    """fn(conn, *args) in one transaction; then(conn), if given, outside it (e.g. a WAL checkpoint)."""
     from ..store import Store
 
     async def go():
         store = await Store.open(settings.db)
         try:
-            return await store.run(fn, *args)
+            result = await store.run(fn, *args)
+            if then is not None:
+                await store.read(then)
+            return result
         finally:
             await store.close()
 
@@ -88,7 +91,9 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     tz, names, branch_name = _context(settings)
     start, end = day_bounds(args.start, args.end, tz)
-    reader = f"cli:{getpass.getuser()}"
+    from ..audit import cli_actor
+
+    reader = cli_actor()
     rows = _run(settings, export_rows, start, end, tz, names, branch_name, reader, time.time())
     if args.format == "csv":
         data = ("\ufeff" + to_csv(rows)).encode("utf-8")
@@ -121,17 +126,23 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
-    from handlers.report import purge, retention_cutoff
+    from handlers.report import messages_cutoff, purge, retention_cutoff
+    from handlers.retention import checkpoint
 
     tz, _names, branch_name = _context(settings)
     now = time.time()
     cutoff = retention_cutoff(now, tz, settings.retention_years)
-    rows = _run(settings, lambda conn: purge(conn, now, cutoff, dry_run=args.dry_run, delete=args.delete))
+    keep_messages = messages_cutoff(now, settings)
+    rows = _run(settings, lambda conn: purge(conn, now, cutoff, dry_run=args.dry_run, delete=args.delete,
+                                             messages_cutoff=keep_messages),
+                then=None if args.dry_run else checkpoint)  # purged text must not linger in the -wal file
     verb = "would be" if args.dry_run else "were"
     how = "deleted" if args.delete else "anonymised"
     print(f"Retention: {settings.retention_years} years; incidents logged before "
-          f"{datetime.fromtimestamp(cutoff, tz):%Y-%m-%d} {verb} {how}: {len(rows)}")
+          f"{datetime.fromtimestamp(cutoff, tz):%Y-%m-%d %H:%M} ({tz}) {verb} {how}: {len(rows)}")
     for r in rows:
         print(f"  {r['ref']}  {datetime.fromtimestamp(r['created_at'], tz):%Y-%m-%d}  {branch_name(r['branch'])}"
               f"  {r['category'] or 'stub'}")
+    print(f"Alerts, timelines, lone-working sessions and backup requests from before that date {verb} {how} "
+          f"too; delivered message texts older than {settings.outbox_retention} {verb} cleared.")
     return 0

@@ -52,12 +52,13 @@ def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
 async def _invite(settings: Settings, person: str, seconds: int) -> tuple[str, float]:
     from handlers.registration import bot_username, create_invite, invite_link
 
+    from ..audit import cli_actor
     from ..store import Store
 
     store = await Store.open(settings.db)
     try:
         def make(conn):
-            code, expires = create_invite(conn, person, created_by="command line", now=time.time(), valid_for=seconds)
+            code, expires = create_invite(conn, person, created_by=cli_actor(), now=time.time(), valid_for=seconds)
             return invite_link(bot_username(conn, settings.telegram_bot_username), code), expires
 
         return await store.run(make)

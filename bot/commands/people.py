@@ -2,13 +2,13 @@
 
 Edits are saved in the database as an overlay on the service file and audited (who,
 when, before and after), exactly like `person add|set|remove` in chat. A running bot
-applies command-line edits when it next starts; edits made in chat apply at once.
+applies command-line edits within SAFERBOT_ROSTER_REFRESH seconds (2 by default); edits made in
+chat apply at once. Removing someone ends their chat accounts and invites at once.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import sqlite3
 
 
@@ -28,11 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     h = rs.add_parser("history", help="recent roster changes")
     h.add_argument("key", nargs="?")
     for parser in (ls, r, h, *[rs.choices[n] for n in ("add", "set")]):
-        parser.add_argument("--by", default=None, help="who is making the change (default: your login name)")
+        parser.add_argument("--by", default=None, help="whom you act for (recorded next to your OS login name)")
     p.set_defaults(func=cmd_roster)
 
 
 def cmd_roster(args: argparse.Namespace, settings) -> int:
+    from bot.audit import cli_actor
     from bot.cli import load_config
     from bot.directory import Directory, apply_overlay
     from bot.store import migrate
@@ -44,6 +45,7 @@ def cmd_roster(args: argparse.Namespace, settings) -> int:
     conn.row_factory = sqlite3.Row
     try:
         conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA secure_delete=ON")  # a leaver's deleted rows are overwritten, as in the store
         migrate(conn)
         apply_overlay(directory, conn)
         if args.roster_command == "list":
@@ -54,7 +56,7 @@ def cmd_roster(args: argparse.Namespace, settings) -> int:
         if args.roster_command == "history":
             print("\n".join(history_lines(conn, directory, args.key, limit=100)))
             return 0
-        by = args.by or _login()
+        by = cli_actor(args.by)
         try:
             fields = parse_fields(getattr(args, "fields", None) or [])
             conn.execute("BEGIN IMMEDIATE")
@@ -68,14 +70,7 @@ def cmd_roster(args: argparse.Namespace, settings) -> int:
         except RosterError as e:
             print(f"saferbot: not changed: {e}")
             return 1
-        print(f"Saved: {summary(before, after)}. A running bot picks this up when it next starts.")
+        print(f"Saved: {summary(before, after)}. A running bot picks this up within a few seconds.")
         return 0
     finally:
         conn.close()
-
-
-def _login() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:
-        return "cli"

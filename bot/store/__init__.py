@@ -68,6 +68,7 @@ class Store:
         await db.execute("PRAGMA synchronous=NORMAL")
         await db.execute("PRAGMA foreign_keys=ON")
         await db.execute("PRAGMA busy_timeout=5000")
+        await db.execute("PRAGMA secure_delete=ON")  # deleted personal data is overwritten, not left in free pages
         store = cls(db)
         await store._call(migrate)
         return store
