@@ -15,6 +15,7 @@ class Settings(BaseSettings):
     service_file: Path = Path("config/service.yaml")
     codewords_file: Path = Path("codewords.yaml")
     log_level: str = "INFO"
+    files_dir: Path | None = None  # charts and exports (private); default: files/ beside the database
 
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
