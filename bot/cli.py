@@ -34,11 +34,14 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _serve(settings: Settings, console: bool, book, service) -> None:
+    from . import systemd
     from .engine import Engine
     from .transports import build
 
     engine = Engine(settings, book, service, transports=build(settings, console=console))
     overdue = await engine.start()
+    systemd.notify("READY=1")  # Type=notify: systemd counts the bot as started only now
+    watchdog = systemd.start_watchdog()
     names = ", ".join(engine.transports)
     logging.getLogger("saferbot").info("saferbot running on %s (database %s); %d overdue wake-up(s) fired",
                                        names, settings.db, overdue)
@@ -54,6 +57,8 @@ async def _serve(settings: Settings, console: bool, book, service) -> None:
     finally:
         for w in waiters:
             w.cancel()
+        systemd.notify("STOPPING=1")
+        await systemd.stop_watchdog(watchdog)
         await engine.stop()
 
 
