@@ -69,7 +69,7 @@ class _Dup(Exception):
 def _read(path: Path) -> tuple[Any, dict[Path_, int]]:
     name = str(path)
     if not path.exists():
-        raise ConfigError([Problem(name, 0, "the file does not exist", f"create {name} (see the example in README.md)")])
+        raise ConfigError([Problem(name, 0, "the file does not exist", f"create {name} (see the example in docs/admin.md)")])
     text = path.read_text(encoding="utf-8")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -81,14 +81,14 @@ def _read(path: Path) -> tuple[Any, dict[Path_, int]]:
                      "check indentation (spaces, not tabs), colons after keys and matching quotes")]
         ) from None
     if node is None:
-        raise ConfigError([Problem(name, 1, "the file is empty", "start from the example in README.md")])
+        raise ConfigError([Problem(name, 1, "the file is empty", "start from the example in docs/admin.md")])
     lines: dict[Path_, int] = {}
     try:
         data = _to_python(node, (), lines)
     except _Dup as d:
         raise ConfigError([Problem(name, d.line, f"'{d.key}' appears twice", "keep one of the two entries")]) from None
     if not isinstance(data, dict):
-        raise ConfigError([Problem(name, 1, "the file must be a mapping of sections", "start from the example in README.md")])
+        raise ConfigError([Problem(name, 1, "the file must be a mapping of sections", "start from the example in docs/admin.md")])
     return data, lines
 
 
