@@ -73,8 +73,11 @@ def check_config(s: Settings, r: Report):
         for p in e.problems:
             r.fix(f"{p.file}:{p.line}: {p.what}", p.fix)
         return None
-    r.ok(f"config: {s.codewords_file} ({len(book.codewords)} codewords), {resolve_service_path(s.service_file)} "
-         f"({len(service.people)} people)")
+    path = resolve_service_path(s.service_file)
+    r.ok(f"config: {s.codewords_file} ({len(book.codewords)} codewords), {path} ({len(service.people)} people)")
+    if path.name == "service.example.yaml":
+        r.note("config: the example roster is in use (made-up people)",
+               "copy config/service.example.yaml to config/service.yaml and put your branches, people and rota in it")
     return service
 
 

@@ -103,6 +103,7 @@ async def test_doctor_checks_tokens_store_and_clock_against_the_platforms(fakes,
     assert code == 0, out
     assert "@LibrarySaferBot" in out and "Fake Libraries" in out
     assert "integrity" in out and "free" in out and "Europe/London" in out
+    assert "the example roster is in use" in out  # said, not failed
     assert tg.calls_of("getMe") and [c for c in slack.calls if c.method == "auth.test"]
 
     env.update(SAFERBOT_TELEGRAM_TOKEN="123456:wrong", SAFERBOT_SLACK_BOT_TOKEN="xoxb-wrong")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import sys
 import threading
 from typing import TYPE_CHECKING, TextIO
@@ -19,6 +20,8 @@ from .base import Transport
 
 if TYPE_CHECKING:
     from ..engine import Engine
+
+log = logging.getLogger("saferbot.console")
 
 HELP = """This console stands in for everyone's phones. Start a line with @name to speak
 as that person (any name on the roster, in any case; 'people' lists them). Below each
@@ -64,6 +67,7 @@ class ConsoleTransport(Transport):
             await self.handle_line(line)
             if self.engine:  # show what this line caused before reading the next (matters for piped input)
                 await self.engine.settle(timeout=1.0)
+        log.info("console: end of input, stopping")
         self.quit.set()  # end of input (piped text, Ctrl-D): nobody can type any more, so stop
 
     def print(self, text: str) -> None:
