@@ -29,9 +29,10 @@ li { margin: .12em 0; }
 ul, ol { padding-left: 1.4em; }
 code { font-family: Menlo, Consolas, monospace; font-size: 95%; background: #eef2f7;
        padding: 0 .25em; border-radius: 3px; }
-pre { background: #eef2f7; padding: .5em .7em; overflow-x: auto; }
+pre { background: #eef2f7; padding: .5em .7em; white-space: pre-wrap; overflow-wrap: anywhere; }
 pre code { background: none; padding: 0; }
-table { border-collapse: collapse; margin: .4em 0 .7em; }
+table { border-collapse: collapse; margin: .4em 0 .7em; max-width: 100%; }
+td code { overflow-wrap: anywhere; }
 th, td { border: 1px solid #aab; padding: .2em .45em; text-align: left; vertical-align: top; }
 th { background: #eef2f7; }
 section, li, tr { break-inside: avoid; }
