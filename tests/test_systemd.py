@@ -63,21 +63,26 @@ def test_watchdog_meant_for_another_process_is_ignored(tmp_path, monkeypatch):
     assert systemd.watchdog_interval() is None
 
 
-def test_saferbot_run_tells_systemd_ready_then_stopping(tmp_path):
+def test_saferbot_run_tells_systemd_ready_then_watchdog_then_stopping(tmp_path):
     import subprocess
     import sys
+    import time
 
     from tests.conftest import ROOT
 
     s, path = listener(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFERBOT_")}
     env.update(SAFERBOT_DB=str(tmp_path / "s.db"), SAFERBOT_LOG_LEVEL="WARNING", NOTIFY_SOCKET=path,
-               SAFERBOT_CODEWORDS_FILE=str(ROOT / "codewords.yaml"),
+               WATCHDOG_USEC="200000", SAFERBOT_CODEWORDS_FILE=str(ROOT / "codewords.yaml"),
                SAFERBOT_SERVICE_FILE=str(ROOT / "config" / "service.example.yaml"))
+    env.pop("WATCHDOG_PID", None)
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=tmp_path, env=env, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        result = subprocess.run([sys.executable, "-m", "bot.cli", "run"], cwd=tmp_path, env=env, text=True,
-                                input="quit\n", capture_output=True, timeout=20)
-        assert result.returncode == 0, result.stderr
+        assert s.recv(256) == b"READY=1"  # waits (5 s at most) until the engine has started
+        time.sleep(0.5)  # the watchdog pings every 0.1 s while the loop runs
+        _out, err = proc.communicate("quit\n", timeout=20)
+        assert proc.returncode == 0, err
         s.setblocking(False)
         states = []
         while True:
@@ -85,6 +90,9 @@ def test_saferbot_run_tells_systemd_ready_then_stopping(tmp_path):
                 states.append(s.recv(256))
             except BlockingIOError:
                 break
-        assert states[0] == b"READY=1" and states[-1] == b"STOPPING=1"
+        assert states.count(b"WATCHDOG=1") >= 3 and states[-1] == b"STOPPING=1"
     finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
         s.close()
