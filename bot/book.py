@@ -134,7 +134,7 @@ def _text(path: Path) -> str:
         raise ConfigError([Problem(name, 0, "this is a folder, not a file",
                                    "give the path of the YAML file itself (e.g. config/service.yaml)")])
     if not path.exists():
-        raise ConfigError([Problem(name, 0, "the file does not exist", f"create {name} (see the example in README.md)")])
+        raise ConfigError([Problem(name, 0, "the file does not exist", f"create {name} (see the example in docs/admin.md)")])
     try:
         if path.stat().st_size > MAX_BYTES:
             raise ConfigError([Problem(name, 0, f"the file is larger than {MAX_BYTES // 1000} KB",
@@ -166,7 +166,7 @@ def _read(path: Path) -> tuple[Any, dict[Path_, int]]:
     try:
         node = loader.get_single_node()
         if node is None:
-            raise ConfigError([Problem(name, 1, "the file is empty", "start from the example in README.md")])
+            raise ConfigError([Problem(name, 1, "the file is empty", "start from the example in docs/admin.md")])
         data = _to_python(node, (), lines, loader, [MAX_NODES])
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -176,7 +176,7 @@ def _read(path: Path) -> tuple[Any, dict[Path_, int]]:
                      "check indentation (spaces, not tabs), colons after keys and matching quotes")]
         ) from None
     except yaml.YAMLError as e:
-        raise ConfigError([Problem(name, 1, f"this is not valid YAML: {e}", "start from the example in README.md")]
+        raise ConfigError([Problem(name, 1, f"this is not valid YAML: {e}", "start from the example in docs/admin.md")]
                           ) from None
     except _TooBig as t:
         raise ConfigError([Problem(name, t.line, t.what, "write the values out; keep sections a few levels deep")]
@@ -188,7 +188,7 @@ def _read(path: Path) -> tuple[Any, dict[Path_, int]]:
     finally:
         loader.dispose()
     if not isinstance(data, dict):
-        raise ConfigError([Problem(name, 1, "the file must be a mapping of sections", "start from the example in README.md")])
+        raise ConfigError([Problem(name, 1, "the file must be a mapping of sections", "start from the example in docs/admin.md")])
     return data, lines
 
 

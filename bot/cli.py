@@ -34,11 +34,14 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _serve(settings: Settings, console: bool, book, service) -> None:
+    from . import systemd
     from .engine import Engine
     from .transports import build
 
     engine = Engine(settings, book, service, transports=build(settings, console=console))
     overdue = await engine.start()
+    systemd.notify("READY=1")  # Type=notify: systemd counts the bot as started only now
+    watchdog = systemd.start_watchdog()
     names = ", ".join(engine.transports)
     logging.getLogger("saferbot").info("saferbot running on %s (database %s); %d overdue wake-up(s) fired",
                                        names, settings.db, overdue)
@@ -54,6 +57,8 @@ async def _serve(settings: Settings, console: bool, book, service) -> None:
     finally:
         for w in waiters:
             w.cancel()
+        systemd.notify("STOPPING=1")
+        await systemd.stop_watchdog(watchdog)
         await engine.stop()
 
 
@@ -79,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="play a scripted codeword scenario with fast time").set_defaults(func=cmd_demo)
     sub.add_parser("check-config", help="validate codewords.yaml and the service file").set_defaults(
         func=cmd_check_config)
-    for module in (commands.people, commands.incidents, commands.invite, commands.privacy):
+    for module in (commands.people, commands.incidents, commands.invite, commands.privacy, commands.ops):
         module.register(sub)
     return parser
 

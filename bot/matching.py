@@ -1,6 +1,6 @@
 """Codeword matching as a person typing on a phone would expect it.
 
-The rule (documented in README): both the message and each phrase are normalised
+The rule (documented in docs/admin.md): both the message and each phrase are normalised
 (lower case, accents and punctuation removed, apostrophes dropped, runs of spaces
 folded). A phrase matches when its words appear as consecutive whole words in the
 message. So "is mr brown in today" matches "Hi, is Mr. Brown in today?? thanks", but

@@ -1,4 +1,4 @@
-"""Who may do what: the one table. README reproduces it.
+"""Who may do what: the one table. docs/permissions.md is generated from it (bot/permissions_doc.py).
 
 Each action names the roles allowed to do it. Handlers check `allowed(person, action)`;
 nothing else in the code decides permissions.

@@ -16,6 +16,7 @@ class Settings(BaseSettings):
     codewords_file: Path = Path("codewords.yaml")
     log_level: str = "INFO"
     log_messages: bool = False  # True: what people type may appear in DEBUG logs (tokens never do)
+    files_dir: Path | None = None  # charts and exports (private); default: files/ beside the database
 
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.files import files_dir, open_private
 from bot.forms import FORMS
 from bot.messages import Inbound, Outbound
 from bot.model import Person, Priority, Role, parse_duration
@@ -139,7 +140,8 @@ def chart(stats: dict, title: str, path: Path) -> Path | None:
             ax.yaxis.get_major_locator().set_params(integer=True)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, format="png", dpi=90)
+    with open_private(path) as f:  # evidence: readable by the bot's user only
+        fig.savefig(f, format="png", dpi=90)
     plt.close(fig)
     return path
 
@@ -183,7 +185,7 @@ def report_cmd(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     else:
         mine = sorted(incident.manager_branches(tx, person))
         branches, scope = set(mine), ", ".join(tx.directory.branch_name(b) for b in mine) or "no branch"
-    out_dir = Path(tx.ctx.settings.db).resolve().parent / "reports"
+    out_dir = files_dir(tx.ctx.settings)
     png_path = out_dir / f"incidents-{month}-{person.key}-{int(tx.now)}.png"
     text, png = monthly(tx.conn, month, tx.ctx.clock.tz, tx.directory.branch_name, branches, png_path, scope)
     tx.reply(msg, Outbound(text, attachment=str(png) if png else None, priority=Priority.report), person=person)

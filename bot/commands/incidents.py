@@ -18,6 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from ..files import files_dir, write_private
 from ..settings import Settings
 
 
@@ -32,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("report", help="monthly incident figures (counts by branch, category, hour, weekday)")
     p.add_argument("--month", required=True, help="YYYY-MM")
-    p.add_argument("--chart", type=Path, help="also write a PNG chart here")
+    p.add_argument("--chart", type=Path, nargs="?", const=Path(""),
+                   help="also write a PNG chart here (no path: into SAFERBOT_FILES_DIR)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("purge", help="anonymise (or delete) incidents older than the retention period")
@@ -101,7 +103,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         data = (json.dumps({"from": args.start.isoformat(), "to": args.end.isoformat(), "timezone": str(tz),
                             "incidents": rows}, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
     if args.out:
-        args.out.write_bytes(data)
+        write_private(args.out, data)
         print(f"{len(rows)} incident(s) written to {args.out}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(data)
@@ -118,6 +120,8 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         print("saferbot: give the month like 2026-10", file=sys.stderr)
         return 2
     tz, _names, branch_name = _context(settings)
+    if args.chart == Path(""):
+        args.chart = files_dir(settings) / f"incidents-{args.month}.png"
     text, png = _run(settings, monthly, args.month, tz, branch_name, None, args.chart, "all branches")
     print(text)
     if args.chart:

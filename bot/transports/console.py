@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import sys
 import threading
 from typing import TYPE_CHECKING, TextIO
@@ -20,9 +21,14 @@ from .base import Transport
 if TYPE_CHECKING:
     from ..engine import Engine
 
-HELP = """Type as a person:  @alice Is Mr Brown in today?
+log = logging.getLogger("saferbot.console")
+
+HELP = """This console stands in for everyone's phones. Start a line with @name to speak
+as that person (any name on the roster, in any case; 'people' lists them). Below each
+line you see, person by person, what each phone would receive.
+Type as a person:  @alice Is Mr Brown in today?
 Press a button:    @bob 1   or   @bob acknowledge
-Other:             people | help | quit"""
+Other:             people | help | quit   (the console also ends when its input ends)"""
 
 
 class ConsoleTransport(Transport):
@@ -61,6 +67,8 @@ class ConsoleTransport(Transport):
             await self.handle_line(line)
             if self.engine:  # show what this line caused before reading the next (matters for piped input)
                 await self.engine.settle(timeout=1.0)
+        log.info("console: end of input, stopping")
+        self.quit.set()  # end of input (piped text, Ctrl-D): nobody can type any more, so stop
 
     def print(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -86,6 +94,7 @@ class ConsoleTransport(Transport):
             self.print("Start with @name, e.g. @alice Is Mr Brown in today?  (type 'people' for names)")
             return
         who, _, text = line[1:].partition(" ")
+        who = self._key(who)
         text = text.strip()
         event = f"c{next(self._events)}"
         pressed = self._button(who, text)
@@ -94,6 +103,14 @@ class ConsoleTransport(Transport):
         else:
             msg = Inbound("console", event, who, who, text=text)
         await self.engine.receive(msg)
+
+    def _key(self, typed: str) -> str:
+        """The roster key for a typed name, whatever its case (@Alice is @alice)."""
+        assert self.engine is not None
+        people = self.engine.directory.people
+        if typed in people:
+            return typed
+        return next((k for k in people if k.lower() == typed.lower()), typed.lower())
 
     def _button(self, who: str, text: str) -> Button | None:
         buttons = self.buttons.get(who, (None, ()))[1]
