@@ -22,14 +22,15 @@ import re
 import sqlite3
 from dataclasses import dataclass
 
-from bot import escalation
-from bot.matching import normalise
+from bot import escalation, words
 from bot.messages import Button, Inbound, Outbound
 from bot.model import Book, Ladder, Person, Priority, Severity
 from bot.registry import (
     wakeup,
 )
 from bot.unit import Tx
+from bot.words import normalise
+from bot.words import number as _number
 
 log = logging.getLogger(__name__)
 
@@ -155,19 +156,12 @@ def _end(tx: Tx, s: Session, status: str, by: str | None, text: str) -> Session:
 
 
 # --- words and times --------------------------------------------------------------
-_DUR = re.compile(r"^(?:(\d+)(?:h|hr|hrs|hour|hours))?(?:(\d+)(?:m|min|mins|minute|minutes))?"
-                  r"(?:(\d+)(?:s|sec|secs|second|seconds))?$")
-_TIME = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?(am|pm)?$")
+_DUR = re.compile(r"^(?:(\d{1,30})(?:h|hr|hrs|hour|hours))?(?:(\d{1,30})(?:m|min|mins|minute|minutes))?"
+                  r"(?:(\d{1,30})(?:s|sec|secs|second|seconds))?$", re.ASCII)
+_TIME = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?(am|pm)?$", re.ASCII)
 
 
-def human(seconds: float | None) -> str:
-    s = int(round(seconds or 0))
-    if s < 60:
-        return f"{s} s"
-    h, m = divmod(round(s / 60), 60)
-    if not h:
-        return f"{m} min"
-    return f"{h} h {m} min" if m else f"{h} h"
+human = words.duration  # one way to say a duration
 
 
 def take_duration(words: list[str]) -> tuple[int, int] | None:
@@ -177,8 +171,9 @@ def take_duration(words: list[str]) -> tuple[int, int] | None:
         if m and any(m.groups()):
             h, mi, s = (int(g or 0) for g in m.groups())
             return (h * 60 + mi) * 60 + s, n
-    if words and words[0].isdigit():
-        return int(words[0]) * 60, 1
+    minutes = _number(words[0]) if words else None
+    if minutes is not None and minutes <= 10**6:
+        return minutes * 60, 1
     return None
 
 
@@ -370,7 +365,7 @@ def _all_clear(tx: Tx, s: Session, worker: Person) -> list[str]:
                     alert_id=s.alert_id, tag="safe")
             names.append(p.name)
     if names:
-        escalation.event(tx, s.alert_id, "safe", f"told {', '.join(names)} that {worker.name} is safe")
+        escalation.event(tx, s.alert_id, escalation.Kind.SAFE, f"told {', '.join(names)} that {worker.name} is safe")
     return names
 
 
@@ -436,7 +431,7 @@ def duress(tx: Tx, person: Person, s: Session) -> str:
                                    title=DURESS_TITLE, person=person, branch=s.branch, details=text, ack_reply=None)
     log.info("duress signalled by %s (session %s, alert %s)", person.key, s.id, alert.id)
     if s.alert_id:
-        escalation.event(tx, s.alert_id, "duress", f"{person.name} then signalled duress: alert #{alert.id}")
+        escalation.event(tx, s.alert_id, escalation.Kind.DURESS, f"{person.name} then signalled duress: alert #{alert.id}")
     return finished_text(person) + _told(names)
 
 

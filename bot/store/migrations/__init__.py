@@ -5,7 +5,7 @@ capabilities can add tables without touching each other. A step is never edited
 once released; add a new step instead.
 """
 
-from . import core, incidents, lone, people, registration
+from . import codeword, core, incidents, lone, people, registration
 
 COMPONENTS: dict[str, list[str]] = {
     "core": core.STEPS,
@@ -13,4 +13,5 @@ COMPONENTS: dict[str, list[str]] = {
     "incidents": incidents.STEPS,
     "people": people.STEPS,
     "registration": registration.STEPS,
+    "codeword": codeword.STEPS,
 }
