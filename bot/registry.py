@@ -142,7 +142,20 @@ def wire(*entries: tuple[Group, Handler]) -> None:
     missing = [f"{c.__module__}.{c.__name__}" for c in CONVERSATIONS if c not in [r.fn for r in readers]]
     if missing:
         raise ValueError(f"conversations not placed in the wiring: {', '.join(missing)}")
+    clashes = phrase_clashes(readers)
+    if clashes:
+        raise ValueError("one phrase, two capabilities at one priority: " + "; ".join(
+            f"{group.name} {phrase!r}: {', '.join(sorted(owners))}" for (group, phrase), owners in clashes.items()))
     READERS[:] = readers
+
+
+def phrase_clashes(readers: Iterable[Reader]) -> dict[tuple[Group, str], set[str]]:
+    """(group, phrase) -> owners, where more than one capability claims a phrase at one priority."""
+    owners: dict[tuple[Group, str], set[str]] = {}
+    for r in readers:
+        for phrase in r.phrases:
+            owners.setdefault((r.group, phrase), set()).add(r.owner)
+    return {k: v for k, v in owners.items() if len(v) > 1}
 
 
 def commands_for(person: Person) -> list[tuple[str, str]]:
