@@ -18,6 +18,8 @@ from .transports.console import ConsoleTransport
 
 
 async def run_demo(settings: Settings) -> int:
+    import handlers  # noqa: F401  (an entry point: it composes the capabilities)
+
     from .cli import load_config
 
     book, service = load_config(settings)
