@@ -148,6 +148,8 @@ class Engine:
 
     def _after(self, tx: Tx) -> None:
         assert self.scheduler and self.outbox
+        for change in tx.after_commit:  # in-memory state (the directory) follows the committed store
+            change()
         for wid, due in tx.new_wakeups:
             self.scheduler.add(wid, due)
         if tx.dropped:

@@ -105,6 +105,17 @@ def event(tx: Tx, alert_id: int, kind: Kind | str, text: str, actor: str | None 
                     (alert_id, tx.now, Kind(kind).value, actor, text))
 
 
+def recipients(conn: sqlite3.Connection, alert_id: int) -> list[str]:
+    """Keys of everyone notified of an alert, in the order they were first notified."""
+    return [r[0] for r in conn.execute("SELECT person FROM alert_recipients WHERE alert_id=? ORDER BY rowid",
+                                       (alert_id,))]
+
+
+def was_notified(conn: sqlite3.Connection, alert_id: int, person_key: str) -> bool:
+    return conn.execute("SELECT 1 FROM alert_recipients WHERE alert_id=? AND person=?",
+                        (alert_id, person_key)).fetchone() is not None
+
+
 def timeline(conn: sqlite3.Connection, alert_id: int) -> list[sqlite3.Row]:
     return conn.execute("SELECT * FROM alert_events WHERE alert_id=? ORDER BY id", (alert_id,)).fetchall()
 
@@ -225,8 +236,7 @@ def may_handle(tx: Tx, alert: Alert, person: Person) -> bool:
         return False
     if person.may(Role.duty_manager):
         return True
-    return tx.conn.execute("SELECT 1 FROM alert_recipients WHERE alert_id=? AND person=?",
-                           (alert.id, person.key)).fetchone() is not None
+    return was_notified(tx.conn, alert.id, person.key)
 
 
 def _stop_climbing(tx: Tx, alert: Alert) -> None:

@@ -103,8 +103,7 @@ def alerts_home(tx: Tx, person: Person) -> list[str]:
         alert = escalation.load(tx.conn, r[0])
         if alert is None or not escalation.may_handle(tx, alert, person):
             continue
-        notified = tx.conn.execute("SELECT 1 FROM alert_recipients WHERE alert_id=? AND person=?",
-                                   (alert.id, person.key)).fetchone()
+        notified = escalation.was_notified(tx.conn, alert.id, person.key)
         if person.role == Role.duty_manager and alert.branch != person.branch and not notified:
             continue  # another branch's alert that nobody asked them to handle
         lines.append(f"Live alert #{alert.id} {tx.hhmm(alert.created_at)} [{alert.severity.value}] {alert.title}"

@@ -207,8 +207,7 @@ def _for(tx: Tx, person: Person, msg: Inbound, arg: str) -> sqlite3.Row | None:
         return None
     asked = tx.conn.execute("SELECT 1 FROM backup_answers WHERE request_id=? AND person=?",
                             (req["id"], person.key)).fetchone()
-    on_alert = req["alert_id"] and tx.conn.execute("SELECT 1 FROM alert_recipients WHERE alert_id=? AND person=?",
-                                                   (req["alert_id"], person.key)).fetchone()
+    on_alert = req["alert_id"] and escalation.was_notified(tx.conn, req["alert_id"], person.key)
     if not (asked or on_alert or person.may(Role.duty_manager)) or person.key == req["person"]:
         tx.reply(msg, Outbound("That request is not one you were asked to answer."), person=person)
         return None

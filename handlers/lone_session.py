@@ -130,8 +130,7 @@ def _update(tx: Tx, s: Session, **fields: object) -> Session:
 
 def _arm(tx: Tx, at: float) -> None:
     """Make sure a sweep is pending at or before `at`."""
-    pending = tx.conn.execute("SELECT MIN(due_at) FROM wakeups WHERE kind=? AND ref='all' AND status='pending'",
-                              (SWEEP,)).fetchone()[0]
+    pending = tx.pending_wakeup(SWEEP, "all")
     if pending is None or pending > at:
         tx.wake(SWEEP, "all", at)
 
@@ -255,7 +254,7 @@ def sweep(tx: Tx, ref: str) -> None:
                            (tx.now, SWEEP_BATCH)).fetchall()
     for row in rows:
         _step_alone(tx, Session.from_row(row))
-    tx.conn.execute("UPDATE wakeups SET status='cancelled' WHERE kind=? AND ref='all' AND status='pending'", (SWEEP,))
+    tx.cancel_wakeups(SWEEP, "all")
     nxt = tx.conn.execute("SELECT MIN(next_at) FROM lone_sessions WHERE status='live'").fetchone()[0]
     if nxt is not None:
         tx.wake(SWEEP, "all", nxt)  # already due (a full batch): it fires again at once
@@ -263,14 +262,14 @@ def sweep(tx: Tx, ref: str) -> None:
 
 def _step_alone(tx: Tx, s: Session) -> None:
     """One session's step in a savepoint: a fault in one session never holds up the others."""
-    rows, wakes, dropped = len(tx.new_rows), len(tx.new_wakeups), len(tx.dropped)
+    rows, wakes, dropped, later = len(tx.new_rows), len(tx.new_wakeups), len(tx.dropped), len(tx.after_commit)
     tx.conn.execute("SAVEPOINT lone_step")
     try:
         step(tx, s)
     except Exception:
         log.exception("lone-working session %s: step failed; trying again in 30 s", s.id)
         tx.conn.execute("ROLLBACK TO lone_step")
-        del tx.new_rows[rows:], tx.new_wakeups[wakes:], tx.dropped[dropped:]
+        del tx.new_rows[rows:], tx.new_wakeups[wakes:], tx.dropped[dropped:], tx.after_commit[later:]
         tx.conn.execute("UPDATE lone_sessions SET next_at=? WHERE id=?", (tx.now + 30, s.id))
     tx.conn.execute("RELEASE lone_step")
 
@@ -356,8 +355,7 @@ def _all_clear(tx: Tx, s: Session, worker: Person) -> list[str]:
     tx.conn.execute("UPDATE lone_sessions SET stage='waiting' WHERE id=?", (s.id,))  # before the resolve hook
     escalation.resolve(tx, s.alert_id, worker, note="checked in safe")
     names = []
-    for (key,) in tx.conn.execute("SELECT person FROM alert_recipients WHERE alert_id=? ORDER BY rowid",
-                                  (s.alert_id,)).fetchall():
+    for key in escalation.recipients(tx.conn, s.alert_id):
         p = tx.person(key)
         if p and p.key != worker.key:
             tx.send(p, Outbound(f"{worker.name} has checked in and is safe ({tx.hhmm(tx.now)}). "
@@ -419,8 +417,7 @@ def duress_ladder(book: Book) -> tuple[str, Ladder]:
 
 def duress(tx: Tx, person: Person, s: Session) -> str:
     """Looks exactly like a normal finish to whoever is watching the phone; raises the top alert."""
-    names = [n for (k,) in tx.conn.execute("SELECT person FROM alert_recipients WHERE alert_id=? ORDER BY rowid",
-                                           (s.alert_id or 0,)).fetchall()
+    names = [n for k in escalation.recipients(tx.conn, s.alert_id or 0)
              if (p := tx.person(k)) and (n := p.name) and k != person.key] if s.stage == "escalated" else []
     _end(tx, s, "duress", person.key, f"finished at {tx.hhmm(tx.now)}")
     _, ladder = duress_ladder(tx.book)

@@ -416,9 +416,9 @@ def person_edit(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
         say(tx, msg, person, f"Not changed: {e}.")
         return
     if after is None:
-        tx.directory.remove(key)
+        tx.then(lambda: tx.directory.remove(key))  # after the commit: a rollback must not leave them in memory
     else:
-        tx.directory.put(after)
+        tx.then(lambda: tx.directory.put(after))
     text = f"Saved: {summary(before, after)}." + rota_warnings(tx.directory, before, after)
     if action == "add":
         text += " They can use the bot once their chat account is linked (invite)."
