@@ -101,6 +101,41 @@ DONE = phrases("done", "all done", "I'm done", "I am done", "finished now", "fin
 ALL_CLEAR = phrases("all clear", "allclear", "all-clear")
 
 
+# --- lengths of time and times of day, as typed ------------------------------------------------------
+_DUR = re.compile(r"^(?:(\d{1,30})(?:h|hr|hrs|hour|hours))?(?:(\d{1,30})(?:m|min|mins|minute|minutes))?"
+                  r"(?:(\d{1,30})(?:s|sec|secs|second|seconds))?$", re.ASCII)
+_TIME = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm)?$", re.ASCII)
+
+
+def take_duration(tokens: list[str]) -> tuple[int, int] | None:
+    """(seconds, words used) from the start of `tokens`: 45m, 1h30m, 90s, '1 hour 30 min', 45 (minutes)."""
+    tokens = [t.rstrip(".,;!") for t in tokens]
+    for n in range(min(4, len(tokens)), 0, -1):
+        m = _DUR.match("".join(tokens[:n]).lower())
+        if m and any(m.groups()):
+            h, mi, s = (int(g or 0) for g in m.groups())
+            return (h * 60 + mi) * 60 + s, n
+    minutes = number(tokens[0]) if tokens else None
+    if minutes is not None and minutes <= 10**6:
+        return minutes * 60, 1
+    return None
+
+
+def time_of_day(text: str, bare_hour: bool = False) -> tuple[int, int] | None:
+    """(hour, minute) from '18:30', '6pm', '6.30pm' (and '17' when `bare_hour`); None if it is not a time."""
+    m = _TIME.match(text.strip().lower())
+    if not m or (m.group(2) is None and m.group(3) is None and not bare_hour):
+        return None
+    hour, minute, ampm = int(m.group(1)), int(m.group(2) or 0), m.group(3)
+    if ampm:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if ampm == "pm" else 0)
+    if hour > 23 or minute > 59:
+        return None
+    return hour, minute
+
+
 def duration(seconds: float | None) -> str:
     """How long, as people say it: '20 s', '5 min', '1 h 30 min'."""
     s = int(round(seconds or 0))

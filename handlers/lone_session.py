@@ -18,7 +18,6 @@ The chat words, buttons and conversations that drive this are in handlers/lone_w
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 from dataclasses import dataclass
 
@@ -30,7 +29,6 @@ from bot.registry import (
 )
 from bot.unit import Tx
 from bot.words import normalise
-from bot.words import number as _number
 
 log = logging.getLogger(__name__)
 
@@ -155,39 +153,18 @@ def _end(tx: Tx, s: Session, status: str, by: str | None, text: str) -> Session:
 
 
 # --- words and times --------------------------------------------------------------
-_DUR = re.compile(r"^(?:(\d{1,30})(?:h|hr|hrs|hour|hours))?(?:(\d{1,30})(?:m|min|mins|minute|minutes))?"
-                  r"(?:(\d{1,30})(?:s|sec|secs|second|seconds))?$", re.ASCII)
-_TIME = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?(am|pm)?$", re.ASCII)
-
-
 human = words.duration  # one way to say a duration
 
 
-def take_duration(words: list[str]) -> tuple[int, int] | None:
-    """(seconds, words used) from the start of `words`: 45m, 1h30m, 90s, '1 hour 30 min', 45 (minutes)."""
-    for n in range(min(4, len(words)), 0, -1):
-        m = _DUR.match("".join(words[:n]).lower())
-        if m and any(m.groups()):
-            h, mi, s = (int(g or 0) for g in m.groups())
-            return (h * 60 + mi) * 60 + s, n
-    minutes = _number(words[0]) if words else None
-    if minutes is not None and minutes <= 10**6:
-        return minutes * 60, 1
-    return None
+take_duration = words.take_duration
 
 
 def parse_clock(tx: Tx, word: str) -> tuple[float, str] | None:
     """A local time today ('18:30', '6pm', '6.30pm') as (epoch, shown); None if it is not a time."""
-    m = _TIME.match(word.lower())
-    if not m or (m.group(2) is None and m.group(3) is None):
+    found = words.time_of_day(word)
+    if found is None:
         return None
-    hour, minute, ampm = int(m.group(1)), int(m.group(2) or 0), m.group(3)
-    if ampm:
-        if not 1 <= hour <= 12:
-            return None
-        hour = hour % 12 + (12 if ampm == "pm" else 0)
-    if hour > 23 or minute > 59:
-        return None
+    hour, minute = found
     now = tx.local()
     when = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
     return when.timestamp(), f"{hour:02d}:{minute:02d}"

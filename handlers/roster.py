@@ -17,7 +17,7 @@ from bot import directory as _directory
 from bot import words
 from bot.directory import Directory
 from bot.messages import Inbound, Outbound
-from bot.model import Person, Role, parse_duration
+from bot.model import Person, Role
 from bot.permissions import allowed
 from bot.registry import STARTUP_HOOKS, command, home
 from bot.unit import Tx
@@ -106,26 +106,19 @@ def onduty(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
 def parse_until(tx: Tx, text: str) -> float | None:
     """`until 17:00`, `till 5pm`, `2h`, `for 90m` -> an epoch time in the future (None if unreadable)."""
     text = text.strip().lower()
-    text = re.sub(r"^(until|till|til|to|for)\s+", "", text)
-    m = re.fullmatch(r"(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm)?", text)
-    if m:  # a clock time; a bare number is an hour ("until 17"), never seconds
-        hour, minute = int(m.group(1)), int(m.group(2) or 0)
-        if m.group(3) == "pm" and hour < 12:
-            hour += 12
-        if m.group(3) == "am" and hour == 12:
-            hour = 0
-        if hour > 23 or minute > 59:
-            return None
+    text = re.sub(r"^(until|till|til|to|for)\s+", "", text).rstrip(".!")
+    found = words.time_of_day(text, bare_hour=True)  # a bare number is an hour ("until 17"), never seconds
+    if found:
+        hour, minute = found
         now = tx.local()
         at = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
         if at <= now:
             at = _next_day(at)
         return at.timestamp()
-    try:
-        seconds = parse_duration(text)
-    except ValueError:
+    took = words.take_duration(text.split())  # the same lengths as everywhere: 2h, 90m, 1 hour 30 min
+    if took is None or took[1] != len(text.split()):
         return None
-    return tx.now + seconds if seconds > 0 else None
+    return tx.now + took[0] if took[0] > 0 else None
 
 
 def _next_day(at: datetime) -> datetime:
