@@ -15,6 +15,7 @@ from . import (  # noqa: F401
     alerts,
     backup,
     codeword,
+    drill,
     help,
     incident,
     incident_form,

@@ -1,12 +1,15 @@
-"""Lockdown, evacuation, roll call, all clear and drill mode.
+"""Lockdown, evacuation, roll call and all clear (cards: lockdown_cards.py; drill mode: drill.py).
 
 `lockdown <branch|area|all> <message>` (or `evacuate ...`) from a duty manager or
 admin: everyone on shift in scope, and the duty managers there, get the message with
 I'm safe / I need help. The sender's roll-call card updates as answers arrive.
 "I need help" raises a high alert through the ladder; anyone who has not answered
 after `rollcall_wait` is escalated (one alert per branch naming them). `all clear`
-ends it and tells everyone. `drill on` marks everything raised at a branch as an
-exercise, on every message and in every record, until `drill off`.
+ends it and tells everyone.
+
+Scope is one rule (`my_branches`): a duty manager acts on the branches they manage or
+cover today; `all` and areas are an admin's. Lockdown and evacuation also tell every duty
+manager of the branch and the admins (an information copy; they are not in the roll call).
 """
 
 from __future__ import annotations
@@ -20,8 +23,20 @@ from bot.permissions import allowed
 from bot.registry import button, command, home, reads, wakeup
 from bot.unit import Tx
 
+from .lockdown_cards import (
+    DRILL,
+    _card,
+    _info_card,
+    _names,
+    _rollcall_card,
+    _title,
+    load,
+    refresh,
+    rollcall_rows,
+    scope_name,
+)
+
 WAIT = "lockdown.wait"
-DRILL = "[DRILL] "
 HELP_WORDS = words.NEED_HELP
 DEFAULTS = {
     "lockdown": "Lockdown: stay inside, lock or block the doors, keep away from windows and stay quiet. "
@@ -29,99 +44,6 @@ DEFAULTS = {
     "evacuate": "Evacuate now: leave by the nearest safe exit, take the public with you and go to the "
                 "assembly point. Do not go back in until the all clear.",
 }
-
-
-def load(conn: sqlite3.Connection, lid: int) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM lockdowns WHERE id=?", (lid,)).fetchone()
-
-
-def _card(lid: int) -> str:
-    return f"lockdown:{lid}"
-
-
-def _rollcall_card(lid: int) -> str:
-    return f"rollcall:{lid}"
-
-
-def _info_card(lid: int) -> str:
-    return f"lockdown:{lid}:info"
-
-
-def scope_name(tx: Tx, scope: str) -> str:
-    if scope == "all":
-        return "all branches"
-    if scope in tx.directory.service.branches:
-        return tx.directory.branch_name(scope)
-    return f"the {scope} area"
-
-
-def _title(ld: sqlite3.Row) -> str:
-    return "EVACUATION" if ld["kind"] == "evacuate" else "LOCKDOWN"
-
-
-def _names(tx: Tx, keys: list[str]) -> str:
-    return ", ".join(p.name for k in keys if (p := tx.person(k)))
-
-
-# --- rendering -----------------------------------------------------------------------------------
-def render(tx: Tx, ld: sqlite3.Row, info: bool = False) -> Outbound:
-    """The card everyone in scope sees; `info`: the copy for managers and admins not in the roll call."""
-    mark = DRILL if ld["drill"] else ""
-    sender = tx.person(ld["by"])
-    lines = [f"{mark}{_title(ld)} - {scope_name(tx, ld['scope'])}"]
-    if ld["drill"]:
-        lines.append("This is an exercise.")
-    lines.append(ld["message"])
-    lines.append(f"From {sender.name if sender else ld['by']} at {tx.hhmm(ld['created_at'])}.")
-    if ld["status"] != "active":
-        ender = tx.person(ld["ended_by"])
-        lines.append(f"ALL CLEAR at {tx.hhmm(ld['ended_at'] or tx.now)} from {ender.name if ender else 'a manager'}.")
-        return Outbound("\n".join(lines), priority=Priority.alarm)
-    if info:
-        lines.append("You are told as a duty manager or admin; you are not in the roll call.")
-        return Outbound("\n".join(lines), priority=Priority.alarm)
-    lines.append("Tell us now: are you safe?")
-    return Outbound("\n".join(lines), priority=Priority.alarm, buttons=(
-        Button("I'm safe", "lockdown.safe", str(ld["id"])), Button("I need help", "lockdown.help", str(ld["id"]))))
-
-
-def rollcall_rows(conn: sqlite3.Connection, lid: int) -> list[sqlite3.Row]:
-    return conn.execute("SELECT * FROM rollcall WHERE lockdown_id=? ORDER BY rowid", (lid,)).fetchall()
-
-
-def render_rollcall(tx: Tx, ld: sqlite3.Row) -> Outbound:
-    """The sender's live roll call: safe, need help, no answer."""
-    rows = rollcall_rows(tx.conn, ld["id"])
-    safe = [r["person"] for r in rows if r["answer"] == "safe"]
-    helpme = [r for r in rows if r["answer"] == "help"]
-    silent = [r for r in rows if r["answer"] is None]
-    mark = DRILL if ld["drill"] else ""
-    lines = [f"{mark}Roll call - {_title(ld)}, {scope_name(tx, ld['scope'])} (from {tx.hhmm(ld['created_at'])})"]
-    lines.append(f"Safe ({len(safe)}): {_names(tx, safe) or '-'}")
-    lines.append(f"Need help ({len(helpme)}): " + (", ".join(
-        f"{_names(tx, [r['person']])}" + (f" (alert #{r['alert_id']})" if r["alert_id"] else "") for r in helpme)
-        or "-"))
-    escalated = [r for r in silent if r["noanswer_alert"]]
-    lines.append(f"No answer ({len(silent)}): {_names(tx, [r['person'] for r in silent]) or '-'}"
-                 + (" - escalated" if escalated else ""))
-    if not rows:
-        lines.append("Nobody was on shift in scope to ask.")
-    if ld["status"] != "active":
-        ender = tx.person(ld["ended_by"])
-        lines.append(f"ALL CLEAR given at {tx.hhmm(ld['ended_at'] or tx.now)} by "
-                     f"{ender.name if ender else 'a manager'}.")
-        return Outbound("\n".join(lines), priority=Priority.alarm)
-    return Outbound("\n".join(lines), priority=Priority.alarm,
-                    buttons=(Button("All clear", "lockdown.clear", str(ld["id"])),))
-
-
-def refresh(tx: Tx, lid: int) -> sqlite3.Row:
-    ld = load(tx.conn, lid)
-    assert ld is not None
-    tx.set_card(_card(lid), render(tx, ld))
-    tx.set_card(_info_card(lid), render(tx, ld, info=True))
-    tx.set_card(_rollcall_card(lid), render_rollcall(tx, ld))
-    return ld
 
 
 # --- scope: the one rule for lockdown, evacuate, all clear and drill ---------------------------------
@@ -141,12 +63,12 @@ def my_branches(tx: Tx, person: Person) -> set[str] | None:
     return mine
 
 
-def _in_scope(tx: Tx, person: Person, scope: str) -> bool:
+def in_scope(tx: Tx, person: Person, scope: str) -> bool:
     mine = my_branches(tx, person)
     return mine is None or scope in mine
 
 
-def _not_yours(tx: Tx, person: Person, what: str) -> str:
+def not_yours(tx: Tx, person: Person, what: str) -> str:
     mine = my_branches(tx, person) or set()
     names = " or ".join(tx.directory.branch_name(b) for b in sorted(mine)) or "no branch"
     return (f"You can {what} {names} (your branches today); all branches and areas are for an admin. "
@@ -159,8 +81,8 @@ def start(tx: Tx, person: Person, msg: Inbound, kind: str, args: str) -> None:
     scope, _, message = args.strip().partition(" ")
     scope = scope.lower()
     branches = d.scope_branches(scope) if scope else []
-    if branches and not _in_scope(tx, person, scope):
-        tx.reply(msg, Outbound(_not_yours(tx, person, f"{kind} at")), person=person)
+    if branches and not in_scope(tx, person, scope):
+        tx.reply(msg, Outbound(not_yours(tx, person, f"{kind} at")), person=person)
         return
     if not branches:
         areas = sorted({b.area for b in d.service.branches.values() if b.area})
@@ -435,50 +357,3 @@ def lockdown_home(tx: Tx, person: Person) -> list[str]:
         lines.append(f"{DRILL if ld['drill'] else ''}{_title(ld)} at {scope_name(tx, ld['scope'])} since "
                      f"{tx.hhmm(ld['created_at'])}: {state}.")
     return lines
-
-
-# --- drill mode --------------------------------------------------------------------------------
-@command("drill", permission="drill", help="practise: mark everything raised at a branch as an exercise",
-         usage="drill on|off [branch|all]")
-def drill(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
-    words_ = args.lower().split()
-    d = tx.directory
-    if not words_ or words_[0] not in ("on", "off"):
-        rows = tx.conn.execute("SELECT branch, since, by FROM drills ORDER BY branch").fetchall()
-        if not rows:
-            text = "No branch is in drill mode. Say 'drill on' to start an exercise at your branch."
-        else:
-            text = "In drill mode: " + "; ".join(f"{d.branch_name(r[0])} since {tx.hhmm(r[1])}" for r in rows)
-        tx.reply(msg, Outbound(text), person=person)
-        return
-    on = words_[0] == "on"
-    target = words_[1] if len(words_) > 1 else (person.branch or "")
-    branches = d.scope_branches(target) if target else []
-    if not branches:
-        tx.reply(msg, Outbound("Which branch? Try: drill on " + " | drill on ".join(d.service.branches)),
-                 person=person)
-        return
-    if not _in_scope(tx, person, target):
-        tx.reply(msg, Outbound(_not_yours(tx, person, "start or stop a drill at")), person=person)
-        return
-    for b in branches:
-        if on:
-            tx.conn.execute("INSERT OR IGNORE INTO drills(branch, since, by) VALUES(?,?,?)", (b, tx.now, person.key))
-        else:
-            tx.conn.execute("DELETE FROM drills WHERE branch=?", (b,))
-    where = ", ".join(d.branch_name(b) for b in branches)
-    if on:
-        text = (f"{DRILL}Drill mode ON at {where}: everything raised there (codewords, backup, lockdowns) is "
-                "marked as an exercise until you say 'drill off'.")
-    else:
-        text = f"Drill mode OFF at {where}: everything raised there is real again."
-    tx.reply(msg, Outbound(text), person=person)
-    note = (f"{DRILL}An exercise has started at {where}: messages marked [DRILL] are practice."
-            if on else f"The exercise at {where} is over: everything from now on is real.")
-    told = set()
-    for b in branches:
-        for k in d.on_shift(tx.conn, b, tx.local()):
-            p = d.person(k)
-            if p and k != person.key and k not in told:
-                told.add(k)
-                tx.send(p, Outbound(note))
