@@ -62,3 +62,30 @@ async def test_a_roster_change_that_rolls_back_leaves_the_directory_as_the_store
     monkeypatch.undo()
     await harness.say("dana", "person add gus name=Gus role=staff branch=central")
     assert harness.engine.directory.person("gus").name == "Gus"
+
+
+async def test_a_registration_that_rolls_back_binds_nobody_in_memory(tmp_path, clock, monkeypatch):
+    import handlers.registration as registration
+    from tests.test_registration import invite, start, tap
+
+    h, tg = await start(tmp_path, clock)
+    try:
+        code = await invite(h, "alice")
+        real = registration._hash
+        calls = []
+
+        def fails_the_second_time(text):  # the invite lookup after the binding: the unit rolls back
+            calls.append(text)
+            if len(calls) == 2:
+                raise RuntimeError("disk full, say")
+            return real(text)
+
+        monkeypatch.setattr(registration, "_hash", fails_the_second_time)
+        await tap(h, tg, "501", code)
+        assert h.engine.directory.find("telegram", "501") is None  # the store has no binding; nor has memory
+        assert (await h.query("SELECT COUNT(*) FROM bindings"))[0][0] == 0
+        monkeypatch.undo()
+        assert (await tap(h, tg, "501", code)).startswith("Welcome, Alice Smith")
+        assert h.engine.directory.find("telegram", "501").key == "alice"
+    finally:
+        await h.engine.stop()
