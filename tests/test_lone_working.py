@@ -149,6 +149,8 @@ async def test_an_old_finish_button_does_not_end_a_new_session(harness):
     assert harness.last("alice").text.startswith("That button was for your lone-working session started 14:30 "
                                                  "(closing), which has already finished.\nYour session started "
                                                  "15:10 (home visit) is still running")
+    assert [b.label for b in harness.last("alice").buttons][-1] == "Finish"  # the live session's own buttons
+    assert harness.last("alice").buttons[-1].arg != old_finish.arg
     await harness.say("alice", "status")
     assert "home visit" in harness.last("alice").text
 
