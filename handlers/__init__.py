@@ -32,7 +32,7 @@ wire(
     # 1. SAFETY: always read first, even with a form or conversation open
     (Group.SAFETY, codeword.read_codeword),  # a codeword anywhere in a message (channels too, if the book says)
     (Group.SAFETY, lone_working.duress_first),  # the duress phrase, before "finish" could end the session
-    (Group.SAFETY, lockdown.need_help),  # "I need help" during a lockdown
+    (Group.SAFETY, safety.need_help),  # "I need help": a roll-call answer, else backup in one press
     (Group.SAFETY, safety.proof_of_life),  # "I'm safe": answers a roll call and checks in a lone session
     (Group.SAFETY, backup.stand_down_words),  # "I'm fine" / "stand down" with an open backup request
     (Group.SAFETY, lone_working.session_words),  # checkin / extend / finish / status / done, session live

@@ -173,6 +173,19 @@ def wait_over(tx: Tx, ref: str) -> None:
     escalate(tx, req, f"nobody said On my way within {words.duration(parse_duration(tx.ctx.settings.backup_wait))}")
 
 
+ASK = "backup.ask"
+
+
+def ask_button() -> Button:
+    """One press to ask for backup (offered to someone who typed "I need help" outside a lockdown)."""
+    return Button("Ask for backup now", ASK, "")
+
+
+@button(ASK, permission="request_backup")
+def ask_now(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
+    backup_command(tx, person, msg, "")
+
+
 @command("backup", permission="request_backup", help="ask colleagues on shift and the duty manager to come",
          usage="backup [where / what]", urgent=True)
 def backup_command(tx: Tx, person: Person, msg: Inbound, args: str) -> None:

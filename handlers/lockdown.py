@@ -20,7 +20,7 @@ from bot import escalation, words
 from bot.messages import Button, Inbound, Outbound
 from bot.model import Person, Priority, Role, Severity, parse_duration
 from bot.permissions import allowed
-from bot.registry import button, command, home, reads, wakeup
+from bot.registry import button, command, home, wakeup
 from bot.unit import Tx
 
 from .lockdown_cards import (
@@ -37,7 +37,6 @@ from .lockdown_cards import (
 )
 
 WAIT = "lockdown.wait"
-HELP_WORDS = words.NEED_HELP
 DEFAULTS = {
     "lockdown": "Lockdown: stay inside, lock or block the doors, keep away from windows and stay quiet. "
                 "Do not leave until the all clear.",
@@ -237,12 +236,6 @@ def answer_typed(tx: Tx, person: Person, msg: Inbound, ans: str) -> bool:
         return False
     answer(tx, person, msg, asked[0], ans)
     return True
-
-
-@reads(phrases=HELP_WORDS)
-def need_help(tx: Tx, person: Person, msg: Inbound) -> bool:
-    """SAFETY: "I need help" during a lockdown is never the answer to a form question."""
-    return words.normalise(msg.text) in HELP_WORDS and answer_typed(tx, person, msg, "help")
 
 
 # --- no answer -----------------------------------------------------------------------------------

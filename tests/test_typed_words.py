@@ -130,3 +130,14 @@ async def test_a_short_backup_wait_is_shown_as_it_is(tmp_path, clock):
         assert "within 20 s" in details and "1 min" not in details
     finally:
         await h.engine.stop()
+
+
+async def test_i_need_help_outside_a_lockdown_offers_backup_and_is_never_a_form_answer(harness):
+    await harness.say("carol", "on shift")
+    await _open_form_at(harness, "alice", 2)
+    await harness.say("alice", "I need help!")
+    assert "call 999" in harness.last("alice").text
+    assert (await harness.query("SELECT answers FROM incident_drafts"))[0][0] == '{"occurred_at": "2026-11-25 14:30"}'
+    await harness.press("alice", "Ask for backup now")
+    assert (await harness.query("SELECT COUNT(*) FROM backup_requests"))[0][0] == 1
+    assert "BACKUP WANTED: Alice Smith" in harness.last("carol").text
