@@ -76,9 +76,11 @@ def _command(tx: Tx, person: Person, msg: Inbound, cmd: Command, rest: str) -> N
 
 def _help(tx: Tx, person: Person, msg: Inbound) -> None:
     """Nothing took the message: one line, never the whole list (that is what `help` is for)."""
-    typed = words.first_key(msg.text)
+    tokens = msg.text.split()
     mine = [k for k, c in COMMANDS.items() if allowed(person, c.permission) and c.help]
-    guess = words.did_you_mean(typed, mine)
+    # "stnad down" is one command of two words; "bakcup by the desk" is one word and the rest
+    guess = (len(tokens) > 1 and words.did_you_mean(words.key(" ".join(tokens[:2])), mine)) or \
+        words.did_you_mean(words.first_key(msg.text), mine)
     if guess:
         name = COMMANDS[guess].name
         tx.reply(msg, Outbound(f"Did you mean {name}? Send {name} to use it, or help for the list."),

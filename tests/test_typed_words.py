@@ -141,3 +141,19 @@ async def test_i_need_help_outside_a_lockdown_offers_backup_and_is_never_a_form_
     await harness.press("alice", "Ask for backup now")
     assert (await harness.query("SELECT COUNT(*) FROM backup_requests"))[0][0] == 1
     assert "BACKUP WANTED: Alice Smith" in harness.last("carol").text
+
+
+@pytest.mark.parametrize("odd", ["\u00b2", "99999999999999999999", "-1", "#", "\U0001f600", "1e999", "\u0661\u0662"])
+async def test_no_command_fails_on_odd_input(harness, odd):
+    from bot.registry import COMMANDS
+
+    for word in sorted({c.name for c in COMMANDS.values()}):
+        await harness.say("dana", f"{word} {odd}")
+        assert harness.texts("dana")[-1] != SORRY, f"{word} {odd}"
+
+
+@pytest.mark.parametrize("typed,meant", [("stnad down", "standdown"), ("chekin", "checkin"),
+                                         ("bakcup by the desk", "backup")])
+async def test_two_word_near_misses(harness, typed, meant):
+    await harness.say("alice", typed)
+    assert harness.last("alice").text.startswith(f"Did you mean {meant}?")
