@@ -51,9 +51,9 @@ def route(tx: Tx, msg: Inbound) -> None:
     slash = msg.text.lstrip().startswith("/")
     if cmd and msg.is_group and not slash:
         cmd = None  # in a group or channel only an explicit /command is one: "alerts are going off" is chat
-    mine = cmd is not None and allowed(person, cmd.permission)
-    # a /command, a lone command word or an urgent one ("backup ...") is a command even with a form open
-    skip_answers = mine and (slash or not rest or cmd.urgent)  # type: ignore[union-attr]
+    # a /command, a command word on its own, or an urgent one the person may use ("backup ...") is a
+    # command even with a form open; "lockdown was called" from staff is an answer
+    skip_answers = cmd is not None and (slash or not rest or (cmd.urgent and allowed(person, cmd.permission)))
     for reader in READERS:
         if msg.is_group and not reader.in_channels:
             continue

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bot.engine import SORRY
@@ -157,3 +159,15 @@ async def test_no_command_fails_on_odd_input(harness, odd):
 async def test_two_word_near_misses(harness, typed, meant):
     await harness.say("alice", typed)
     assert harness.last("alice").text.startswith(f"Did you mean {meant}?")
+
+
+async def test_with_a_form_open_words_that_start_like_commands(harness):
+    await _open_form_at(harness, "alice", 2)
+    await harness.say("alice", "on the stairs")  # 'on' is a command, but not with prose after it
+    await harness.say("alice", "Lockdown: no")  # a command she may not use: her answer
+    await harness.say("alice", "backup to the desk please")  # urgent: a backup request, not an answer
+    answers = json.loads((await harness.query("SELECT answers FROM incident_drafts"))[0][0])
+    assert answers["location"] == "on the stairs"
+    assert (await harness.query("SELECT what FROM backup_requests"))[0][0] == "to the desk please"
+    await harness.say("alice", "help")  # on its own: the help list, and the form waits
+    assert harness.last("alice").text.startswith("Hello Alice Smith. You can send:")
