@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import handlers  # noqa: E402, F401  (the entry point composes the capabilities)
 from bot.book import load_book  # noqa: E402
 from bot.engine import Engine  # noqa: E402
 from bot.messages import Inbound  # noqa: E402

@@ -34,6 +34,8 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _serve(settings: Settings, console: bool, book, service) -> None:
+    import handlers  # noqa: F401  (the entry point composes the capabilities and their wiring)
+
     from . import systemd
     from .engine import Engine
     from .transports import build

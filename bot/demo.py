@@ -18,6 +18,8 @@ from .transports.console import ConsoleTransport
 
 
 async def run_demo(settings: Settings) -> int:
+    import handlers  # noqa: F401  (an entry point: it composes the capabilities)
+
     from .cli import load_config
 
     book, service = load_config(settings)
@@ -44,10 +46,10 @@ async def run_demo(settings: Settings) -> int:
             say("\n(Alice's phone shows only the cover reply. Carol and Bob, the duty manager, are tier 1.)")
             await clock.advance(150)
             await step("Two and a half minutes pass; nobody has acknowledged: the alert climbs to tier 2")
-            await step("Dana (admin) presses Acknowledge", "@dana 1")
+            await step("Dana (admin) presses Acknowledge", "@dana [acknowledge]")
             say("\n(Every copy now shows who acknowledged; Alice got a discreet confirmation.)")
             await clock.advance(240)
-            await step("Four minutes later Bob resolves it", "@bob resolve")
+            await step("Four minutes later Bob resolves it", "@bob [resolve]")
             timeline = await engine.perform(_timeline)
             say("\n=== The alert's timeline\n" + timeline)
         finally:

@@ -64,11 +64,14 @@ class Directory:
             return self.people.get(user_id)
         return self.person(self._by_account.get((platform, user_id)))
 
+    def with_account(self, key: str, platform: str, user_id: str) -> Person:
+        """The person as they will be with this chat account attached (changes nothing)."""
+        value: int | str = int(user_id) if platform == "telegram" else user_id
+        return self.people[key].model_copy(update={platform: value})
+
     def bind(self, key: str, platform: str, user_id: str) -> Person:
         """Attach a chat account to a rostered person (registration)."""
-        p = self.people[key]
-        value: int | str = int(user_id) if platform == "telegram" else user_id
-        p = p.model_copy(update={platform: value})
+        p = self.with_account(key, platform, user_id)
         self.people[key] = p
         self._by_account[(platform, user_id)] = key
         return p

@@ -44,7 +44,10 @@ SORRY = "Sorry, I could not do that just now. If you need help, ask a colleague 
 class Engine:
     def __init__(self, settings: Settings, book: Book, service: Service, *, clock: Clock | None = None,
                  transports: Iterable[Transport] = ()):
-        import handlers  # noqa: F401  (registers every capability; imported here so handlers may import bot.engine)
+        from .registry import READERS
+
+        if not READERS:  # the core never imports a capability: the entry point composes them
+            raise RuntimeError("no capabilities are wired: the entry point must `import handlers` first")
 
         self.settings = settings
         self.book = book
@@ -153,6 +156,8 @@ class Engine:
 
     def _after(self, tx: Tx) -> None:
         assert self.scheduler and self.outbox
+        for change in tx.after_commit:  # in-memory state (the directory) follows the committed store
+            change()
         for wid, due in tx.new_wakeups:
             self.scheduler.add(wid, due)
         if tx.dropped:

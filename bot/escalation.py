@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 
 from .messages import Button, Outbound
@@ -18,6 +19,28 @@ from .registry import wakeup
 from .unit import Tx
 
 CLIMB = "alert.climb"
+
+
+class Kind(StrEnum):
+    """What can happen to an alert: the timeline's event kinds (the card is drawn from some of them)."""
+
+    RAISED = "raised"
+    GAP = "gap"  # a tier found nobody of a kind (no duty manager on the rota)
+    FALLBACK = "fallback"
+    NOTIFIED = "notified"
+    UNREACHABLE = "unreachable"
+    REPEAT = "repeat"
+    CLIMBED = "climbed"
+    EXHAUSTED = "exhausted"
+    ACKED = "acked"
+    CONFIRMED = "confirmed"  # the discreet ack reply went to the sender
+    RESOLVED = "resolved"
+    POLICE_CALLING = "police"  # someone pressed "Call police?": they say they are calling, not yet confirmed
+    POLICE_CALLED = "police_called"  # they confirmed the call was made
+    SAFE = "safe"  # a lone worker checked in after an escalation
+    DURESS = "duress"
+    BACKUP = "backup"
+    DELIVERY_FAILED = "delivery_failed"
 
 
 @dataclass(frozen=True)
@@ -76,9 +99,21 @@ def load(conn: sqlite3.Connection, alert_id: int) -> Alert | None:
     return Alert.from_row(row) if row else None
 
 
-def event(tx: Tx, alert_id: int, kind: str, text: str, actor: str | None = None) -> None:
+def event(tx: Tx, alert_id: int, kind: Kind | str, text: str, actor: str | None = None) -> None:
+    """Add to an alert's timeline; an unknown kind is a programming error, refused here."""
     tx.conn.execute("INSERT INTO alert_events(alert_id, at, kind, actor, text) VALUES(?,?,?,?,?)",
-                    (alert_id, tx.now, kind, actor, text))
+                    (alert_id, tx.now, Kind(kind).value, actor, text))
+
+
+def recipients(conn: sqlite3.Connection, alert_id: int) -> list[str]:
+    """Keys of everyone notified of an alert, in the order they were first notified."""
+    return [r[0] for r in conn.execute("SELECT person FROM alert_recipients WHERE alert_id=? ORDER BY rowid",
+                                       (alert_id,))]
+
+
+def was_notified(conn: sqlite3.Connection, alert_id: int, person_key: str) -> bool:
+    return conn.execute("SELECT 1 FROM alert_recipients WHERE alert_id=? AND person=?",
+                        (alert_id, person_key)).fetchone() is not None
 
 
 def timeline(conn: sqlite3.Connection, alert_id: int) -> list[sqlite3.Row]:
@@ -110,7 +145,7 @@ def raise_alert(
     )
     alert_id = int(cur.lastrowid or 0)
     who = person.name if person else "someone"
-    event(tx, alert_id, "raised", f"{title} raised by {who} at {tx.directory.branch_name(branch)}",
+    event(tx, alert_id, Kind.RAISED, f"{title} raised by {who} at {tx.directory.branch_name(branch)}",
           person.key if person else None)
     alert = load(tx.conn, alert_id)
     assert alert is not None
@@ -147,10 +182,10 @@ def _notify_tier(tx: Tx, alert: Alert, tier: int, repeat: int) -> None:
     step = alert.ladder.tiers[tier]
     people, gaps = _resolve_targets(tx, alert, step.notify)
     for gap in gaps:
-        event(tx, alert.id, "gap", gap)
+        event(tx, alert.id, Kind.GAP, gap)
     if not people:
         people, _ = _resolve_targets(tx, alert, alert.ladder.fallback)
-        event(tx, alert.id, "fallback", f"nobody to notify at tier {tier + 1}; using the fallback "
+        event(tx, alert.id, Kind.FALLBACK, f"nobody to notify at tier {tier + 1}; using the fallback "
               f"({', '.join(alert.ladder.fallback)})")
     tx.conn.execute("UPDATE alerts SET tier=?, repeats=? WHERE id=?", (tier, repeat, alert.id))
     alert = load(tx.conn, alert.id) or alert
@@ -168,11 +203,11 @@ def _notify_tier(tx: Tx, alert: Alert, tier: int, repeat: int) -> None:
         tx.conn.execute("INSERT OR IGNORE INTO alert_recipients(alert_id, person) VALUES(?,?)", (alert.id, p.key))
         platform = tx.send(p, card, alert_id=alert.id, tag="notify")
         if platform:
-            event(tx, alert.id, "notified", f"notified {p.name} via {platform} ({label})")
+            event(tx, alert.id, Kind.NOTIFIED, f"notified {p.name} via {platform} ({label})")
         else:
-            event(tx, alert.id, "unreachable", f"{p.name} has no chat account the bot can reach ({label})")
+            event(tx, alert.id, Kind.UNREACHABLE, f"{p.name} has no chat account the bot can reach ({label})")
     if not people:
-        event(tx, alert.id, "unreachable", f"nobody could be notified ({label})")
+        event(tx, alert.id, Kind.UNREACHABLE, f"nobody could be notified ({label})")
     tx.wake(CLIMB, alert.id, tx.now + step.wait)
 
 
@@ -184,15 +219,15 @@ def climb(tx: Tx, ref: str) -> None:
         return
     step = alert.ladder.tiers[alert.tier]
     if step.repeat == "forever" or alert.repeats < step.repeat:
-        event(tx, alert.id, "repeat", f"no acknowledgement after {_mins(step.wait)}; notifying tier "
+        event(tx, alert.id, Kind.REPEAT, f"no acknowledgement after {_mins(step.wait)}; notifying tier "
               f"{alert.tier + 1} again")
         _notify_tier(tx, alert, alert.tier, alert.repeats + 1)
     elif alert.tier + 1 < len(alert.ladder.tiers):
-        event(tx, alert.id, "climbed", f"no acknowledgement after {_mins(step.wait)}; climbing to tier "
+        event(tx, alert.id, Kind.CLIMBED, f"no acknowledgement after {_mins(step.wait)}; climbing to tier "
               f"{alert.tier + 2}")
         _notify_tier(tx, alert, alert.tier + 1, 0)
     else:
-        event(tx, alert.id, "exhausted", "the ladder is finished and nobody has acknowledged")
+        event(tx, alert.id, Kind.EXHAUSTED, "the ladder is finished and nobody has acknowledged")
 
 
 def _mins(seconds: int) -> str:
@@ -205,8 +240,7 @@ def may_handle(tx: Tx, alert: Alert, person: Person) -> bool:
         return False
     if person.may(Role.duty_manager):
         return True
-    return tx.conn.execute("SELECT 1 FROM alert_recipients WHERE alert_id=? AND person=?",
-                           (alert.id, person.key)).fetchone() is not None
+    return was_notified(tx.conn, alert.id, person.key)
 
 
 def _stop_climbing(tx: Tx, alert: Alert) -> None:
@@ -222,7 +256,7 @@ def ack(tx: Tx, alert_id: int, person: Person) -> tuple[bool, Alert | None]:
     if alert is None or not won:
         return False, alert
     _stop_climbing(tx, alert)
-    event(tx, alert.id, "acked", f"acknowledged by {person.name}", person.key)
+    event(tx, alert.id, Kind.ACKED, f"acknowledged by {person.name}", person.key)
     tx.set_card(alert.card, render(tx, alert))
     _confirm_to_sender(tx, alert)
     return True, alert
@@ -235,10 +269,11 @@ def _confirm_to_sender(tx: Tx, alert: Alert) -> None:
             str(getattr(sender, alert.reply_platform, "") or "") if sender else "")
         tx.send_to((alert.reply_platform, alert.reply_chat, user), Outbound(alert.ack_reply, priority=Priority.alarm),
                    person=alert.person, alert_id=alert.id, tag="confirm")
-        event(tx, alert.id, "confirmed", "discreet confirmation sent to the sender")
+        event(tx, alert.id, Kind.CONFIRMED, "discreet confirmation sent to the sender")
 
 
-def resolve(tx: Tx, alert_id: int, person: Person | None, note: str = "") -> Alert | None:
+def resolve(tx: Tx, alert_id: int, person: Person | None, note: str = "", *,
+            tell_sender: bool = True) -> Alert | None:
     alert = load(tx.conn, alert_id)
     if alert is None or alert.status == "resolved":
         return None
@@ -250,10 +285,10 @@ def resolve(tx: Tx, alert_id: int, person: Person | None, note: str = "") -> Ale
     assert alert is not None
     _stop_climbing(tx, alert)
     who = person.name if person else "the system"
-    event(tx, alert.id, "resolved", f"resolved by {who}" + (f": {note}" if note else ""),
+    event(tx, alert.id, Kind.RESOLVED, f"resolved by {who}" + (f": {note}" if note else ""),
           person.key if person else None)
     tx.set_card(alert.card, render(tx, alert))
-    if was_open:
+    if was_open and tell_sender:
         _confirm_to_sender(tx, alert)
     for hook in RESOLVE_HOOKS:
         hook(tx, alert)
@@ -281,11 +316,14 @@ def render(tx: Tx, alert: Alert) -> Outbound:
     if alert.acked_by:
         acker = tx.person(alert.acked_by)
         lines.append(f"Acknowledged by {acker.name if acker else alert.acked_by} at {tx.hhmm(alert.acked_at or 0)}")
-    police = tx.conn.execute("SELECT actor, at FROM alert_events WHERE alert_id=? AND kind='police' ORDER BY id",
-                             (alert.id,)).fetchone()
-    if police:
-        caller = tx.person(police["actor"])
-        lines.append(f"Police called by {caller.name if caller else police['actor']} at {tx.hhmm(police['at'])}")
+    calling, called = _police(tx, alert.id)
+    if called:
+        who = tx.person(called["actor"])
+        lines.append(f"Police called by {who.name if who else called['actor']} at {tx.hhmm(called['at'])}")
+    elif calling:
+        who = tx.person(calling["actor"])
+        lines.append(f"{who.name if who else calling['actor']} is calling the police (pressed at "
+                     f"{tx.hhmm(calling['at'])}; not yet confirmed)")
     if alert.status == "resolved":
         resolver = tx.person(alert.resolved_by)
         lines.append(f"Resolved by {resolver.name if resolver else 'the system'} at {tx.hhmm(alert.resolved_at or 0)}")
@@ -294,17 +332,37 @@ def render(tx: Tx, alert: Alert) -> Outbound:
     if alert.status == "open":
         buttons.append(Button("Acknowledge", "alert.ack", str(alert.id)))
     buttons.append(Button("Resolve", "alert.resolve", str(alert.id)))
-    if alert.severity.urgent and not police:
+    if alert.severity.urgent and not calling and not called:
         buttons.append(Button("Call police?", "alert.police", str(alert.id)))
+    elif calling and not called:
+        buttons.append(Button("Police called", "alert.police_called", str(alert.id)))
     return Outbound("\n".join(lines), buttons=tuple(buttons), priority=Priority.alarm)
 
 
+def _police(tx: Tx, alert_id: int) -> tuple[sqlite3.Row | None, sqlite3.Row | None]:
+    """(first 'is calling' event, first 'called' event) of an alert."""
+    rows = {r["kind"]: r for r in tx.conn.execute(
+        "SELECT kind, actor, at FROM alert_events WHERE alert_id=? AND kind IN (?, ?) ORDER BY id DESC",
+        (alert_id, Kind.POLICE_CALLING.value, Kind.POLICE_CALLED.value))}
+    return rows.get(Kind.POLICE_CALLING.value), rows.get(Kind.POLICE_CALLED.value)
+
+
+def police_called(tx: Tx, alert_id: int, person: Person) -> Alert | None:
+    """Someone confirms the police have been called: only now does the card say so."""
+    alert = load(tx.conn, alert_id)
+    if alert is None or _police(tx, alert_id)[1] is not None:
+        return alert
+    event(tx, alert.id, Kind.POLICE_CALLED, f"{person.name} confirmed the police have been called", person.key)
+    tx.set_card(alert.card, render(tx, alert))
+    return alert
+
+
 def police(tx: Tx, alert_id: int, person: Person) -> Alert | None:
-    """Record that someone is calling the police; it also takes ownership if nobody has."""
+    """Record that someone says they are calling the police (not that they have); it also takes ownership."""
     alert = load(tx.conn, alert_id)
     if alert is None or alert.status == "resolved":
         return alert
-    event(tx, alert.id, "police", f"{person.name} is calling the police", person.key)
+    event(tx, alert.id, Kind.POLICE_CALLING, f"{person.name} pressed Call police: calling now", person.key)
     if alert.status == "open":
         ack(tx, alert.id, person)
     else:

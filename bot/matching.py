@@ -1,26 +1,17 @@
 """Codeword matching as a person typing on a phone would expect it.
 
-The rule (documented in docs/admin.md): both the message and each phrase are normalised
-(lower case, accents and punctuation removed, apostrophes dropped, runs of spaces
-folded). A phrase matches when its words appear as consecutive whole words in the
+The rule (documented in docs/words.md): both the message and each phrase go through
+the one normaliser, `bot.words.normalise` (lower case, accents, punctuation and emoji
+removed, contractions spelled out, runs of spaces folded). A phrase matches when its words appear as consecutive whole words in the
 message. So "is mr brown in today" matches "Hi, is Mr. Brown in today?? thanks", but
 a message that merely shares a word ("brown bread") does not.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
+from .words import normalise
 
-_APOSTROPHES = re.compile(r"['\u2019\u2018`]")
-_NON_WORD = re.compile(r"[^a-z0-9]+")
-
-
-def normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    text = _APOSTROPHES.sub("", text)
-    return " ".join(_NON_WORD.sub(" ", text).split())
+__all__ = ["PhraseMatcher", "normalise"]
 
 
 class PhraseMatcher:

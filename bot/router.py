@@ -1,38 +1,42 @@
-"""Map one Inbound to the handler that decides what it means.
+"""Map one Inbound to the capability that decides what it means.
 
-Order matters for safety: a button press or submitted form, then a codeword
-(anywhere in the message, so "help - is Mr Brown in today?" and a codeword typed in
-the middle of a form both raise the alert), then a form waiting for a typed answer
-(FIRST_CONVERSATIONS), then a command word, then an open conversation, then a short
-help reply. A false alarm costs a manager a minute; a missed codeword could cost far more.
+The order is the wiring in `bot.registry` (set by the entry point, handlers/__init__.py),
+by priority group: a button press or submitted form; then SAFETY readers (codewords
+anywhere in a message, duress, roll-call answers, the words of a live lone session,
+stand down); then ANSWER readers (an open form or conversation); then a command word;
+then HELP (a one-line "did you mean" or a pointer to `help`). A false alarm costs a
+manager a minute; a missed codeword could cost far more.
+
+Rules that apply to every message live here, like slack-bolt middleware: strangers get a
+neutral reply, button data must look like what the bot wrote, in a group or channel only
+a /command or a reader marked for channels counts, and an urgent command word typed at
+the start ("backup to the desk") beats the answer to an open form.
 """
 
 from __future__ import annotations
 
+from . import words
 from .messages import Inbound, Outbound
 from .model import Person
 from .permissions import allowed
-from .registry import BUTTONS, COMMANDS, CONVERSATIONS, FIRST_CONVERSATIONS, FORMS, PUBLIC
+from .registry import BUTTONS, COMMANDS, FORMS, PUBLIC, READERS, STRANGERS, Command, Group
 from .unit import Tx
 
 NEUTRAL = "Hello! This number is for library staff. Please ask at the desk if you need help."
 NOT_ALLOWED = "Sorry, that is not something your role can do here."
+EXPIRED = "That button has expired."
+UNKNOWN = "Sorry, I didn't understand that. Send help to see what you can do."
 
 
 def first_word(text: str) -> tuple[str, str]:
-    word, _, rest = text.strip().partition(" ")
-    word = word.lstrip("/").split("@", 1)[0].lower()  # "/lone@SaferBot" -> "lone"
-    return word, rest.strip()
+    """(command key, rest) if the message starts with a known command word, else ('', text)."""
+    return words.split_command(text, COMMANDS)
 
 
 def route(tx: Tx, msg: Inbound) -> None:
     person = tx.directory.find(msg.platform, msg.user_id)
     if person is None:
-        word, rest = first_word(msg.text)
-        if word in PUBLIC and msg.action is None:
-            PUBLIC[word](tx, msg, rest)
-        elif not msg.is_group:
-            tx.reply(msg, Outbound(NEUTRAL, ephemeral=True))
+        _stranger(tx, msg)
         return
     if msg.action:
         _button(tx, person, msg)
@@ -42,48 +46,67 @@ def route(tx: Tx, msg: Inbound) -> None:
         if handler:
             handler(tx, person, msg)
         return
-    if _codeword(tx, person, msg):
-        return
-    # conversations (form answers, "done" ending a lone session, roll-call replies) are private:
-    # in a group or channel the same words are just people talking
-    private = not msg.is_group
-    for conv in FIRST_CONVERSATIONS if private else ():
-        if conv(tx, person, msg):
-            return
     word, rest = first_word(msg.text)
     cmd = COMMANDS.get(word)
-    if cmd and msg.is_group and not msg.text.lstrip().startswith("/"):
+    slash = msg.text.lstrip().startswith("/")
+    if cmd and msg.is_group and not slash:
         cmd = None  # in a group or channel only an explicit /command is one: "alerts are going off" is chat
-    if cmd:
-        if allowed(person, cmd.permission):
-            cmd.fn(tx, person, msg, rest)
-        else:
-            tx.reply(msg, Outbound(NOT_ALLOWED), person=person)
-        return
-    for conv in CONVERSATIONS if private else ():
-        if conv(tx, person, msg):
+    # a /command, a command word on its own, or an urgent one the person may use ("backup ...") is a
+    # command even with a form open; "lockdown was called" from staff is an answer
+    skip_answers = cmd is not None and (slash or not rest or (cmd.urgent and allowed(person, cmd.permission)))
+    for reader in READERS:
+        if msg.is_group and not reader.in_channels:
+            continue
+        if reader.group == Group.ANSWER and skip_answers:
+            break
+        if reader.fn(tx, person, msg):
             return
-    if private:
-        COMMANDS["help"].fn(tx, person, msg, "")
+    if cmd:
+        _command(tx, person, msg, cmd, rest)
+    elif not msg.is_group:
+        _help(tx, person, msg)
 
 
-def _codeword(tx: Tx, person: Person, msg: Inbound) -> bool:
-    from handlers.codeword import raise_codeword
+def _command(tx: Tx, person: Person, msg: Inbound, cmd: Command, rest: str) -> None:
+    if allowed(person, cmd.permission):
+        cmd.fn(tx, person, msg, rest)
+    else:
+        tx.reply(msg, Outbound(NOT_ALLOWED), person=person)
 
-    key = tx.ctx.matcher.match(msg.text)
-    if key is None:
-        return False
-    codeword = tx.book.codewords[key]
-    if msg.is_group and not codeword.in_channels:
-        return False
-    raise_codeword(tx, person, msg, codeword)
-    return True
+
+def _help(tx: Tx, person: Person, msg: Inbound) -> None:
+    """Nothing took the message: one line, never the whole list (that is what `help` is for)."""
+    tokens = msg.text.split()
+    mine = [k for k, c in COMMANDS.items() if allowed(person, c.permission) and c.help]
+    # "stnad down" is one command of two words; "bakcup by the desk" is one word and the rest
+    guess = (len(tokens) > 1 and words.did_you_mean(words.key(" ".join(tokens[:2])), mine)) or \
+        words.did_you_mean(words.first_key(msg.text), mine)
+    if guess:
+        name = COMMANDS[guess].name
+        tx.reply(msg, Outbound(f"Did you mean {name}? Send {name} to use it, or help for the list."),
+                 person=person)
+    else:
+        tx.reply(msg, Outbound(UNKNOWN), person=person)
+
+
+def _stranger(tx: Tx, msg: Inbound) -> None:
+    """Not on the roster: public commands (registration), else the neutral reply; capabilities may
+    look too (a codeword from a mistyped account must not vanish)."""
+    word, rest = words.split_command(msg.text, PUBLIC)
+    if word in PUBLIC and msg.action is None:
+        PUBLIC[word](tx, msg, rest)
+        return
+    if msg.action is None and not msg.form:
+        for look in STRANGERS:
+            look(tx, msg)
+    if not msg.is_group:
+        tx.reply(msg, Outbound(NEUTRAL, ephemeral=True))
 
 
 def _button(tx: Tx, person: Person, msg: Inbound) -> None:
     entry = BUTTONS.get(msg.action or "")
-    if entry is None:
-        tx.reply(msg, Outbound("That button has expired."), person=person)
+    if entry is None or not words.sane_arg(msg.arg):
+        tx.reply(msg, Outbound(EXPIRED), person=person)
         return
     fn, permission = entry
     if not allowed(person, permission):

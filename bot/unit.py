@@ -46,6 +46,7 @@ class Tx:
     now: float
     new_wakeups: list[tuple[int, float]] = field(default_factory=list)
     dropped: list[int] = field(default_factory=list)  # outbox ids cancelled while claimed
+    after_commit: list[Callable[[], None]] = field(default_factory=list)  # in-memory changes, once committed
     claim: bool = False  # claim new outbox rows as they are written (the engine delivers them after commit)
     new_rows: list[sqlite3.Row] = field(default_factory=list)  # outbox rows written by this unit
     claimed: list[outbox.Claimed] = field(default_factory=list)  # ...what the lanes get after the commit
@@ -117,6 +118,16 @@ class Tx:
         wid = int(cur.lastrowid or 0)
         self.new_wakeups.append((wid, due_at))
         return wid
+
+    def pending_wakeup(self, kind: str, ref: str | int) -> float | None:
+        """When the earliest pending wake-up of this kind and ref is due (None: there is none)."""
+        return self.conn.execute("SELECT MIN(due_at) FROM wakeups WHERE kind=? AND ref=? AND status='pending'",
+                                 (kind, str(ref))).fetchone()[0]
+
+    def then(self, fn: Callable[[], None]) -> None:
+        """Change in-memory state (the directory) only once this unit has committed: a rollback leaves
+        memory and the store agreeing."""
+        self.after_commit.append(fn)
 
     def cancel_wakeups(self, kind: str, ref: str | int) -> int:
         return self.conn.execute(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import escalation
+from bot import escalation, words
 from bot.messages import Inbound, Outbound
 from bot.model import Person, Role
 from bot.registry import button, command, home
@@ -10,7 +10,8 @@ from bot.unit import Tx
 
 
 def _alert_for(tx: Tx, person: Person, msg: Inbound, arg: str) -> escalation.Alert | None:
-    alert = escalation.load(tx.conn, int(arg)) if arg.isdigit() else None
+    n = words.number(arg)
+    alert = escalation.load(tx.conn, n) if n is not None else None
     if alert is None or not escalation.may_handle(tx, alert, person):
         tx.reply(msg, Outbound("That alert is not one you can act on."), person=person)
         return None
@@ -48,10 +49,20 @@ def police(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
     branch = tx.directory.service.branches.get(alert.branch or "")
     numbers = [c for c in branch.contacts if "police" in c.name.lower()] if branch else []
     extra = "".join(f"\n{c.name}: {c.phone}" for c in numbers)
-    tx.reply(msg, Outbound("Call 999 now and give the branch address." + extra), person=person)
+    tx.reply(msg, Outbound("Call 999 now and give the branch address." + extra
+                           + "\nWhen you have called, press Police called on the alert so everyone knows."),
+             person=person)
 
 
-@command("alerts", permission="list_alerts", help="live alerts at your branches")
+@button("alert.police_called", permission="ack_alert")
+def police_called(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
+    alert = _alert_for(tx, person, msg, arg)
+    if alert is not None:
+        escalation.police_called(tx, alert.id, person)
+        tx.reply(msg, Outbound("Thank you - the alert now shows that the police have been called."), person=person)
+
+
+@command("alerts", permission="list_alerts", help="live alerts at your branches", urgent=True)
 def list_alerts(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     rows = tx.conn.execute("SELECT id FROM alerts WHERE status!='resolved' ORDER BY id").fetchall()
     alerts = [a for r in rows if (a := escalation.load(tx.conn, r[0]))]
@@ -67,8 +78,8 @@ def list_alerts(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
 
 @command("timeline", permission="list_alerts", help="the timeline of an alert", usage="timeline <alert number>")
 def show_timeline(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
-    arg = args.strip().lstrip("#")
-    alert = escalation.load(tx.conn, int(arg)) if arg.isdigit() else None
+    n = words.number(args)
+    alert = escalation.load(tx.conn, n) if n is not None else None
     if alert is None or (person.role != Role.admin and alert.branch != person.branch):
         tx.reply(msg, Outbound("No such alert at your branches. Try: timeline 12"), person=person)
         return
@@ -92,8 +103,7 @@ def alerts_home(tx: Tx, person: Person) -> list[str]:
         alert = escalation.load(tx.conn, r[0])
         if alert is None or not escalation.may_handle(tx, alert, person):
             continue
-        notified = tx.conn.execute("SELECT 1 FROM alert_recipients WHERE alert_id=? AND person=?",
-                                   (alert.id, person.key)).fetchone()
+        notified = escalation.was_notified(tx.conn, alert.id, person.key)
         if person.role == Role.duty_manager and alert.branch != person.branch and not notified:
             continue  # another branch's alert that nobody asked them to handle
         lines.append(f"Live alert #{alert.id} {tx.hhmm(alert.created_at)} [{alert.severity.value}] {alert.title}"

@@ -9,21 +9,19 @@ A codeword sender only ever sees the codeword's cover and ack replies, never "ba
 
 from __future__ import annotations
 
-import re
 import sqlite3
 
-from bot import escalation
+from bot import escalation, words
 from bot.messages import Button, Inbound, Outbound
 from bot.model import Codeword, Person, Priority, Role, Severity, parse_duration
 from bot.permissions import allowed
-from bot.registry import FIRST_CONVERSATIONS, button, command, home, wakeup
+from bot.registry import button, command, home, reads, wakeup
 from bot.unit import Tx
 from handlers.codeword import BACKUP_ACTIONS
 
 WAIT = "backup.wait"
 DRILL = "[DRILL] "
-STAND_DOWN_WORDS = {"im fine", "i am fine", "i'm fine", "im ok", "i'm ok", "i am ok", "all fine", "fine",
-                    "stand down", "standdown", "all ok", "no longer needed", "sorted", "all sorted"}
+STAND_DOWN_WORDS = words.STAND_DOWN
 
 
 def _card(rid: int) -> str:
@@ -160,7 +158,7 @@ def escalate(tx: Tx, req: sqlite3.Row, why: str) -> None:
         drill=bool(req["drill"]))
     asked_text = ", ".join(f"{_names(tx, [k])} ({'can not come' if a == 'cant' else 'no answer'})"
                            for k, a in asked.items()) or "nobody"
-    escalation.event(tx, alert.id, "backup", f"backup request #{req['id']} asked first: {asked_text}")
+    escalation.event(tx, alert.id, escalation.Kind.BACKUP, f"backup request #{req['id']} asked first: {asked_text}")
     tx.conn.execute("UPDATE backup_requests SET alert_id=? WHERE id=?", (alert.id, req["id"]))
     refresh(tx, req["id"])
 
@@ -172,11 +170,24 @@ def wait_over(tx: Tx, ref: str) -> None:
         return
     if "coming" in _answers(tx.conn, req["id"]).values():
         return
-    escalate(tx, req, f"nobody said On my way within {parse_duration(tx.ctx.settings.backup_wait) // 60 or 1} min")
+    escalate(tx, req, f"nobody said On my way within {words.duration(parse_duration(tx.ctx.settings.backup_wait))}")
+
+
+ASK = "backup.ask"
+
+
+def ask_button() -> Button:
+    """One press to ask for backup (offered to someone who typed "I need help" outside a lockdown)."""
+    return Button("Ask for backup now", ASK, "")
+
+
+@button(ASK, permission="request_backup")
+def ask_now(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
+    backup_command(tx, person, msg, "")
 
 
 @command("backup", permission="request_backup", help="ask colleagues on shift and the duty manager to come",
-         usage="backup [where / what]")
+         usage="backup [where / what]", urgent=True)
 def backup_command(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     if person.branch is None:
         tx.reply(msg, Outbound("You are not rostered at a branch, so I cannot tell who is nearby. "
@@ -200,7 +211,7 @@ BACKUP_ACTIONS["backup"] = from_codeword
 
 # --- answering ---------------------------------------------------------------------------------
 def _for(tx: Tx, person: Person, msg: Inbound, arg: str) -> sqlite3.Row | None:
-    req = load(tx.conn, int(arg)) if arg.isdigit() else None
+    req = load(tx.conn, n) if (n := words.number(arg)) is not None else None
     if req is None:
         tx.reply(msg, Outbound("That request has expired."), person=person)
         return None
@@ -209,8 +220,7 @@ def _for(tx: Tx, person: Person, msg: Inbound, arg: str) -> sqlite3.Row | None:
         return None
     asked = tx.conn.execute("SELECT 1 FROM backup_answers WHERE request_id=? AND person=?",
                             (req["id"], person.key)).fetchone()
-    on_alert = req["alert_id"] and tx.conn.execute("SELECT 1 FROM alert_recipients WHERE alert_id=? AND person=?",
-                                                   (req["alert_id"], person.key)).fetchone()
+    on_alert = req["alert_id"] and escalation.was_notified(tx.conn, req["alert_id"], person.key)
     if not (asked or on_alert or person.may(Role.duty_manager)) or person.key == req["person"]:
         tx.reply(msg, Outbound("That request is not one you were asked to answer."), person=person)
         return None
@@ -235,7 +245,7 @@ def coming(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
         if alert and alert.status == "open":
             escalation.ack(tx, alert.id, person)
         if alert:
-            escalation.event(tx, alert.id, "backup", f"{person.name} is on the way", person.key)
+            escalation.event(tx, alert.id, escalation.Kind.BACKUP, f"{person.name} is on the way", person.key)
     refresh(tx, req["id"])
     sender = tx.person(req["person"])
     tx.reply(msg, Outbound(f"Thanks. {sender.name if sender else 'They'} can see you are on your way."),
@@ -261,9 +271,9 @@ def stand_down(tx: Tx, req: sqlite3.Row, person: Person) -> None:
     tx.conn.execute("UPDATE backup_requests SET status='stood_down', ended_at=? WHERE id=?", (tx.now, req["id"]))
     tx.cancel_wakeups(WAIT, req["id"])
     if req["alert_id"]:
-        if person.key == req["person"]:  # they know already: no "someone is coming" message now
-            tx.conn.execute("UPDATE alerts SET ack_reply=NULL WHERE id=?", (req["alert_id"],))
-        escalation.resolve(tx, req["alert_id"], person, "stood down: no longer needed")
+        # the requester knows already: no "someone is coming" message to them now
+        escalation.resolve(tx, req["alert_id"], person, "stood down: no longer needed",
+                           tell_sender=person.key != req["person"])
     refresh(tx, req["id"])
 
 
@@ -287,7 +297,7 @@ def _stand_down_all(tx: Tx, person: Person, msg: Inbound) -> bool:
 
 @button("backup.fine", permission="request_backup")
 def fine(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
-    req = load(tx.conn, int(arg)) if arg.isdigit() else None
+    req = load(tx.conn, n) if (n := words.number(arg)) is not None else None
     if req is None or req["status"] != "open":
         tx.reply(msg, Outbound("Okay, thanks."), person=person)
         return
@@ -299,24 +309,20 @@ def fine(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
         "Okay, thanks." if req["codeword"] else "Okay - everyone has been stood down.")), person=person)
 
 
-@command("standdown", permission="request_backup", help="cancel your backup request (or: I'm fine)", usage="stand down")
+@command("standdown", permission="request_backup", help="cancel your backup request (or: I'm fine)", usage="stand down",
+         urgent=True)
 def stand_down_command(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     if not _stand_down_all(tx, person, msg):
         tx.reply(msg, Outbound("You have no open backup request."), person=person)
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"[^\w' ]", "", text.lower().replace("\u2019", "'")).strip()
-
-
+@reads(phrases=STAND_DOWN_WORDS)
 def stand_down_words(tx: Tx, person: Person, msg: Inbound) -> bool:
     """'I'm fine' / 'stand down' from someone with an open request (before forms and command words)."""
-    if msg.is_group or _norm(msg.text) not in STAND_DOWN_WORDS:
+    if msg.is_group or words.normalise(msg.text) not in STAND_DOWN_WORDS:
         return False
     return _stand_down_all(tx, person, msg)
 
-
-FIRST_CONVERSATIONS.insert(0, stand_down_words)
 
 
 @home

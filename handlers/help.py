@@ -1,26 +1,19 @@
-"""help: what this person may do here, in their role."""
+"""help: what this person may do here, in their role (the whole list, when asked for)."""
 
 from __future__ import annotations
 
 from bot.messages import Inbound, Outbound
 from bot.model import Person
-from bot.permissions import allowed
-from bot.registry import COMMANDS, command
+from bot.registry import COMMANDS, command, commands_for
 from bot.unit import Tx
+from bot.words import key
 
-
-def commands_for(person: Person) -> list[tuple[str, str]]:
-    """(command, usage) pairs the person may use; also feeds Telegram's command menu."""
-    seen: dict[str, str] = {}
-    for cmd in COMMANDS.values():
-        if cmd.name not in seen and allowed(person, cmd.permission) and cmd.help:
-            seen[cmd.name] = cmd.usage or cmd.name
-    return sorted(seen.items())
+__all__ = ["commands_for", "show_help"]
 
 
 @command("help", "start", "menu", permission="raise_alert", help="what you can do here")
 def show_help(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     lines = [f"Hello {person.name}. You can send:"]
     for name, usage in commands_for(person):
-        lines.append(f"- {usage}: {COMMANDS[name].help}")
+        lines.append(f"- {usage}: {COMMANDS[key(name)].help}")
     tx.reply(msg, Outbound("\n".join(lines)), person=person)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from bot import words
 from bot.forms import FORMS, Field, check_field, normalise_answer, validate
 from bot.messages import Button, Inbound, Outbound
 from bot.model import Person
-from bot.registry import COMMANDS, button, command, conversation_first, form
+from bot.registry import button, command, conversation, form
 from bot.unit import Tx
 
 from . import incident
@@ -21,10 +22,6 @@ from . import incident
 FORM = FORMS["incident"]
 STEP = "incident.step"
 IDLE = 12 * 3600  # an untouched form stops catching free text after this; 'resume' wakes it
-# safety commands always reach their command, even mid-form ("backup to the desk please")
-SAFETY_WORDS = frozenset({"backup", "standdown", "lone", "lone-working", "lonework", "checkin", "check-in", "extend",
-                          "finish", "finished", "lockdown", "evacuate", "evacuation", "evac", "allclear", "rollcall",
-                          "drill", "alerts"})
 WORDS = {"back": "back", "skip": "skip", "cancel": "cancel", "submit": "submit", "stop": "cancel"}
 
 
@@ -157,8 +154,8 @@ def navigate(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row, d: sqlite3.
         incident.complete_form(tx, person, inc, clean, via=msg.platform, msg=msg)
     elif pos < n:  # a choice, yes/no or now button
         f = FORM.fields[pos]
-        if what.startswith("c") and what[1:].isdigit() and int(what[1:]) < len(f.choices):
-            answer(tx, person, msg, inc, d, f.choices[int(what[1:])])
+        if what.startswith("c") and (i := words.number(what[1:])) is not None and i < len(f.choices):
+            answer(tx, person, msg, inc, d, f.choices[i])
         elif what in ("yes", "no", "now"):
             answer(tx, person, msg, inc, d, what)
         else:
@@ -179,7 +176,7 @@ def complete_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
 @button(STEP, permission="report_incident")
 def step_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
     parts = arg.split(":")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+    if len(parts) != 3 or words.number(parts[0]) is None or words.number(parts[1]) is None:
         _say(tx, person, msg, Outbound("That button has expired."))
         return
     inc = incident.by_id(tx.conn, parts[0])
@@ -218,21 +215,16 @@ def resume(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     start(tx, person, msg, row)
 
 
-@conversation_first
+@conversation
 def form_answer(tx: Tx, person: Person, msg: Inbound) -> bool:
-    """A typed answer to the open question (or back / skip / cancel / submit typed as words).
+    """ANSWER: a typed answer to the open question (or back / skip / cancel / submit typed as words).
 
-    Asked before command words, so "on the stairs" answers the question instead of going on
-    shift; a lone command word ("help", "resume"), a /command, or a safety command
-    ("backup ...", "lone ...", "lockdown ...") still reaches its command.
+    Wired before command words, so "on the stairs" answers the question instead of going on
+    shift. Safety words were read before it; the router lets a lone command word ("help",
+    "resume"), a /command or an urgent command ("backup ...") through to its command.
     """
     text = msg.text.strip()
     if msg.is_group or not text:
-        return False
-    word = text.split()[0].lstrip("/").split("@", 1)[0].lower()
-    if text.startswith("/") and word not in WORDS:
-        return False
-    if word in COMMANDS and word not in WORDS and (len(text.split()) == 1 or word in SAFETY_WORDS):
         return False
     d = tx.conn.execute("SELECT * FROM incident_drafts WHERE person=? AND active=1 AND updated_at>=?"
                         " ORDER BY updated_at DESC LIMIT 1", (person.key, tx.now - IDLE)).fetchone()
@@ -241,7 +233,7 @@ def form_answer(tx: Tx, person: Person, msg: Inbound) -> bool:
     inc = incident.by_id(tx.conn, d["incident_id"])
     if inc is None or inc["status"] != "stub":
         return False
-    nav = WORDS.get(text.lower().lstrip("/").rstrip("."))
+    nav = WORDS.get(words.key(text))
     if nav:
         navigate(tx, person, msg, inc, d, nav)
     else:

@@ -1,31 +1,42 @@
-"""Lockdown, evacuation, roll call, all clear and drill mode.
+"""Lockdown, evacuation, roll call and all clear (cards: lockdown_cards.py; drill mode: drill.py).
 
 `lockdown <branch|area|all> <message>` (or `evacuate ...`) from a duty manager or
 admin: everyone on shift in scope, and the duty managers there, get the message with
 I'm safe / I need help. The sender's roll-call card updates as answers arrive.
 "I need help" raises a high alert through the ladder; anyone who has not answered
 after `rollcall_wait` is escalated (one alert per branch naming them). `all clear`
-ends it and tells everyone. `drill on` marks everything raised at a branch as an
-exercise, on every message and in every record, until `drill off`.
+ends it and tells everyone.
+
+Scope is one rule (`my_branches`): a duty manager acts on the branches they manage or
+cover today; `all` and areas are an admin's. Lockdown and evacuation also tell every duty
+manager of the branch and the admins (an information copy; they are not in the roll call).
 """
 
 from __future__ import annotations
 
-import re
 import sqlite3
 
-from bot import escalation
+from bot import escalation, words
 from bot.messages import Button, Inbound, Outbound
 from bot.model import Person, Priority, Role, Severity, parse_duration
 from bot.permissions import allowed
-from bot.registry import FIRST_CONVERSATIONS, button, command, home, wakeup
+from bot.registry import button, command, home, wakeup
 from bot.unit import Tx
 
+from .lockdown_cards import (
+    DRILL,
+    _card,
+    _info_card,
+    _names,
+    _rollcall_card,
+    _title,
+    load,
+    refresh,
+    rollcall_rows,
+    scope_name,
+)
+
 WAIT = "lockdown.wait"
-DRILL = "[DRILL] "
-SAFE_WORDS = {"im safe", "i'm safe", "i am safe", "safe", "we're safe", "we are safe", "all safe"}
-HELP_WORDS = {"i need help", "need help", "i need help now", "help me", "not safe", "i'm not safe", "im not safe"}
-CLEAR_WORDS = {"all clear", "allclear", "all-clear"}
 DEFAULTS = {
     "lockdown": "Lockdown: stay inside, lock or block the doors, keep away from windows and stay quiet. "
                 "Do not leave until the all clear.",
@@ -34,89 +45,33 @@ DEFAULTS = {
 }
 
 
-def load(conn: sqlite3.Connection, lid: int) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM lockdowns WHERE id=?", (lid,)).fetchone()
+# --- scope: the one rule for lockdown, evacuate, all clear and drill ---------------------------------
+def my_branches(tx: Tx, person: Person) -> set[str] | None:
+    """Branches a person may lock down, evacuate, clear or drill; None means every branch (admins).
+
+    A duty manager: their own branch, and any branch they are duty manager for or covering now.
+    `all` and areas are for admins.
+    """
+    if person.role == Role.admin:
+        return None
+    d = tx.directory
+    mine = {person.branch} if person.branch else set()
+    for b in d.service.branches:
+        if person.key in d.duty_managers(tx.conn, b, tx.local()):
+            mine.add(b)
+    return mine
 
 
-def _card(lid: int) -> str:
-    return f"lockdown:{lid}"
+def in_scope(tx: Tx, person: Person, scope: str) -> bool:
+    mine = my_branches(tx, person)
+    return mine is None or scope in mine
 
 
-def _rollcall_card(lid: int) -> str:
-    return f"rollcall:{lid}"
-
-
-def scope_name(tx: Tx, scope: str) -> str:
-    if scope == "all":
-        return "all branches"
-    if scope in tx.directory.service.branches:
-        return tx.directory.branch_name(scope)
-    return f"the {scope} area"
-
-
-def _title(ld: sqlite3.Row) -> str:
-    return "EVACUATION" if ld["kind"] == "evacuate" else "LOCKDOWN"
-
-
-def _names(tx: Tx, keys: list[str]) -> str:
-    return ", ".join(p.name for k in keys if (p := tx.person(k)))
-
-
-# --- rendering -----------------------------------------------------------------------------------
-def render(tx: Tx, ld: sqlite3.Row) -> Outbound:
-    """The card everyone in scope sees."""
-    mark = DRILL if ld["drill"] else ""
-    sender = tx.person(ld["by"])
-    lines = [f"{mark}{_title(ld)} - {scope_name(tx, ld['scope'])}"]
-    if ld["drill"]:
-        lines.append("This is an exercise.")
-    lines.append(ld["message"])
-    lines.append(f"From {sender.name if sender else ld['by']} at {tx.hhmm(ld['created_at'])}.")
-    if ld["status"] != "active":
-        ender = tx.person(ld["ended_by"])
-        lines.append(f"ALL CLEAR at {tx.hhmm(ld['ended_at'] or tx.now)} from {ender.name if ender else 'a manager'}.")
-        return Outbound("\n".join(lines), priority=Priority.alarm)
-    lines.append("Tell us now: are you safe?")
-    return Outbound("\n".join(lines), priority=Priority.alarm, buttons=(
-        Button("I'm safe", "lockdown.safe", str(ld["id"])), Button("I need help", "lockdown.help", str(ld["id"]))))
-
-
-def rollcall_rows(conn: sqlite3.Connection, lid: int) -> list[sqlite3.Row]:
-    return conn.execute("SELECT * FROM rollcall WHERE lockdown_id=? ORDER BY rowid", (lid,)).fetchall()
-
-
-def render_rollcall(tx: Tx, ld: sqlite3.Row) -> Outbound:
-    """The sender's live roll call: safe, need help, no answer."""
-    rows = rollcall_rows(tx.conn, ld["id"])
-    safe = [r["person"] for r in rows if r["answer"] == "safe"]
-    helpme = [r for r in rows if r["answer"] == "help"]
-    silent = [r for r in rows if r["answer"] is None]
-    mark = DRILL if ld["drill"] else ""
-    lines = [f"{mark}Roll call - {_title(ld)}, {scope_name(tx, ld['scope'])} (from {tx.hhmm(ld['created_at'])})"]
-    lines.append(f"Safe ({len(safe)}): {_names(tx, safe) or '-'}")
-    lines.append(f"Need help ({len(helpme)}): " + (", ".join(
-        f"{_names(tx, [r['person']])}" + (f" (alert #{r['alert_id']})" if r["alert_id"] else "") for r in helpme)
-        or "-"))
-    escalated = [r for r in silent if r["noanswer_alert"]]
-    lines.append(f"No answer ({len(silent)}): {_names(tx, [r['person'] for r in silent]) or '-'}"
-                 + (" - escalated" if escalated else ""))
-    if not rows:
-        lines.append("Nobody was on shift in scope to ask.")
-    if ld["status"] != "active":
-        ender = tx.person(ld["ended_by"])
-        lines.append(f"ALL CLEAR given at {tx.hhmm(ld['ended_at'] or tx.now)} by "
-                     f"{ender.name if ender else 'a manager'}.")
-        return Outbound("\n".join(lines), priority=Priority.alarm)
-    return Outbound("\n".join(lines), priority=Priority.alarm,
-                    buttons=(Button("All clear", "lockdown.clear", str(ld["id"])),))
-
-
-def refresh(tx: Tx, lid: int) -> sqlite3.Row:
-    ld = load(tx.conn, lid)
-    assert ld is not None
-    tx.set_card(_card(lid), render(tx, ld))
-    tx.set_card(_rollcall_card(lid), render_rollcall(tx, ld))
-    return ld
+def not_yours(tx: Tx, person: Person, what: str) -> str:
+    mine = my_branches(tx, person) or set()
+    names = " or ".join(tx.directory.branch_name(b) for b in sorted(mine)) or "no branch"
+    return (f"You can {what} {names} (your branches today); all branches and areas are for an admin. "
+            f"Phone the duty manager there, or an admin.")
 
 
 # --- starting ------------------------------------------------------------------------------------
@@ -125,6 +80,9 @@ def start(tx: Tx, person: Person, msg: Inbound, kind: str, args: str) -> None:
     scope, _, message = args.strip().partition(" ")
     scope = scope.lower()
     branches = d.scope_branches(scope) if scope else []
+    if branches and not in_scope(tx, person, scope):
+        tx.reply(msg, Outbound(not_yours(tx, person, f"{kind} at")), person=person)
+        return
     if not branches:
         areas = sorted({b.area for b in d.service.branches.values() if b.area})
         choices = " | ".join([*d.service.branches, *areas, "all"])
@@ -146,6 +104,8 @@ def start(tx: Tx, person: Person, msg: Inbound, kind: str, args: str) -> None:
         for k in d.on_shift(tx.conn, None, when):
             people.setdefault(k, None)
     people.pop(person.key, None)
+    informed = [p for b in branches for p in d.with_role(Role.duty_manager, b) if p.branch == b]
+    informed += [p for p in d.people.values() if p.role == Role.admin]
     for key, branch in people.items():
         p = d.person(key)
         if p and allowed(p, "answer_rollcall"):
@@ -157,9 +117,15 @@ def start(tx: Tx, person: Person, msg: Inbound, kind: str, args: str) -> None:
         p = d.person(r["person"])
         if p is None or not tx.send(p, Outbound("", card=_card(lid), priority=Priority.alarm), tag="lockdown"):
             unreachable.append(r["person"])
+    told = []
+    for p in dict.fromkeys(informed):  # every duty manager of the branch and the admins, not in the roll call
+        if p.key not in people and p.key != person.key and tx.send(
+                p, Outbound("", card=_info_card(lid), priority=Priority.alarm), tag="lockdown"):
+            told.append(p.key)
     tx.reply(msg, Outbound("", card=_rollcall_card(lid), priority=Priority.alarm), person=person, tag="rollcall")
     wait = parse_duration(tx.ctx.settings.rollcall_wait)
-    note = f"Sent to {len(people)} on shift. Anyone who has not answered in {wait // 60 or 1} min is escalated."
+    note = (f"Sent to {len(people)} on shift. Anyone who has not answered in {words.duration(wait)} is escalated."
+            + (f" Also told: {_names(tx, told)}." if told else ""))
     if unreachable:
         note += f" Could not reach: {_names(tx, unreachable)} - please check on them."
     tx.reply(msg, Outbound((DRILL if ld["drill"] else "") + note), person=person)
@@ -167,13 +133,13 @@ def start(tx: Tx, person: Person, msg: Inbound, kind: str, args: str) -> None:
 
 
 @command("lockdown", permission="lockdown", help="lock down a branch, an area or all branches, with a roll call",
-         usage="lockdown <branch|area|all> <message>")
+         usage="lockdown <branch|area|all> <message>", urgent=True)
 def lockdown(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     start(tx, person, msg, "lockdown", args)
 
 
 @command("evacuate", "evacuation", "evac", permission="lockdown", help="evacuate a branch, an area or all branches,"
-         " with a roll call", usage="evacuate <branch|area|all> <message>")
+         " with a roll call", usage="evacuate <branch|area|all> <message>", urgent=True)
 def evacuate(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     start(tx, person, msg, "evacuate", args)
 
@@ -233,7 +199,7 @@ def _ladder(tx: Tx):
 
 
 def _active(tx: Tx, arg: str, person: Person, msg: Inbound) -> sqlite3.Row | None:
-    ld = load(tx.conn, int(arg)) if arg.isdigit() else None
+    ld = load(tx.conn, n) if (n := words.number(arg)) is not None else None
     if ld is None:
         tx.reply(msg, Outbound("That button has expired."), person=person)
         return None
@@ -257,33 +223,19 @@ def help_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
         answer(tx, person, msg, ld, "help")
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"[^\w' ]", "", text.lower().replace("\u2019", "'")).strip()
-
-
-def _asked_in(tx: Tx, person: Person) -> list[sqlite3.Row]:
+def asked_in(tx: Tx, person: Person) -> list[sqlite3.Row]:
+    """Live lockdowns whose roll call asks this person, newest first."""
     return tx.conn.execute("SELECT l.* FROM lockdowns l JOIN rollcall r ON r.lockdown_id=l.id WHERE l.status='active'"
                            " AND r.person=? ORDER BY l.id DESC", (person.key,)).fetchall()
 
 
-def words(tx: Tx, person: Person, msg: Inbound) -> bool:
-    """Typed answers: "I'm safe", "I need help", and "all clear" from a manager."""
-    text = _norm(msg.text)
-    if text in CLEAR_WORDS and allowed(person, "lockdown"):
-        all_clear(tx, person, msg, "")
-        return True
-    if text not in SAFE_WORDS and text not in HELP_WORDS:
-        return False
-    asked = _asked_in(tx, person)
+def answer_typed(tx: Tx, person: Person, msg: Inbound, ans: str) -> bool:
+    """A typed roll-call answer ('safe' or 'help') from someone the roll call asks."""
+    asked = asked_in(tx, person)
     if not asked or not allowed(person, "answer_rollcall"):
         return False
-    answer(tx, person, msg, asked[0], "help" if text in HELP_WORDS else "safe")
+    answer(tx, person, msg, asked[0], ans)
     return True
-
-
-# Asked before command words and before any form waiting for a typed answer: "I need help"
-# during a lockdown must never be taken as the answer to a form question.
-FIRST_CONVERSATIONS.insert(0, words)
 
 
 # --- no answer -----------------------------------------------------------------------------------
@@ -296,13 +248,13 @@ def no_answer(tx: Tx, ref: str) -> None:
     by_branch: dict[str | None, list[str]] = {}
     for r in silent:
         by_branch.setdefault(r["branch"], []).append(r["person"])
-    wait = parse_duration(tx.ctx.settings.rollcall_wait)
+    wait = words.duration(parse_duration(tx.ctx.settings.rollcall_wait))
     mark = DRILL if ld["drill"] else ""
     for branch, keys in by_branch.items():
         alert = escalation.raise_alert(
             tx, kind="lockdown", ref=f"{ld['id']}:noanswer", severity=Severity.high, ladder=_ladder(tx),
             title=f"No answer to the {_title(ld).lower()} roll call: {_names(tx, keys)}", person=None, branch=branch,
-            details=f"Not answered within {wait // 60 or 1} min of the {_title(ld).lower()} at "
+            details=f"Not answered within {wait} of the {_title(ld).lower()} at "
                     f"{tx.hhmm(ld['created_at'])}. Please check on them.", drill=bool(ld["drill"]))
         for k in keys:
             tx.conn.execute("UPDATE rollcall SET noanswer_alert=? WHERE lockdown_id=? AND person=?",
@@ -336,20 +288,21 @@ def end(tx: Tx, ld: sqlite3.Row, person: Person) -> None:
 
 
 @command("allclear", permission="lockdown", help="end a lockdown or evacuation and tell everyone",
-         usage="all clear [branch|area|all]")
+         usage="all clear [branch|area|all]", urgent=True)
 def all_clear(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
+    """End what the sender may end: the named scope, or without one every live lockdown in their branches."""
     arg = args.strip().lower()
-    live = active_lockdowns(tx)
-    if arg:
-        live = [ld for ld in live if ld["scope"] == arg]
+    live = [ld for ld in active_lockdowns(tx) if not arg or ld["scope"] == arg]
     if not live:
         tx.reply(msg, Outbound("There is no lockdown or evacuation going on" + (f" for {arg}." if arg else ".")),
                  person=person)
         return
-    for ld in live:
-        end(tx, ld, person)
+    mine = my_branches(tx, person)
+    ours = [ld for ld in live if mine is None or ld["scope"] in mine]
+    others = [ld for ld in live if ld not in ours]
     lines = []
-    for ld in live:
+    for ld in ours:
+        end(tx, ld, person)
         ld = load(tx.conn, ld["id"])
         assert ld is not None
         rows = rollcall_rows(tx.conn, ld["id"])
@@ -361,6 +314,9 @@ def all_clear(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
         if silent:
             line += f" Never answered: {_names(tx, silent)}."
         lines.append((DRILL if ld["drill"] else "") + line)
+    for ld in others:
+        lines.append(f"Not ended: the {ld['kind']} at {scope_name(tx, ld['scope'])} (from "
+                     f"{_names(tx, [ld['by']]) or ld['by']}) is not in your branches; its manager or an admin ends it.")
     tx.reply(msg, Outbound("\n".join(lines)), person=person)
 
 
@@ -394,50 +350,3 @@ def lockdown_home(tx: Tx, person: Person) -> list[str]:
         lines.append(f"{DRILL if ld['drill'] else ''}{_title(ld)} at {scope_name(tx, ld['scope'])} since "
                      f"{tx.hhmm(ld['created_at'])}: {state}.")
     return lines
-
-
-# --- drill mode --------------------------------------------------------------------------------
-@command("drill", permission="drill", help="practise: mark everything raised at a branch as an exercise",
-         usage="drill on|off [branch|all]")
-def drill(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
-    words_ = args.lower().split()
-    d = tx.directory
-    if not words_ or words_[0] not in ("on", "off"):
-        rows = tx.conn.execute("SELECT branch, since, by FROM drills ORDER BY branch").fetchall()
-        if not rows:
-            text = "No branch is in drill mode. Say 'drill on' to start an exercise at your branch."
-        else:
-            text = "In drill mode: " + "; ".join(f"{d.branch_name(r[0])} since {tx.hhmm(r[1])}" for r in rows)
-        tx.reply(msg, Outbound(text), person=person)
-        return
-    on = words_[0] == "on"
-    target = words_[1] if len(words_) > 1 else (person.branch or "")
-    branches = d.scope_branches(target) if target else []
-    if not branches:
-        tx.reply(msg, Outbound("Which branch? Try: drill on " + " | drill on ".join(d.service.branches)),
-                 person=person)
-        return
-    if person.role != Role.admin and branches != [person.branch]:
-        tx.reply(msg, Outbound("You can start or stop a drill at your own branch."), person=person)
-        return
-    for b in branches:
-        if on:
-            tx.conn.execute("INSERT OR IGNORE INTO drills(branch, since, by) VALUES(?,?,?)", (b, tx.now, person.key))
-        else:
-            tx.conn.execute("DELETE FROM drills WHERE branch=?", (b,))
-    where = ", ".join(d.branch_name(b) for b in branches)
-    if on:
-        text = (f"{DRILL}Drill mode ON at {where}: everything raised there (codewords, backup, lockdowns) is "
-                "marked as an exercise until you say 'drill off'.")
-    else:
-        text = f"Drill mode OFF at {where}: everything raised there is real again."
-    tx.reply(msg, Outbound(text), person=person)
-    note = (f"{DRILL}An exercise has started at {where}: messages marked [DRILL] are practice."
-            if on else f"The exercise at {where} is over: everything from now on is real.")
-    told = set()
-    for b in branches:
-        for k in d.on_shift(tx.conn, b, tx.local()):
-            p = d.person(k)
-            if p and k != person.key and k not in told:
-                told.add(k)
-                tx.send(p, Outbound(note))

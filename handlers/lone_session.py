@@ -18,18 +18,17 @@ The chat words, buttons and conversations that drive this are in handlers/lone_w
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 from dataclasses import dataclass
 
-from bot import escalation
-from bot.matching import normalise
+from bot import escalation, words
 from bot.messages import Button, Inbound, Outbound
 from bot.model import Book, Ladder, Person, Priority, Severity
 from bot.registry import (
     wakeup,
 )
 from bot.unit import Tx
+from bot.words import normalise
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +128,7 @@ def _update(tx: Tx, s: Session, **fields: object) -> Session:
 
 def _arm(tx: Tx, at: float) -> None:
     """Make sure a sweep is pending at or before `at`."""
-    pending = tx.conn.execute("SELECT MIN(due_at) FROM wakeups WHERE kind=? AND ref='all' AND status='pending'",
-                              (SWEEP,)).fetchone()[0]
+    pending = tx.pending_wakeup(SWEEP, "all")
     if pending is None or pending > at:
         tx.wake(SWEEP, "all", at)
 
@@ -155,45 +153,18 @@ def _end(tx: Tx, s: Session, status: str, by: str | None, text: str) -> Session:
 
 
 # --- words and times --------------------------------------------------------------
-_DUR = re.compile(r"^(?:(\d+)(?:h|hr|hrs|hour|hours))?(?:(\d+)(?:m|min|mins|minute|minutes))?"
-                  r"(?:(\d+)(?:s|sec|secs|second|seconds))?$")
-_TIME = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?(am|pm)?$")
+human = words.duration  # one way to say a duration
 
 
-def human(seconds: float | None) -> str:
-    s = int(round(seconds or 0))
-    if s < 60:
-        return f"{s} s"
-    h, m = divmod(round(s / 60), 60)
-    if not h:
-        return f"{m} min"
-    return f"{h} h {m} min" if m else f"{h} h"
-
-
-def take_duration(words: list[str]) -> tuple[int, int] | None:
-    """(seconds, words used) from the start of `words`: 45m, 1h30m, 90s, '1 hour 30 min', 45 (minutes)."""
-    for n in range(min(4, len(words)), 0, -1):
-        m = _DUR.match("".join(words[:n]).lower())
-        if m and any(m.groups()):
-            h, mi, s = (int(g or 0) for g in m.groups())
-            return (h * 60 + mi) * 60 + s, n
-    if words and words[0].isdigit():
-        return int(words[0]) * 60, 1
-    return None
+take_duration = words.take_duration
 
 
 def parse_clock(tx: Tx, word: str) -> tuple[float, str] | None:
     """A local time today ('18:30', '6pm', '6.30pm') as (epoch, shown); None if it is not a time."""
-    m = _TIME.match(word.lower())
-    if not m or (m.group(2) is None and m.group(3) is None):
+    found = words.time_of_day(word)
+    if found is None:
         return None
-    hour, minute, ampm = int(m.group(1)), int(m.group(2) or 0), m.group(3)
-    if ampm:
-        if not 1 <= hour <= 12:
-            return None
-        hour = hour % 12 + (12 if ampm == "pm" else 0)
-    if hour > 23 or minute > 59:
-        return None
+    hour, minute = found
     now = tx.local()
     when = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
     return when.timestamp(), f"{hour:02d}:{minute:02d}"
@@ -260,7 +231,7 @@ def sweep(tx: Tx, ref: str) -> None:
                            (tx.now, SWEEP_BATCH)).fetchall()
     for row in rows:
         _step_alone(tx, Session.from_row(row))
-    tx.conn.execute("UPDATE wakeups SET status='cancelled' WHERE kind=? AND ref='all' AND status='pending'", (SWEEP,))
+    tx.cancel_wakeups(SWEEP, "all")
     nxt = tx.conn.execute("SELECT MIN(next_at) FROM lone_sessions WHERE status='live'").fetchone()[0]
     if nxt is not None:
         tx.wake(SWEEP, "all", nxt)  # already due (a full batch): it fires again at once
@@ -268,14 +239,14 @@ def sweep(tx: Tx, ref: str) -> None:
 
 def _step_alone(tx: Tx, s: Session) -> None:
     """One session's step in a savepoint: a fault in one session never holds up the others."""
-    rows, wakes, dropped = len(tx.new_rows), len(tx.new_wakeups), len(tx.dropped)
+    rows, wakes, dropped, later = len(tx.new_rows), len(tx.new_wakeups), len(tx.dropped), len(tx.after_commit)
     tx.conn.execute("SAVEPOINT lone_step")
     try:
         step(tx, s)
     except Exception:
         log.exception("lone-working session %s: step failed; trying again in 30 s", s.id)
         tx.conn.execute("ROLLBACK TO lone_step")
-        del tx.new_rows[rows:], tx.new_wakeups[wakes:], tx.dropped[dropped:]
+        del tx.new_rows[rows:], tx.new_wakeups[wakes:], tx.dropped[dropped:], tx.after_commit[later:]
         tx.conn.execute("UPDATE lone_sessions SET next_at=? WHERE id=?", (tx.now + 30, s.id))
     tx.conn.execute("RELEASE lone_step")
 
@@ -361,8 +332,7 @@ def _all_clear(tx: Tx, s: Session, worker: Person) -> list[str]:
     tx.conn.execute("UPDATE lone_sessions SET stage='waiting' WHERE id=?", (s.id,))  # before the resolve hook
     escalation.resolve(tx, s.alert_id, worker, note="checked in safe")
     names = []
-    for (key,) in tx.conn.execute("SELECT person FROM alert_recipients WHERE alert_id=? ORDER BY rowid",
-                                  (s.alert_id,)).fetchall():
+    for key in escalation.recipients(tx.conn, s.alert_id):
         p = tx.person(key)
         if p and p.key != worker.key:
             tx.send(p, Outbound(f"{worker.name} has checked in and is safe ({tx.hhmm(tx.now)}). "
@@ -370,7 +340,7 @@ def _all_clear(tx: Tx, s: Session, worker: Person) -> list[str]:
                     alert_id=s.alert_id, tag="safe")
             names.append(p.name)
     if names:
-        escalation.event(tx, s.alert_id, "safe", f"told {', '.join(names)} that {worker.name} is safe")
+        escalation.event(tx, s.alert_id, escalation.Kind.SAFE, f"told {', '.join(names)} that {worker.name} is safe")
     return names
 
 
@@ -424,8 +394,7 @@ def duress_ladder(book: Book) -> tuple[str, Ladder]:
 
 def duress(tx: Tx, person: Person, s: Session) -> str:
     """Looks exactly like a normal finish to whoever is watching the phone; raises the top alert."""
-    names = [n for (k,) in tx.conn.execute("SELECT person FROM alert_recipients WHERE alert_id=? ORDER BY rowid",
-                                           (s.alert_id or 0,)).fetchall()
+    names = [n for k in escalation.recipients(tx.conn, s.alert_id or 0)
              if (p := tx.person(k)) and (n := p.name) and k != person.key] if s.stage == "escalated" else []
     _end(tx, s, "duress", person.key, f"finished at {tx.hhmm(tx.now)}")
     _, ladder = duress_ladder(tx.book)
@@ -436,7 +405,7 @@ def duress(tx: Tx, person: Person, s: Session) -> str:
                                    title=DURESS_TITLE, person=person, branch=s.branch, details=text, ack_reply=None)
     log.info("duress signalled by %s (session %s, alert %s)", person.key, s.id, alert.id)
     if s.alert_id:
-        escalation.event(tx, s.alert_id, "duress", f"{person.name} then signalled duress: alert #{alert.id}")
+        escalation.event(tx, s.alert_id, escalation.Kind.DURESS, f"{person.name} then signalled duress: alert #{alert.id}")
     return finished_text(person) + _told(names)
 
 

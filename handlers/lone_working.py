@@ -16,21 +16,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from bot import escalation
-from bot.matching import normalise
+from bot import escalation, words
 from bot.messages import Inbound, Outbound
 from bot.model import Person, Priority, Role
 from bot.permissions import allowed
-from bot.registry import (
-    COMMANDS,
-    FIRST_CONVERSATIONS,
-    STARTUP_HOOKS,
-    Command,
-    button,
-    command,
-    conversation,
-    home,
-)
+from bot.registry import COMMANDS, STARTUP_HOOKS, button, command, home, reads
 from bot.router import NOT_ALLOWED
 from bot.unit import Tx
 
@@ -65,27 +55,14 @@ log = logging.getLogger(__name__)
 
 # --- commands -------------------------------------------------------------------------------
 def _words(*names: str, help: str = "", usage: str = "") -> Callable:
-    """Register lone-working words. A generic word another capability already answers (say 'ok' or
-    'status') is shared: it means lone working only while the person has a live session."""
+    """Register a lone-working command; the handler gets the person's live session (or None)."""
 
     def register(fn: Callable) -> Callable:
-        for name in names:
-            prev = COMMANDS.get(name)
+        def handler(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
+            fn(tx, person, msg, args, live_session(tx.conn, person.key))
 
-            def handler(tx: Tx, person: Person, msg: Inbound, args: str, _prev: Command | None = prev) -> None:
-                s = live_session(tx.conn, person.key)
-                if s is None and _prev is not None and not is_duress(tx, msg.text):
-                    if allowed(person, _prev.permission):
-                        _prev.fn(tx, person, msg, args)
-                    else:
-                        tx.reply(msg, Outbound(NOT_ALLOWED), person=person)
-                    return
-                fn(tx, person, msg, args, s)
-
-            if prev is None:
-                COMMANDS[name] = Command(names[0], handler, "lone_work", help, usage)
-            else:  # keep the other capability's entry in help
-                COMMANDS[name] = Command(prev.name, handler, "lone_work", prev.help, prev.usage)
+        handler.__module__, handler.__name__ = fn.__module__, fn.__name__
+        command(*names, permission="lone_work", help=help, usage=usage, urgent=True)(handler)
         return fn
 
     return register
@@ -143,12 +120,17 @@ def _start(tx: Tx, person: Person, msg: Inbound, words: list[str]) -> str | None
                      platform=None if msg.is_group else msg.platform)
     lead = tx.book.lone_working.reminder_lead
     about = f": {note}" if note else ""
+    period = every or seconds
+    # say only what will happen: no reminder fits in a period no longer than the reminder lead
+    remind = (f"I'll remind you {human(lead)} before" + (" each" if every else "") + "." if lead < period else
+              f"That is too short for a reminder: if I have not heard from you by {tx.hhmm(s.deadline)}, "
+              "I'll ask if you are OK.")
     if every:
         return (f"Lone working started at {tx.hhmm(tx.now)}{about}.\nCheck in every {human(every)} until "
-                f"{tx.hhmm(s.ends_at)}; the first check-in is due {tx.hhmm(s.deadline)}. I'll remind you "
-                f"{human(lead)} before each.\nSend safe to check in, extend 15m for more time, finish when done.")
+                f"{tx.hhmm(s.ends_at)}; the first check-in is due {tx.hhmm(s.deadline)}. {remind}"
+                "\nSend safe to check in, extend 15m for more time, finish when done.")
     return (f"Lone working started at {tx.hhmm(tx.now)}{about}.\nCheck in by {tx.hhmm(s.deadline)} "
-            f"(in {human(seconds)}); I'll remind you {human(lead)} before.\n"
+            f"(in {human(seconds)}). {remind}\n"
             "Send finish when you're done, extend 15m for more time, or status to see your session.")
 
 
@@ -263,31 +245,39 @@ command("sessions", "lone-list", permission="list_lone_sessions", help="live lon
         usage="sessions")(lambda tx, person, msg, args: list_sessions(tx, person, msg, args))
 
 
-# Everyday words other capabilities answer too (a roll call's "safe", a welfare check's "ok", a form's
-# "done"): they are conversation, not commands, and mean lone working only while a session is live.
-_SAFE_PHRASES = {"im safe", "i am safe", "im ok", "i am ok", "im okay", "i am okay", "check in", "checking in",
-                 "all ok", "all good", "all fine", "safe", "ok", "okay"}
-_DONE_PHRASES = {"done", "all done", "im done", "i am done", "finished now"}
+# --- typed words while a session is live (SAFETY readers, wired in handlers/__init__.py) ---------------
+SESSION_WORDS = ("checkin", "extend", "finish", "finished", "status")
 
 
-@conversation
-def lone_conversation(tx: Tx, person: Person, msg: Inbound) -> bool:
-    """'I'm safe' and 'done', for someone with a live session (else not ours)."""
+@reads(phrases=words.DONE | frozenset(SESSION_WORDS))
+def session_words(tx: Tx, person: Person, msg: Inbound) -> bool:
+    """With a live session, its words (check in, extend 15m, finish, status, done) win over an open
+    form or conversation: a tired worker's "finish" must never become a form answer."""
     if not msg.text.strip():
         return False
     s = live_session(tx.conn, person.key)
     if s is None:
         return False
-    text = normalise(msg.text)
-    if text in _SAFE_PHRASES:
-        _reply(tx, msg, person, checkin(tx, person, s))
-        return True
-    if text in _DONE_PHRASES:
+    if words.normalise(msg.text) in words.DONE:
         tx.reply(msg, Outbound(finish(tx, person, s)), person=person)
         return True
-    return False
+    word, rest = words.split_command(msg.text, SESSION_WORDS)
+    if not word:
+        return False
+    COMMANDS[word].fn(tx, person, msg, rest)
+    return True
 
 
+def check_in_typed(tx: Tx, person: Person, msg: Inbound) -> bool:
+    """'I'm safe' (and the other proof-of-life words) from someone with a live session: a check-in."""
+    s = live_session(tx.conn, person.key)
+    if s is None:
+        return False
+    _reply(tx, msg, person, checkin(tx, person, s))
+    return True
+
+
+@reads()  # its phrases are the book's duress words
 def duress_first(tx: Tx, person: Person, msg: Inbound) -> bool:
     """The duress phrase from someone with a live session, asked before anything else that reads typed
     text (a form waiting for an answer, command words), as codewords are: it must never be swallowed."""
@@ -300,22 +290,33 @@ def duress_first(tx: Tx, person: Person, msg: Inbound) -> bool:
     return True
 
 
-FIRST_CONVERSATIONS.insert(0, duress_first)
-
-
 # --- buttons ---------------------------------------------------------------------------------
 def _button_session(tx: Tx, person: Person, msg: Inbound, arg: str, strict: bool) -> Session | None:
     """The pressed session if it is this person's and live; a proof-of-life press also counts for their
     current session (an old reminder's I'm safe); Finish only ever ends the session it was shown for."""
-    sid = arg.split(":", 1)[0]
-    s = load(tx.conn, int(sid)) if sid.isdigit() else None
+    sid = words.number(arg.split(":", 1)[0])
+    s = load(tx.conn, sid) if sid is not None else None
     if s is not None and s.person == person.key and s.status == "live":
         return s
-    current = None if strict else live_session(tx.conn, person.key)
+    current = live_session(tx.conn, person.key)
+    if current is not None and not strict:
+        return current
+    if s is None or s.person != person.key:
+        tx.reply(msg, Outbound(NO_SESSION if current is None else "That button is not one of your sessions."),
+                 person=person)
+        return None
+    text = f"That button was for your lone-working session {_named(tx, s)}, which has already finished."
     if current is None:
-        text = "That lone-working session has already finished." if s and s.person == person.key else NO_SESSION
-        tx.reply(msg, Outbound(text), person=person)
-    return current
+        tx.reply(msg, Outbound(text + " You have no session running now."), person=person)
+        return None
+    _reply(tx, msg, person, f"{text}\nYour session {_named(tx, current)} is still running: {_due_text(tx, current)}."
+           " Use the buttons below (or send finish) for that one.", current)
+    return None
+
+
+def _named(tx: Tx, s: Session) -> str:
+    """'started 14:30 (closing up)': how a worker tells two of their sessions apart."""
+    return f"started {tx.hhmm(s.started_at)}" + (f" ({s.note})" if s.note else "")
 
 
 @button("lone.checkin", permission="lone_work")
@@ -328,9 +329,9 @@ def checkin_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
 @button("lone.extend", permission="lone_work")
 def extend_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
     s = _button_session(tx, person, msg, arg, strict=False)
-    secs = arg.partition(":")[2]
+    secs = words.number(arg.partition(":")[2])
     if s:
-        _reply(tx, msg, person, extend(tx, person, s, int(secs) if secs.isdigit() else EXTENSIONS[0]))
+        _reply(tx, msg, person, extend(tx, person, s, min(secs, MAX_EXTEND) if secs else EXTENSIONS[0]))
 
 
 @button("lone.finish", permission="lone_work")

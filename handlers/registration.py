@@ -101,8 +101,9 @@ def start(tx: Tx, msg: Inbound, args: str) -> None:
     tx.conn.execute("DELETE FROM bindings WHERE person=? AND platform=?", (person.key, msg.platform))
     tx.conn.execute("INSERT OR REPLACE INTO bindings(person, platform, user_id) VALUES(?,?,?)",
                     (person.key, msg.platform, msg.user_id))
-    bound = tx.directory.bind(person.key, msg.platform, msg.user_id)
-    tx.directory.put(bound)  # re-index: any older account of theirs on this platform is forgotten
+    bound = tx.directory.with_account(person.key, msg.platform, msg.user_id)
+    # in memory only after the commit; put() re-indexes: an older account of theirs on this platform is forgotten
+    tx.then(lambda: tx.directory.put(tx.directory.bind(person.key, msg.platform, msg.user_id)))
     branch = tx.directory.branch_name(bound.branch)
     tx.reply(msg, Outbound(f"Welcome, {bound.name}. You are now registered with the safety bot for {branch}.\n"
                            "Send help to see what you can do here."), person=bound)

@@ -14,11 +14,12 @@ import sqlite3
 from datetime import datetime, timedelta
 
 from bot import directory as _directory
+from bot import words
 from bot.directory import Directory
 from bot.messages import Inbound, Outbound
-from bot.model import Person, Role, parse_duration
+from bot.model import Person, Role
 from bot.permissions import allowed
-from bot.registry import CONVERSATIONS, STARTUP_HOOKS, command, home
+from bot.registry import STARTUP_HOOKS, command, home
 from bot.unit import Tx
 
 from . import leavers, privacy
@@ -54,6 +55,9 @@ def names(tx: Tx, keys: list[str], phones: bool = False) -> str:
 
 
 # --- shifts -------------------------------------------------------------------------------
+_ON = {"on", "onshift", "shifton"}
+_OFF = {"off", "offshift", "shiftoff"}
+
 def set_shift(tx: Tx, person: Person, on: bool) -> None:
     tx.conn.execute("INSERT INTO shifts(person, on_shift, since) VALUES(?,?,?) ON CONFLICT(person) DO UPDATE"
                     " SET on_shift=excluded.on_shift, since=excluded.since", (person.key, int(on), tx.now))
@@ -62,14 +66,12 @@ def set_shift(tx: Tx, person: Person, on: bool) -> None:
 @command("on", "off", "shift", "onshift", "offshift", permission="set_shift",
          help="say you are on or off shift (alerts reach staff on shift)", usage="on shift | off shift")
 def shift(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
-    word = msg.text.strip().lower().lstrip("/")
-    on = word.startswith("on") or args.strip().lower() == "on"
-    if word.startswith(("on", "off")) and args.strip().lower() not in ("", "shift"):
-        # "On Tuesday a man..." is an answer to a form question, not a shift change
-        if not any(conv(tx, person, msg) for conv in CONVERSATIONS):
-            tx.reply(msg, Outbound("Say 'on shift' or 'off shift'."), person=person)
+    said = words.key(re.sub(r"@\S+", "", msg.text, count=1))  # "On Shift!", "off-shift", "/onshift", "shift on" -> one key
+    if said not in _ON | _OFF | {"shift"}:
+        tx.reply(msg, Outbound("Say 'on shift' or 'off shift'."), person=person)
         return
-    if word.startswith("shift") and args.strip().lower() not in ("on", "off"):
+    on = said in _ON
+    if said == "shift":
         state = "on" if tx.directory.is_on_shift(tx.conn, person, tx.now) else "off"
         say(tx, msg, person, f"You are {state} shift. Say 'on shift' or 'off shift' to change it.")
         return
@@ -109,54 +111,46 @@ def onduty(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
 def parse_until(tx: Tx, text: str) -> float | None:
     """`until 17:00`, `till 5pm`, `2h`, `for 90m` -> an epoch time in the future (None if unreadable)."""
     text = text.strip().lower()
-    text = re.sub(r"^(until|till|til|to|for)\s+", "", text)
-    m = re.fullmatch(r"(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm)?", text)
-    if m:  # a clock time; a bare number is an hour ("until 17"), never seconds
-        hour, minute = int(m.group(1)), int(m.group(2) or 0)
-        if m.group(3) == "pm" and hour < 12:
-            hour += 12
-        if m.group(3) == "am" and hour == 12:
-            hour = 0
-        if hour > 23 or minute > 59:
-            return None
+    text = re.sub(r"^(until|till|til|to|for)\s+", "", text).rstrip(".!")
+    found = words.time_of_day(text, bare_hour=True)  # a bare number is an hour ("until 17"), never seconds
+    if found:
+        hour, minute = found
         now = tx.local()
         at = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
         if at <= now:
             at = _next_day(at)
         return at.timestamp()
-    try:
-        seconds = parse_duration(text)
-    except ValueError:
+    took = words.take_duration(text.split())  # the same lengths as everywhere: 2h, 90m, 1 hour 30 min
+    if took is None or took[1] != len(text.split()):
         return None
-    return tx.now + seconds if seconds > 0 else None
+    return tx.now + took[0] if took[0] > 0 else None
 
 
 def _next_day(at: datetime) -> datetime:
     return (at.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=at.tzinfo)
 
 
-@command("cover", permission="take_cover", help="be duty manager for your branch until a time",
-         usage="cover until 17:00 | cover end")
+_ENDS = ("end", "stop", "off", "over", "done", "finish")
+
+
+@command("cover", permission="take_cover", help="be duty manager for a branch until a time",
+         usage="cover [branch] until 17:00 | cover end [branch]")
 def cover(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
-    words = args.split()
+    said = args.lower().split()
+    branches = tx.directory.service.branches
+    named = [w for w in said if w in branches]
+    ending = any(w in _ENDS for w in said[:2])
+    if ending:  # "cover end", "cover end central", "cover central end": what the reply told them to say
+        _end_cover(tx, person, msg, named[0] if named else None)
+        return
     branch = person.branch
-    if words and words[0].lower() in tx.directory.service.branches:
-        branch = words.pop(0).lower()
-    rest = " ".join(words)
+    if said and said[0] in branches:
+        branch = said.pop(0)
+    rest = " ".join(said)
     if branch is None:
         say(tx, msg, person, "Which branch? Try: cover central until 17:00")
         return
     name = tx.directory.branch_name(branch)
-    if rest.lower() in ("end", "stop", "off", "over", "done"):
-        n = tx.conn.execute("UPDATE covers SET ended_at=? WHERE person=? AND branch=? AND ended_at IS NULL"
-                            " AND until>?", (tx.now, person.key, branch, tx.now)).rowcount
-        if n:
-            managers = tx.directory.duty_managers(tx.conn, branch, tx.local())
-            back = names(tx, managers) or "nobody (alerts go to the admins)"
-            say(tx, msg, person, f"Cover ended. Duty manager for {name} is now {back}.")
-        else:
-            say(tx, msg, person, f"You are not covering {name}.")
-        return
     until = parse_until(tx, rest) if rest else None
     if until is None or until - tx.now > 24 * 3600:
         say(tx, msg, person, "Say until when, within the next 24 hours: cover until 17:00 (or cover 2h).")
@@ -165,8 +159,27 @@ def cover(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
                     (tx.now, person.key, branch))
     tx.conn.execute("INSERT INTO covers(person, branch, start, until) VALUES(?,?,?,?)",
                     (person.key, branch, tx.now, until))
+    end_words = "cover end" if branch == person.branch else f"cover end {branch}"
     say(tx, msg, person, f"You are duty manager for {name} until {tx.hhmm(until)}. "
-                         "Alerts there come to you from now. Say 'cover end' to hand back early.")
+                         f"Alerts there come to you from now. Say '{end_words}' to hand back early.")
+
+
+def _end_cover(tx: Tx, person: Person, msg: Inbound, branch: str | None) -> None:
+    """End the person's cover of one branch, or (no branch named) every cover they hold now."""
+    live = [r[0] for r in tx.conn.execute("SELECT DISTINCT branch FROM covers WHERE person=? AND ended_at IS NULL"
+                                          " AND until>?", (person.key, tx.now))]
+    ending = [b for b in live if branch is None or b == branch]
+    if not ending:
+        where = tx.directory.branch_name(branch) if branch else "any branch"
+        say(tx, msg, person, f"You are not covering {where}.")
+        return
+    lines = []
+    for b in ending:
+        tx.conn.execute("UPDATE covers SET ended_at=? WHERE person=? AND branch=? AND ended_at IS NULL",
+                        (tx.now, person.key, b))
+        back = names(tx, tx.directory.duty_managers(tx.conn, b, tx.local())) or "nobody (alerts go to the admins)"
+        lines.append(f"Cover ended. Duty manager for {tx.directory.branch_name(b)} is now {back}.")
+    say(tx, msg, person, "\n".join(lines))
 
 
 @home
@@ -405,9 +418,9 @@ def person_edit(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
         say(tx, msg, person, f"Not changed: {e}.")
         return
     if after is None:
-        tx.directory.remove(key)
+        tx.then(lambda: tx.directory.remove(key))  # after the commit: a rollback must not leave them in memory
     else:
-        tx.directory.put(after)
+        tx.then(lambda: tx.directory.put(after))
     text = f"Saved: {summary(before, after)}." + rota_warnings(tx.directory, before, after)
     if action == "add":
         text += " They can use the bot once their chat account is linked (invite)."

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import handlers  # noqa: F401  (like the entry point: compose the capabilities before any engine starts)
 from bot.book import load_book, load_service
 from bot.clock import FakeClock
 from bot.engine import Engine

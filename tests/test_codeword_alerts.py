@@ -152,7 +152,7 @@ async def test_codeword_inside_a_longer_message_and_phone_typing(harness):
     assert (await harness.query("SELECT COUNT(*) FROM alerts"))[0][0] == 1
     await harness.say("alice", "Mr Brown bought brown bread today")
     assert (await harness.query("SELECT COUNT(*) FROM alerts"))[0][0] == 1
-    assert "You can send" in harness.last("alice").text  # an ordinary message gets help, not an alert
+    assert "Send help" in harness.last("alice").text  # an ordinary message gets a pointer to help, not an alert
 
 
 async def test_nobody_on_duty_uses_fallback_and_records_the_gap(tmp_path):

@@ -39,7 +39,7 @@ async def test_person_by_person_output_and_buttons_by_number_or_label(tmp_path, 
         await type_line(engine, console, "@bob 1")
         assert "--> Bob Green [message 2 updated]" in out.getvalue()
         assert "Acknowledged by Bob Green" in out.getvalue()
-        await type_line(engine, console, "@bob resolve")  # by label, case-insensitive
+        await type_line(engine, console, "@bob [resolve]")  # by label, case-insensitive
         assert "Resolved by Bob Green" in out.getvalue()
     finally:
         await engine.stop()
@@ -77,3 +77,38 @@ def test_demo_plays_the_whole_scenario():
              "resolved by Bob Green"]
     positions = [out.index(s) for s in steps]
     assert positions == sorted(positions)
+
+
+async def test_button_numbers_are_stable_when_a_card_changes(tmp_path, clock):
+    """Carol's number for Acknowledge never turns into Resolve after Bob acknowledges."""
+    import re
+
+    engine, console, out = await start_console(tmp_path, clock)
+    try:
+        await type_line(engine, console, "@carol on shift")
+        await type_line(engine, console, "@alice Is Mr Brown in today?")
+        carol = out.getvalue().split("--> Carol Jones")[-1]
+        number = re.search(r"\[(\d+)\] Acknowledge", carol).group(1)
+        bob = out.getvalue().split("--> Bob Green")[-1]
+        await type_line(engine, console, "@bob " + re.search(r"\[(\d+)\] Acknowledge", bob).group(1))
+        await type_line(engine, console, f"@carol {number}")  # meant as Acknowledge, on the old card
+        status = await engine.store.read(lambda c: c.execute("SELECT status FROM alerts").fetchone()[0])
+        assert status == "acked"
+        assert "Already acknowledged by Bob Green" in out.getvalue()
+    finally:
+        await engine.stop()
+
+
+async def test_typed_words_are_text_not_a_stale_button(tmp_path, clock):
+    engine, console, out = await start_console(tmp_path, clock)
+    try:
+        await type_line(engine, console, "@alice lone 45m first")
+        await type_line(engine, console, "@alice status")  # a reply with the first session's buttons
+        await type_line(engine, console, "@alice finish")
+        await type_line(engine, console, "@alice lone 45m second")
+        await type_line(engine, console, "@alice finish")  # typed: ends the live session
+        rows = await engine.store.read(lambda c: c.execute("SELECT status FROM lone_sessions ORDER BY id").fetchall())
+        assert [r[0] for r in rows] == ["finished", "finished"]
+        assert "already finished" not in out.getvalue()
+    finally:
+        await engine.stop()

@@ -146,7 +146,11 @@ async def test_an_old_finish_button_does_not_end_a_new_session(harness):
     await harness.say("alice", "finish")
     await harness.say("alice", "lone 1h home visit")
     await harness.say("alice", action=old_finish.action, arg=old_finish.arg)
-    assert harness.last("alice").text == "That lone-working session has already finished."
+    assert harness.last("alice").text.startswith("That button was for your lone-working session started 14:30 "
+                                                 "(closing), which has already finished.\nYour session started "
+                                                 "15:10 (home visit) is still running")
+    assert [b.label for b in harness.last("alice").buttons][-1] == "Finish"  # the live session's own buttons
+    assert harness.last("alice").buttons[-1].arg != old_finish.arg
     await harness.say("alice", "status")
     assert "home visit" in harness.last("alice").text
 
@@ -276,7 +280,7 @@ async def test_duress_words_without_a_session_raise_nothing(harness):
 # --- words that are not ours without a session ---------------------------------------------------------
 async def test_im_safe_without_a_session_is_not_swallowed(harness):
     await harness.say("alice", "I'm safe")
-    assert harness.last("alice").text.startswith("Hello Alice Smith. You can send:")
+    assert harness.last("alice").text == "Sorry, I didn't understand that. Send help to see what you can do."
 
 
 # --- managers -----------------------------------------------------------------------------------------
@@ -404,7 +408,7 @@ async def test_down_during_grace_asks_then_escalates_on_time(tmp_path):
 async def test_everyday_words_are_lone_working_only_during_a_session(harness):
     for word in ("safe", "ok", "done"):
         await harness.say("alice", word)
-        assert harness.last("alice").text.startswith("Hello Alice Smith. You can send:"), word
+        assert "Send help" in harness.last("alice").text, word
     await harness.say("alice", "lone 45m closing")
     await harness.say("alice", "ok")
     assert harness.last("alice").text.startswith("Thanks - checked in at 14:30")
@@ -466,18 +470,23 @@ async def test_periodic_until_a_time(harness):
     assert "Next check-in due 15:00 (in 30 min)." in harness.last("alice").text
 
 
-async def test_duress_is_never_swallowed_by_a_form_waiting_for_text(harness, monkeypatch):
-    import bot.router
+async def test_duress_is_never_swallowed_by_a_form_waiting_for_text(harness):
     from bot.messages import Outbound
+    from bot.registry import READERS, Group, Reader
 
     def greedy_form(tx, person, msg):  # e.g. an incident form step waiting for free text
         tx.reply(msg, Outbound("Noted."), person=person)
         return True
 
     await harness.say("alice", "lone 45m closing")
-    monkeypatch.setattr(bot.router, "FIRST_CONVERSATIONS", [*bot.router.FIRST_CONVERSATIONS, greedy_form])
-    await harness.say("alice", "finished for the day")
-    assert harness.last("alice").text == "Thanks, Alice - your lone-working session is finished. Get home safely."
-    assert harness.last("bob").text.startswith("[CRITICAL] Duress")
-    await harness.say("alice", "on the stairs")
-    assert harness.last("alice").text == "Noted."
+    reader = Reader(Group.ANSWER, greedy_form, "tests", frozenset(), False)
+    READERS.append(reader)
+    try:
+        await harness.say("alice", "finished for the day")
+        assert harness.last("alice").text == ("Thanks, Alice - your lone-working session is finished. "
+                                              "Get home safely.")
+        assert harness.last("bob").text.startswith("[CRITICAL] Duress")
+        await harness.say("alice", "on the stairs")
+        assert harness.last("alice").text == "Noted."
+    finally:
+        READERS.remove(reader)

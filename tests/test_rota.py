@@ -178,7 +178,7 @@ async def test_cover_times_are_read_like_people_write_them(harness):
 
 
 async def test_on_followed_by_prose_goes_to_an_open_conversation(harness):
-    from bot.registry import CONVERSATIONS
+    from bot.registry import READERS, Group, Reader
 
     taken = []
 
@@ -188,7 +188,8 @@ async def test_on_followed_by_prose_goes_to_an_open_conversation(harness):
             return True
         return False
 
-    CONVERSATIONS.append(form_answer)
+    reader = Reader(Group.ANSWER, form_answer, "tests", frozenset(), False)
+    READERS.append(reader)
     try:
         await harness.say("alice", "On Tuesday a man shouted at me")
         assert taken == ["On Tuesday a man shouted at me"]
@@ -196,4 +197,4 @@ async def test_on_followed_by_prose_goes_to_an_open_conversation(harness):
         await harness.say("alice", "on the desk")
         assert harness.last("alice").text == "Say 'on shift' or 'off shift'."
     finally:
-        CONVERSATIONS.remove(form_answer)
+        READERS.remove(reader)

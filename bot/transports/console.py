@@ -1,8 +1,11 @@
 """The console transport: the embedded default, no accounts or tokens needed.
 
 You type as any rostered person (`@alice Is Mr Brown in today?`) and see, person by
-person, what each phone would receive. Buttons are numbered: `@bob 1` or
-`@bob acknowledge` presses one on bob's newest message that has buttons.
+person, what each phone would receive. Every button shown gets a number that never
+changes and never means another button (`[7] Acknowledge`): `@bob 7` presses it, and so
+does its label in brackets, `@bob [acknowledge]` (the newest message of bob's that has
+it). Anything else is typed text, exactly as on a phone: typing `finish` never presses
+an old Finish button.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ HELP = """This console stands in for everyone's phones. Start a line with @name 
 as that person (any name on the roster, in any case; 'people' lists them). Below each
 line you see, person by person, what each phone would receive.
 Type as a person:  @alice Is Mr Brown in today?
-Press a button:    @bob 1   or   @bob acknowledge
+Press a button:    @bob 7   or   @bob [acknowledge]   (the number shown next to it)
 Other:             people | help | quit   (the console also ends when its input ends)"""
 
 
@@ -38,7 +41,10 @@ class ConsoleTransport(Transport):
         self.out = out or sys.stdout
         self.read_stdin = read_stdin
         self.engine: Engine | None = None
-        self.buttons: dict[str, tuple[str | None, tuple[Button, ...]]] = {}  # chat -> (message, buttons)
+        self.buttons: dict[str, list[tuple[str, tuple[Button, ...]]]] = {}  # chat -> [(message, buttons)]
+        self._numbers: dict[tuple[str, str, str, str], int] = {}  # (chat, message, action, arg) -> number
+        self._pressable: dict[tuple[str, int], Button] = {}  # (chat, number) -> the button it always means
+        self._button_ids = itertools.count(1)
         self._ids = itertools.count(1)
         self._events = itertools.count(1)
         self._lines: asyncio.Queue[str | None] = asyncio.Queue()
@@ -113,10 +119,25 @@ class ConsoleTransport(Transport):
         return next((k for k in people if k.lower() == typed.lower()), typed.lower())
 
     def _button(self, who: str, text: str) -> Button | None:
-        buttons = self.buttons.get(who, (None, ()))[1]
-        if text.isdigit() and 1 <= int(text) <= len(buttons):
-            return buttons[int(text) - 1]
-        return next((b for b in buttons if b.label.lower().rstrip("?") == text.lower().rstrip("?")), None)
+        """A press: the stable number shown next to a button, or its label in [brackets]."""
+        if text.isascii() and text.isdigit():
+            return self._pressable.get((who, int(text)))
+        if not (text.startswith("[") and text.endswith("]")):
+            return None  # typed text, as on a phone
+        label = text[1:-1].strip().lower().rstrip("?")
+        for _, buttons in reversed(self.buttons.get(who, [])):
+            for b in buttons:
+                if b.label.lower().rstrip("?") == label:
+                    return b
+        return None
+
+    def _number(self, chat: str, ref: str, b: Button) -> int:
+        """The same button on the same message keeps its number when the message is edited."""
+        k = (chat, ref, b.action, b.arg)
+        if k not in self._numbers:
+            self._numbers[k] = next(self._button_ids)
+            self._pressable[(chat, self._numbers[k])] = b
+        return self._numbers[k]
 
     async def deliver(self, d: Delivery) -> str | None:
         name = d.chat_id
@@ -126,11 +147,11 @@ class ConsoleTransport(Transport):
         head = f"--> {name} [message {ref}]" if d.kind == "send" else f"--> {name} [message {ref} updated]"
         body = "\n".join("    " + line for line in d.text.splitlines())
         self.print(f"{head}\n{body}")
+        shown = [m for m in self.buttons.get(d.chat_id, []) if m[0] != ref]
         if d.buttons:
-            self.print("    " + "  ".join(f"[{i}] {b.label}" for i, b in enumerate(d.buttons, 1)))
-            self.buttons[d.chat_id] = (ref, d.buttons)
-        elif d.kind == "edit" and self.buttons.get(d.chat_id, (None,))[0] == ref:
-            self.buttons.pop(d.chat_id, None)
+            self.print("    " + "  ".join(f"[{self._number(d.chat_id, ref or '', b)}] {b.label}" for b in d.buttons))
+            shown.append((ref or "", d.buttons))
+        self.buttons[d.chat_id] = shown[-20:]
         if d.attachment:
             self.print(f"    (attached: {d.attachment})")
         return ref

@@ -273,7 +273,7 @@ class TelegramTransport(TelegramIntake, Transport):
 
     def _refresh_menu(self, user_id: str) -> None:
         """Keep the person's command menu (setMyCommands) to what they may use."""
-        from handlers.help import commands_for  # the engine's view of what a person may do
+        from bot.registry import commands_for  # what a person may do: the registry, never a handler
 
         assert self.engine is not None
         person = self.engine.directory.find("telegram", user_id)

@@ -5,7 +5,7 @@ capabilities can add tables without touching each other. A step is never edited
 once released; add a new step instead.
 """
 
-from . import core, incidents, lone, people, privacy, registration
+from . import codeword, core, incidents, lone, people, privacy, registration
 
 COMPONENTS: dict[str, list[str]] = {
     "core": core.STEPS,
@@ -14,4 +14,5 @@ COMPONENTS: dict[str, list[str]] = {
     "people": people.STEPS,
     "registration": registration.STEPS,
     "privacy": privacy.STEPS,
+    "codeword": codeword.STEPS,
 }
