@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import logging
-import signal
+import os
 import sys
 
 from . import commands, logs
@@ -33,42 +31,11 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _serve(settings: Settings, console: bool, book, service) -> None:
-    import handlers  # noqa: F401  (the entry point composes the capabilities and their wiring)
-
-    from . import systemd
-    from .engine import Engine
-    from .transports import build
-
-    engine = Engine(settings, book, service, transports=build(settings, console=console))
-    overdue = await engine.start()
-    systemd.notify("READY=1")  # Type=notify: systemd counts the bot as started only now
-    watchdog = systemd.start_watchdog()
-    names = ", ".join(engine.transports)
-    logging.getLogger("saferbot").info("saferbot running on %s (database %s); %d overdue wake-up(s) fired",
-                                       names, settings.db, overdue)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    waiters = [asyncio.create_task(stop.wait())]
-    waiters += [asyncio.create_task(t.quit.wait()) for t in engine.transports.values() if hasattr(t, "quit")]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()
-        systemd.notify("STOPPING=1")
-        await systemd.stop_watchdog(watchdog)
-        await engine.stop()
-
-
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from .serve import run
+
     book, service = load_config(settings)  # a bad file stops here with the full report
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(settings, args.command == "console", book, service))
-    return 0
+    return run(settings, args.command == "console", book, service)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -92,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(0o077)  # the database, its WAL, exports and charts: readable by the service's own user only
     args = build_parser().parse_args(argv)
     settings = Settings()
     logs.setup(settings)  # redacts tokens, invite codes and (unless SAFERBOT_LOG_MESSAGES=1) message text

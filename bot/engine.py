@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from . import escalation, faults, outage
 from .clock import Clock
 from .directory import Directory
+from .emergency import Emergency
 from .matching import PhraseMatcher
 from .messages import Inbound, Outbound
 from .model import Book, Person, Service
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 INTAKE_BATCH = 64
+TRANSPORT_STOP = 3.0  # seconds a transport may take to stop
 
 
 class NotStored(Exception):
@@ -63,6 +65,8 @@ class Engine:
         self.started = asyncio.Event()
         self._intake: list[tuple[Inbound, asyncio.Future]] = []
         self._intake_task: asyncio.Task | None = None
+        self.emergency = Emergency(self)
+        self.overdue_at_start = 0
 
     # --- life cycle ------------------------------------------------------------
     async def start(self) -> int:
@@ -84,7 +88,7 @@ class Engine:
         for hook in STARTUP_HOOKS:
             await hook(self)
         await self.store.read(self._load_bindings)  # after the hooks: people added by roster edits bind too
-        overdue = await self.scheduler.start()
+        overdue = self.overdue_at_start = await self.scheduler.start()
         for t in self.transports.values():
             await t.start(self)
         self.started.set()
@@ -94,8 +98,8 @@ class Engine:
     async def stop(self) -> None:
         for t in self.transports.values():
             try:
-                await t.stop()
-            except Exception:
+                await asyncio.wait_for(t.stop(), TRANSPORT_STOP)
+            except Exception:  # a platform that does not answer must not hold the stop up
                 log.exception("stopping %s", t.platform)
         if self.scheduler:
             await self.scheduler.stop()
@@ -144,7 +148,11 @@ class Engine:
     async def perform(self, fn: Callable[..., T], *args: Any) -> T:
         """Run fn(tx, *args) in one transaction, then schedule and deliver what it recorded."""
         assert self.store is not None
-        tx, result = await self.store.run(self._in_tx, fn, args)
+        try:
+            tx, result = await self.store.run(self._in_tx, fn, args)
+        except sqlite3.Error as e:  # the store itself is failing (disk full, broken file): someone is told
+            await self.emergency.store_failing(str(e))
+            raise
         self._after(tx)
         return result
 
@@ -197,10 +205,17 @@ class Engine:
                 results = await self.store.run(self._intake_batch, [m for m, _ in batch])
             except Exception as e:
                 log.exception("an intake batch failed; its %d event(s) stay unconfirmed", len(batch))
-                for _, done in batch:
+                error = str(e) or type(e).__name__
+                for msg, done in batch:
+                    try:
+                        await self.emergency.not_stored(msg, error)
+                    except Exception:
+                        log.exception("could not answer %s event %s without the store", msg.platform, msg.event_id)
                     if not done.done():
-                        done.set_exception(NotStored(str(e) or type(e).__name__))
+                        done.set_exception(NotStored(error))
                 continue
+            if self.emergency.failing_since is not None:
+                await self.emergency.store_writes()
             for (msg, done), tx in zip(batch, results, strict=True):
                 if tx is not None:
                     self._after(tx)
@@ -219,6 +234,8 @@ class Engine:
             try:
                 tx, _ = self._in_tx(conn, _intake, (msg,))
             except Exception:
+                if not conn.in_transaction:  # the store failed (disk full, I/O error): the whole batch is lost
+                    raise
                 log.exception("handling %s event %s failed", msg.platform, msg.event_id)
                 conn.execute("ROLLBACK TO inbound")
                 tx = None
@@ -230,9 +247,9 @@ class Engine:
         try:
             await self.perform(_wake, wakeup_id)
         except Exception:
-            log.exception("wake-up %s failed; trying again in 30 s", wakeup_id)
+            log.exception("wake-up %s failed; trying again in 5 s", wakeup_id)
             if self.scheduler:
-                self.scheduler.add(wakeup_id, self.clock.now() + 30)
+                self.scheduler.add(wakeup_id, self.clock.now() + 5)
 
     def _delivery_failed(self, conn: sqlite3.Connection, c: Claimed, error: str, now: float) -> int:
         """A message that can never arrive: note it on the alert and try the person's other platform."""

@@ -272,8 +272,9 @@ class Outbox:
             try:
                 await self._write_results()
             except Exception:
-                log.exception("writing delivery results failed")
+                log.exception("writing delivery results failed; keeping them and trying again")
                 await asyncio.sleep(0.5)
+                self._flush.set()
 
     async def _probe_loop(self) -> None:
         """While a platform fails, keep one message trying it, so its return is noticed at once."""
@@ -309,7 +310,12 @@ class Outbox:
             return
         now = self.clock.now()
         recovered, tell = self._health(batch, now)
-        if await self.store.run(self._apply, batch, now, recovered, tell):
+        try:
+            queued = await self.store.run(self._apply, batch, now, recovered, tell)
+        except Exception:
+            self.results = batch + self.results  # a failed write (disk full) loses no result: no row stays 'sending'
+            raise
+        if queued:
             self.kick()
 
     def _apply(self, conn: sqlite3.Connection, batch: list[_Result], now: float,

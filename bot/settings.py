@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     rollcall_wait: str = "5m"  # no answer to a lockdown/evacuation roll call within this: escalate
     lockdown_ladder: str = "urgent"  # ladder for "I need help" and no-answer alerts during a lockdown
 
+    # operating it (docs/operating.md)
+    standby: bool = True  # a second process on the same database waits as a standby (False: it refuses)
+    heartbeat_url: str | None = None  # called every minute while healthy (Healthchecks.io / Uptime Kuma push URL)
+    health_port: int | None = None  # GET /healthz on this port (off when unset)
+    health_listen: str = "127.0.0.1"
+
     @property
     def console_only(self) -> bool:
         return not (self.telegram_token or self.slack_bot_token)

@@ -28,7 +28,7 @@ async def test_names_are_matched_without_regard_to_case(tmp_path, clock):
         text = out.getvalue()
         assert "--> Alice Smith [message 1]\n    I'll have a look in the staff room for you." in text
         assert "This number is for library staff" not in text
-        await type_line(engine, console, "@BOB Acknowledge")
+        await type_line(engine, console, "@BOB [Acknowledge]")
         assert "Acknowledged by Bob Green" in out.getvalue()
         alerts = await engine.store.read(lambda c: c.execute("SELECT COUNT(*) FROM alerts").fetchone()[0])
         assert alerts == 1

@@ -19,6 +19,7 @@ from bot.engine import Engine
 from bot.messages import Button, Delivery, Outbound
 from bot.model import Priority
 from bot.router import NEUTRAL
+from bot.serve import explain
 from bot.transports.base import Limits, RetryAfter, Undeliverable
 from bot.transports.memory import MemoryTransport
 from bot.transports.telegram import TelegramTransport, chunks, escape
@@ -333,11 +334,11 @@ async def test_a_wrong_token_stops_the_bot_with_a_clear_error(tmp_path, fake, ca
     service = load_service(s.service_file)
     engine = Engine(s, load_book(s.codewords_file, service), service, transports=[TelegramTransport(s)])
     try:
-        with pytest.raises(SystemExit):
+        with pytest.raises(Exception) as refused:
             await engine.start()
     finally:
         await engine.stop()
-    assert "Telegram refused SAFERBOT_TELEGRAM_TOKEN" in caplog.text
+    assert "Telegram refused SAFERBOT_TELEGRAM_TOKEN" in explain(refused.value, s)  # what `saferbot run` prints
 
 
 # --- webhook mode --------------------------------------------------------------------------------

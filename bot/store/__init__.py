@@ -8,6 +8,7 @@ statement (about 120 us each here), which is what keeps alert latency low.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -56,6 +57,14 @@ def migrate(conn: sqlite3.Connection) -> None:
                 raise
 
 
+def private(db: Path) -> None:
+    """The database and its WAL/SHM files are readable by the service's own user only (0600)."""
+    for suffix in ("", "-wal", "-shm"):
+        f = db.with_name(db.name + suffix)
+        if f.exists():
+            os.chmod(f, 0o600)
+
+
 class Store:
     def __init__(self, db: aiosqlite.Connection):
         self._db = db
@@ -63,14 +72,19 @@ class Store:
     @classmethod
     async def open(cls, path: Path | str) -> Store:
         db = await aiosqlite.connect(str(path), isolation_level=None, check_same_thread=False)
-        db.row_factory = sqlite3.Row
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=NORMAL")
-        await db.execute("PRAGMA foreign_keys=ON")
-        await db.execute("PRAGMA busy_timeout=5000")
-        await db.execute("PRAGMA secure_delete=ON")  # deleted personal data is overwritten, not left in free pages
-        store = cls(db)
-        await store._call(migrate)
+        try:
+            db.row_factory = sqlite3.Row
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute("PRAGMA foreign_keys=ON")
+            await db.execute("PRAGMA busy_timeout=5000")
+            await db.execute("PRAGMA secure_delete=ON")  # deleted personal data is overwritten, not left in free pages
+            store = cls(db)
+            await store._call(migrate)
+        except BaseException:
+            await db.close()  # else its thread keeps the process alive: a bad file must end in an exit, not a hang
+            raise
+        private(Path(path))
         return store
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
@@ -93,7 +107,13 @@ def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) 
     try:
         result = fn(conn, *args)
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:  # a failed COMMIT (disk full) can leave the transaction open
+            conn.execute("ROLLBACK")
+        raise
     return result

@@ -15,6 +15,7 @@ import itertools
 import logging
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING, TextIO
 
 from ..messages import Button, Delivery, Inbound
@@ -47,6 +48,7 @@ class ConsoleTransport(Transport):
         self._button_ids = itertools.count(1)
         self._ids = itertools.count(1)
         self._events = itertools.count(1)
+        self._run = f"{time.time_ns():x}"  # event ids stay unique across restarts (the store dedupes by id)
         self._lines: asyncio.Queue[str | None] = asyncio.Queue()
         self._task: asyncio.Task | None = None
         self.quit = asyncio.Event()  # set when the person at the terminal types quit
@@ -70,7 +72,10 @@ class ConsoleTransport(Transport):
 
     async def _loop(self) -> None:
         while (line := await self._lines.get()) is not None:
-            await self.handle_line(line)
+            try:
+                await self.handle_line(line)
+            except Exception as e:  # e.g. NotStored: the engine has already answered without the store
+                log.error("console: that line was not saved (%s)", e)
             if self.engine:  # show what this line caused before reading the next (matters for piped input)
                 await self.engine.settle(timeout=1.0)
         log.info("console: end of input, stopping")
@@ -102,7 +107,7 @@ class ConsoleTransport(Transport):
         who, _, text = line[1:].partition(" ")
         who = self._key(who)
         text = text.strip()
-        event = f"c{next(self._events)}"
+        event = f"c{self._run}-{next(self._events)}"
         pressed = self._button(who, text)
         if pressed:
             msg = Inbound("console", event, who, who, action=pressed.action, arg=pressed.arg)

@@ -54,7 +54,7 @@ from ..messages import Button, Delivery, Inbound  # noqa: E402
 from ..model import Person  # noqa: E402
 from ..settings import Settings  # noqa: E402
 from .base import Limits, RetryAfter, Transport, Undeliverable  # noqa: E402
-from .telegram_intake import ALLOWED_UPDATES, TelegramIntake  # noqa: E402
+from .telegram_intake import ALLOWED_UPDATES, REFUSED, TelegramIntake  # noqa: E402
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -141,6 +141,14 @@ class TelegramTransport(TelegramIntake, Transport):
         self._offset: int | None = None  # next update id to ask for: everything before it is stored
         self._confirmed: int | None = None  # the offset Telegram has last been sent
         self.ready = asyncio.Event()  # set once connected and receiving
+        self.quit = asyncio.Event()  # set when the token is refused later: the process exits (bot/serve.py)
+        self.fatal = ""
+
+    def give_up(self, why: str) -> None:
+        """A fault no retry can mend (the token was revoked): the process exits with the fix."""
+        log.critical(why)
+        self.fatal = why
+        self.quit.set()
 
     # --- life cycle ------------------------------------------------------------
     async def start(self, engine: Engine) -> None:
@@ -149,8 +157,7 @@ class TelegramTransport(TelegramIntake, Transport):
         try:
             await self._connect()
         except InvalidToken:
-            log.critical("Telegram refused SAFERBOT_TELEGRAM_TOKEN; get the token again from @BotFather")
-            raise SystemExit(2) from None
+            raise  # fatal at start: `saferbot run` exits 2 with the fix (bot/serve.py)
         except (TelegramError, OSError) as e:
             log.warning("Telegram is not reachable yet (%s); retrying in the background", e)
             self._spawn(self._keep_connecting())
@@ -163,7 +170,7 @@ class TelegramTransport(TelegramIntake, Transport):
                 await self._connect()
                 return
             except InvalidToken:
-                log.critical("Telegram refused SAFERBOT_TELEGRAM_TOKEN; get the token again from @BotFather")
+                self.give_up(REFUSED)
                 return
             except (TelegramError, OSError) as e:
                 delay = min(delay * 2, 60.0)

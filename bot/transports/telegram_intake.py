@@ -25,6 +25,9 @@ from telegram.error import RetryAfter as TgRetryAfter
 if TYPE_CHECKING:
     from .telegram import TelegramTransport
 
+REFUSED = ("Telegram refused SAFERBOT_TELEGRAM_TOKEN. Fix: copy the bot's token again from @BotFather "
+           "(/mybots -> API Token) into SAFERBOT_TELEGRAM_TOKEN.")
+
 log = logging.getLogger("bot.transports.telegram")
 
 ALLOWED_UPDATES = ["message", "callback_query"]
@@ -48,7 +51,7 @@ class TelegramIntake:
                                                          allowed_updates=ALLOWED_UPDATES)
                 self._confirmed = self._offset
             except InvalidToken:
-                log.critical("Telegram refused SAFERBOT_TELEGRAM_TOKEN; get the token again from @BotFather")
+                self.give_up(REFUSED)
                 return
             except TgRetryAfter as e:
                 await asyncio.sleep(e.retry_after if isinstance(e.retry_after, (int, float))

@@ -110,4 +110,10 @@ STEPS = [
     CREATE INDEX outbox_platform ON outbox(platform, status);
     CREATE INDEX outbox_digest ON outbox(digest) WHERE digest IS NOT NULL;
     """,
+    """
+    CREATE TABLE heartbeat (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        at REAL NOT NULL               -- the running process writes this every 15 s (bot/health.py)
+    );
+    """,
 ]

@@ -1,0 +1,156 @@
+"""`saferbot run`: one active process, a clear exit on every fatal fault, a bounded stop.
+
+- The instance lock comes first (bot.instance): a second process waits as a standby
+  (or refuses, SAFERBOT_STANDBY=false) and names the running one.
+- A fatal start-up fault (corrupt or unreadable database, a token the platform refuses,
+  a port in use) ends the process within seconds with exit code 2 and one line that names
+  the cause and the fix, never a hang or a traceback.
+- SIGTERM/SIGINT stop the process within STOP_BUDGET seconds whatever the platforms do;
+  unsent messages stay in the store for the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import signal
+import sqlite3
+import sys
+
+from .settings import Settings
+
+log = logging.getLogger("saferbot")
+STOP_BUDGET = 8.0  # seconds for a clean stop; then the process exits anyway
+EXIT_FATAL = 2
+
+
+class Fatal(Exception):
+    """A fault that ends the process with one line: what is wrong and how to fix it."""
+
+
+def explain(e: BaseException, settings: Settings) -> str:
+    """One line for a fatal start-up fault: the cause and the fix."""
+    db = settings.db
+    text = str(e)
+    name = type(e).__name__
+    if isinstance(e, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text):
+        return (f"the file {db} is not a valid saferbot database ({text}). Fix: restore the last backup with "
+                f"`saferbot restore FILE`, or move the file aside to start with an empty database.")
+    if isinstance(e, sqlite3.OperationalError) and ("unable to open" in text or "readonly" in text):
+        return (f"cannot open the database {db} ({text}). Fix: check that SAFERBOT_DB names a file in a "
+                f"folder that exists and that the saferbot user may write to.")
+    if isinstance(e, PermissionError):
+        return f"permission denied: {e}. Fix: let the saferbot user read and write {db} and its folder."
+    if name == "InvalidToken":
+        from .transports.telegram_intake import REFUSED
+
+        return REFUSED
+    if name == "SlackApiError":
+        return (f"Slack refused a token ({getattr(e, 'response', {}).get('error', text)}). Fix: check "
+                f"SAFERBOT_SLACK_BOT_TOKEN (xoxb-...) and SAFERBOT_SLACK_APP_TOKEN (xapp-..., connections:write).")
+    if isinstance(e, OSError) and e.errno == errno.EADDRINUSE:
+        return (f"a port saferbot needs is already in use ({text}). Fix: stop the other program, or set a free "
+                f"port (SAFERBOT_HEALTH_PORT, SAFERBOT_TELEGRAM_WEBHOOK_PORT, SAFERBOT_SLACK_HTTP_PORT).")
+    return f"could not start: {name}: {text}"
+
+
+async def serve(settings: Settings, console: bool, book, service) -> int:
+    import handlers  # noqa: F401  (the entry point composes the capabilities and their wiring)
+
+    from . import systemd
+    from .engine import Engine
+    from .health import Health
+    from .instance import InstanceLock
+    from .transports import build
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+
+    lock = InstanceLock(settings.db)
+    if not lock.try_acquire():
+        running = lock.holder()
+        if not settings.standby:
+            raise Fatal(f"saferbot is already running on this database ({running}). Fix: stop that process "
+                        f"first, or set SAFERBOT_STANDBY=true to wait as its standby.")
+        log.warning("saferbot is already running on %s (%s); this process waits as a standby, sends nothing, "
+                    "and takes over if that one stops", settings.db, running)
+        if not await _first(lock.wait(), stop.wait()):
+            return 0
+        log.warning("the active process stopped: this standby takes over now")
+
+    engine = Engine(settings, book, service, transports=build(settings, console=console))
+    health = Health(engine, settings)
+    try:
+        try:
+            started = await _first(engine.start(), stop.wait())
+        except Exception as e:
+            raise Fatal(explain(e, settings)) from e
+        if not started:
+            return 0
+        await health.start()
+        systemd.notify("READY=1")  # Type=notify: systemd counts the bot as started only now
+        watchdog = systemd.start_watchdog()
+        log.info("saferbot running on %s (database %s); %d overdue wake-up(s) fired",
+                 ", ".join(engine.transports), settings.db, engine.overdue_at_start)
+        waiters = [asyncio.create_task(stop.wait())]
+        waiters += [asyncio.create_task(t.quit.wait()) for t in engine.transports.values() if hasattr(t, "quit")]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+            systemd.notify("STOPPING=1")
+            await systemd.stop_watchdog(watchdog)
+        fatal = [t.fatal for t in engine.transports.values() if getattr(t, "fatal", "")]
+        if fatal:
+            raise Fatal(fatal[0])
+        return 0
+    finally:
+        await _bounded_stop(engine, health)
+        lock.release()
+
+
+async def _first(work, stop_wait) -> bool:
+    """Run `work` unless a stop signal comes first; True if the work finished."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop_wait)
+    await asyncio.wait([task, stopper], return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if task.done():
+        task.result()  # raises what the work raised
+        return True
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
+    return False
+
+
+async def _bounded_stop(engine, health) -> None:
+    try:
+        await asyncio.wait_for(_stop_all(engine, health), STOP_BUDGET)
+    except (TimeoutError, Exception) as e:
+        log.error("saferbot did not stop cleanly within %.0f s (%s); exiting anyway, unsent messages stay "
+                  "in the store", STOP_BUDGET, type(e).__name__)
+        sys.stderr.flush()
+        os._exit(1)  # a stuck thread (a platform, the database) must not keep the process alive
+
+
+async def _stop_all(engine, health) -> None:
+    await health.stop()
+    await engine.stop()
+
+
+def run(settings: Settings, console: bool, book, service) -> int:
+    try:
+        return asyncio.run(serve(settings, console, book, service))
+    except Fatal as e:
+        print(f"saferbot: {e}", file=sys.stderr)
+        return EXIT_FATAL
+    except KeyboardInterrupt:
+        return 0
