@@ -267,7 +267,7 @@ class Engine:
         if c.alert_id:
             text = f"message to {name} via {d.platform} failed ({error})"
             text += f"; sent via {fallback} instead" if fallback else ""
-            escalation.event(tx, c.alert_id, "delivery_failed", text)
+            escalation.event(tx, c.alert_id, escalation.Kind.DELIVERY_FAILED, text)
         return tx.queued  # left pending: the claim loop picks them up
 
 

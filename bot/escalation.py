@@ -41,6 +41,8 @@ class Kind(StrEnum):
     DURESS = "duress"
     BACKUP = "backup"
     DELIVERY_FAILED = "delivery_failed"
+    OUTAGE = "outage"  # a platform has failed alarm delivery for a while
+    OUTAGE_OVER = "outage_over"
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,15 @@
   admin get one message: offline from-to, and what fell due meanwhile (now escalated).
 - SAFERBOT_HEARTBEAT_URL: called every minute while healthy (the push-URL convention of
   Healthchecks.io and Uptime Kuma), so an outside monitor raises the alarm when saferbot dies.
-- SAFERBOT_HEALTH_PORT: GET /healthz answers 200 only when the store is writable, the
+- SAFERBOT_HEALTH_PORT: GET /healthz writes a heartbeat and answers 200 only when that write
+  worked, the
   scheduler is not lagging and no platform is failing its deliveries; 503 with the reasons.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -110,6 +112,8 @@ class Health:
         from aiohttp import web
 
         async def healthz(_request: web.Request) -> web.Response:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._beat(), 3)  # a real write: "writable" is measured, not assumed
             problems = self.problems()
             body = {"status": "unhealthy" if problems else "ok", "active": True, "problems": problems}
             return web.Response(text=json.dumps(body), status=503 if problems else 200,

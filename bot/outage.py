@@ -32,22 +32,22 @@ def tell(tx: Tx, platform: str, since: float, over: bool) -> None:
             (since, f"{name} %"))]
         tx.conn.execute("UPDATE outages SET ended_at=? WHERE platform=? AND ended_at IS NULL", (tx.now, platform))
         for alert_id in alerts:
-            escalation.event(tx, alert_id, "outage_over", f"{name} is delivering again since {tx.hhmm(tx.now)};"
+            escalation.event(tx, alert_id, escalation.Kind.OUTAGE_OVER, f"{name} is delivering again since {tx.hhmm(tx.now)};"
                              " the waiting messages are going out now")
         text = (f"{name} is back: messages are going out again. It failed from {tx.hhmm(since)} to "
                 f"{tx.hhmm(tx.now)}; the waiting alarms are being delivered now.")
         for p in admins:  # where the first notice went (another platform), else the one that is back
             out = Outbound(text, priority=Priority.alarm)
-            tx.send(p, out, tag="outage", exclude=(platform,)) or tx.send(p, out, tag="outage")
+            tx.send(p, out, tag=escalation.Kind.OUTAGE, exclude=(platform,)) or tx.send(p, out, tag="outage")
         return
     count, alerts = rows.waiting_alarms(tx.conn, platform)
     tx.conn.execute("INSERT INTO outages(platform, since, told_at) VALUES(?,?,?)", (platform, since, tx.now))
     for alert_id in alerts:
-        escalation.event(tx, alert_id, "outage", f"{name} has not accepted messages since {tx.hhmm(since)}:"
+        escalation.event(tx, alert_id, escalation.Kind.OUTAGE, f"{name} has not accepted messages since {tx.hhmm(since)}:"
                          " this alert's messages keep trying; admins told")
     text = (f"Delivery problem: {name} has not accepted messages for {_mins(tx.now - since)} (since "
             f"{tx.hhmm(since)}). {count} alarm message{'s' if count != 1 else ''} waiting"
             + (f", for {len(alerts)} alert{'s' if len(alerts) != 1 else ''}" if alerts else "")
             + f". They keep trying and go out as soon as {name} answers. Until then, phone the people on duty.")
     for p in admins:
-        tx.send(p, Outbound(text, priority=Priority.alarm), tag="outage", exclude=(platform,))
+        tx.send(p, Outbound(text, priority=Priority.alarm), tag=escalation.Kind.OUTAGE, exclude=(platform,))

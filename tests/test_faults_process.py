@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from tests.proc import Bot, blocks, bot_env
+from tests.proc import ROOT, Bot, blocks, bot_env
 
 CODEWORD = "Is Mr Brown in today?"
 COVER = "I'll have a look in the staff room for you."
@@ -167,3 +167,151 @@ def test_sigterm_exits_within_ten_seconds_while_a_platform_does_not_answer(tmp_p
         assert time.monotonic() - t0 < 10
     finally:
         silent.close()
+
+
+def test_a_second_process_refuses_naming_the_running_one(tmp_path):
+    first = Bot(bot_env(tmp_path), tmp_path)
+    try:
+        started(first)
+        code, err, took = run_to_exit(bot_env(tmp_path, SAFERBOT_STANDBY="false"), tmp_path)
+    finally:
+        first.kill9()
+    assert code == 2 and took < 5
+    assert f"pid {first.proc.pid}" in err and "already running" in err and "Traceback" not in err
+
+
+def test_a_standby_sends_nothing_then_takes_over_after_kill_9_and_continues_the_ladder(tmp_path):
+    import yaml
+
+    book = yaml.safe_load((ROOT / "codewords.yaml").read_text())
+    for ladder in book["ladders"].values():
+        for tier in ladder["tiers"]:
+            tier["wait"] = "3s"
+    codewords = tmp_path / "codewords.yaml"
+    codewords.write_text(yaml.safe_dump(book))
+    env = bot_env(tmp_path, SAFERBOT_CODEWORDS_FILE=str(codewords))
+    first = Bot(env, tmp_path)
+    started(first)
+    second = Bot(env, tmp_path)
+    try:
+        second.wait_for(lambda s: True, 0.1, "")
+        end = time.monotonic() + 15
+        while time.monotonic() < end and not any("standby" in line for line in second.err):
+            time.sleep(0.05)
+        assert any(f"pid {first.proc.pid}" in line and "standby" in line for line in second.err), second.err
+        first.say(f"@alice {CODEWORD}")
+        first.wait_for(lambda s: received(s, "Bob Green", "tier 1 of"), 10, "tier 1")
+        time.sleep(0.3)
+        first.kill9()
+        killed = time.monotonic()
+        assert "-->" not in second.stdout()  # the standby sent nothing
+        second.wait_for(lambda s: "Type as a person" in s, 15, "the standby taking over")
+        took = time.monotonic() - killed
+        second.wait_for(lambda s: received(s, "Bob Green", "tier 2 of"), 15, "the climb to tier 2 after takeover")
+        time.sleep(0.5)
+        out = second.stdout()
+    finally:
+        first.kill9()
+        second.kill9()
+    assert took < 15
+    print(f"standby took over {took:.1f} s after kill -9")
+    assert "cannot write" not in out
+    con = sqlite3.connect(tmp_path / "saferbot.db")
+    climbs = con.execute("SELECT COUNT(*) FROM alert_events WHERE kind='climbed'").fetchone()[0]
+    con.close()
+    assert climbs == 1, "the ladder climbed exactly once"
+
+
+@pytest.fixture
+def monitor():
+    """An outside monitor's push URL (Healthchecks.io style): counts the calls."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    calls: list[str] = []
+
+    class Push(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            calls.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"OK")
+
+        def log_message(self, *a):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Push)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/ping/abc", calls
+    server.shutdown()
+
+
+def healthz(port: int) -> tuple[int, dict]:
+    import json
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_heartbeat_url_and_health_endpoint_tell_the_outside_world(tmp_path, monitor):
+    import socket
+
+    url, calls = monitor
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    bot = Bot(bot_env(tmp_path, SAFERBOT_HEARTBEAT_URL=url, SAFERBOT_HEALTH_PORT=str(port)), tmp_path)
+    try:
+        started(bot)
+        end = time.monotonic() + 10
+        while not calls and time.monotonic() < end:
+            time.sleep(0.05)
+        assert calls == ["/ping/abc"]
+        status, body = healthz(port)
+        assert status == 200 and body["status"] == "ok"
+        resource.prlimit(bot.proc.pid, resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
+        status, body = healthz(port)
+        assert status == 503 and any("not writable" in p for p in body["problems"]), body
+        resource.prlimit(bot.proc.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        assert healthz(port)[0] == 200
+    finally:
+        bot.kill9()
+
+
+def test_after_downtime_duty_managers_and_admins_hear_what_fell_due(tmp_path):
+    import yaml
+
+    book = yaml.safe_load((ROOT / "codewords.yaml").read_text())
+    book["lone_working"].update({"reminder_lead": "1s", "grace": "1s"})
+    codewords = tmp_path / "codewords.yaml"
+    codewords.write_text(yaml.safe_dump(book))
+    env = bot_env(tmp_path, SAFERBOT_CODEWORDS_FILE=str(codewords))
+    first = Bot(env, tmp_path)
+    try:
+        started(first)
+        first.say("@alice lone 2s closing")
+        first.wait_for(lambda s: "Lone working started at" in s, 10, "the session starting")
+    finally:
+        first.kill9()
+    con = sqlite3.connect(tmp_path / "saferbot.db")  # the bot was down for ten minutes
+    con.execute("UPDATE heartbeat SET at=at-600")
+    con.commit()
+    con.close()
+    time.sleep(3.5)
+    second = Bot(env, tmp_path)
+    try:
+        for who in ("Bob Green", "Dana Hughes"):
+            second.wait_for(lambda s, who=who: received(s, who, "saferbot was offline from"), 15, f"{who} told")
+        out = second.stdout()
+    finally:
+        second.kill9()
+    told = [b for h, b in blocks(out) if "saferbot was offline" in b]
+    assert len(told) == 2  # once each, not per branch
+    assert "1 missed lone-working check-in" in told[0]
+    assert not any(h.startswith("Alice Smith") and "offline" in b for h, b in blocks(out))

@@ -6,9 +6,11 @@ import re
 
 from tests.conftest import ROOT
 
-CORE = ("inbound", "wakeups", "cards", "outbox", "alerts", "alert_events", "alert_recipients")
+CORE = ("inbound", "wakeups", "cards", "outbox", "alerts", "alert_events", "alert_recipients", "heartbeat", "outages")
 OWNERS = {  # capability -> (its modules, its tables)
-    "core": (("bot/unit.py", "bot/engine.py", "bot/outbox.py", "bot/escalation.py"), CORE),
+    "core": (("bot/unit.py", "bot/engine.py", "bot/outbox.py", "bot/escalation.py", "bot/health.py",
+              "bot/outage.py"), CORE),
+    "privacy": (("handlers/leavers.py", "handlers/privacy.py", "handlers/retention.py"), ("people_retired",)),
     "backup": (("handlers/backup.py",), ("backup_requests", "backup_answers")),
     "codeword": (("handlers/codeword.py",), ("stranger_codewords",)),
     "incidents": (("handlers/incident.py", "handlers/incident_form.py", "handlers/report.py", "handlers/welfare.py"),
@@ -22,6 +24,16 @@ OWNERS = {  # capability -> (its modules, its tables)
 }
 # known debts, left for their owners (issue 12): remove a line when it is paid
 KNOWN = {("handlers/report.py", "wakeups"), ("bot/transports/telegram.py", "platform_info")}
+# retention, erasure and leavers (issue 13) anonymise every table that holds personal text from one
+# explicit, tested list instead of through each owner's own function: a debt to pay table by table
+PRIVACY_SWEEPS = {
+    "handlers/leavers.py": ("bindings", "invites"),
+    "handlers/privacy.py": ("invites", "lone_events", "lone_sessions", "outbox", "roster_audit"),
+    "handlers/retention.py": ("alert_events", "alert_recipients", "alerts", "backup_answers", "backup_requests",
+                              "cards", "covers", "inbound", "invites", "lockdowns", "lone_events", "lone_sessions",
+                              "outbox", "platform_info", "rollcall", "roster_audit"),
+}
+KNOWN |= {(module, table) for module, tables in PRIVACY_SWEEPS.items() for table in tables}
 WRITE = re.compile(r"(?:INSERT(?: OR \w+)? INTO|UPDATE|DELETE FROM)\s+([a-z_]+)")
 
 

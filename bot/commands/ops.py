@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from ..files import open_private
+from ..instance import lock_path
 from ..settings import Settings
 
 
@@ -45,10 +46,6 @@ def fail(message: str) -> int:
 
 
 # --- the lock the running bot holds beside the database ---------------------------------------------------
-def lock_path(db: Path) -> Path:
-    return db.with_name(db.name + ".lock")
-
-
 def running_pid(db: Path) -> int | None:
     """The pid in `<db>.lock` if that process is alive (a stale lock from a crash does not count)."""
     try:
