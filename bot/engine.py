@@ -232,7 +232,8 @@ class Engine:
         for msg in msgs:
             conn.execute("SAVEPOINT inbound")
             try:
-                tx, _ = self._in_tx(conn, _intake, (msg,))
+                answered = f"{msg.platform}:{msg.event_id}" in self.emergency.answered
+                tx, _ = self._in_tx(conn, _intake, (msg, answered))
             except Exception:
                 if not conn.in_transaction:  # the store failed (disk full, I/O error): the whole batch is lost
                     raise
@@ -283,11 +284,15 @@ def _busy_rows(conn: sqlite3.Connection, now: float) -> int:
                         (now,)).fetchone()[0]
 
 
-def _intake(tx: Tx, msg: Inbound) -> None:
+def _intake(tx: Tx, msg: Inbound, answered: bool = False) -> None:
     new = tx.conn.execute("INSERT OR IGNORE INTO inbound(key, at) VALUES(?, ?)",
                           (f"{msg.platform}:{msg.event_id}", tx.now)).rowcount
     if new:
         route(tx, msg)
+    if new and answered:  # the sender already had the cover reply while the store was failing (bot/emergency.py)
+        covers = [r["id"] for r in tx.new_rows if r["tag"] == "cover"]
+        tx.conn.executemany("UPDATE outbox SET status='cancelled' WHERE id=?", [(i,) for i in covers])
+        tx.new_rows[:] = [r for r in tx.new_rows if r["tag"] != "cover"]
 
 
 def _home(tx: Tx, person: Person) -> list[str]:
