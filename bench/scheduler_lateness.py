@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,8 +33,8 @@ CODEWORD = "Is Mr Brown in today?"
 
 def fast_book(svc):
     book = load_book(ROOT / "codewords.yaml", svc)
-    ladders = {k: l.model_copy(update={"tiers": tuple(t.model_copy(update={"wait": 1.0}) for t in l.tiers)})
-               for k, l in book.ladders.items()}
+    ladders = {k: ladder.model_copy(update={"tiers": tuple(t.model_copy(update={"wait": 1}) for t in ladder.tiers)})
+               for k, ladder in book.ladders.items()}
     return book.model_copy(update={"ladders": ladders})
 
 
@@ -83,7 +82,7 @@ def main() -> None:
     for r in range(1, a.runs + 1):
         during, after = asyncio.run(run(a.burst, a.singles))
         line = []
-        for name, v in (("burst climbs", during), ("singles after", after)):
+        for name, v in (("burst climbs", during), ("every later wake-up (single alerts' climbs, repeats)", after)):
             ms = [x * 1000 for x in v]
             line.append(f"{name}: n={len(ms)} p50 {pct(ms, 50):.0f} p99 {pct(ms, 99):.0f} max {max(ms):.0f}")
         print(f"run {r}: " + " | ".join(line))
