@@ -88,12 +88,11 @@ async def serve(settings: Settings, console: bool, book, service) -> int:
     health = Health(engine, settings)
     try:
         try:
-            started = await _first(engine.start(), stop.wait())
+            if not await _first(engine.start(), stop.wait()):
+                return 0
+            await health.start()
         except Exception as e:
             raise Fatal(explain(e, settings)) from e
-        if not started:
-            return 0
-        await health.start()
         systemd.notify("READY=1")  # Type=notify: systemd counts the bot as started only now
         watchdog = systemd.start_watchdog()
         log.info("saferbot running on %s (database %s); %d overdue wake-up(s) fired",

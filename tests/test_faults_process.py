@@ -315,3 +315,18 @@ def test_after_downtime_duty_managers_and_admins_hear_what_fell_due(tmp_path):
     assert len(told) == 2  # once each, not per branch
     assert "1 missed lone-working check-in" in told[0]
     assert not any(h.startswith("Alice Smith") and "offline" in b for h, b in blocks(out))
+
+
+def test_a_port_in_use_exits_with_the_setting_to_change(tmp_path):
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        env = bot_env(tmp_path, SAFERBOT_HEALTH_PORT=str(taken.getsockname()[1]))
+        code, err, took = run_to_exit(env, tmp_path)
+    finally:
+        taken.close()
+    assert code == 2 and took < 5, err
+    assert "Traceback" not in err and "already in use" in err and "SAFERBOT_HEALTH_PORT" in err
