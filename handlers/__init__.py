@@ -19,6 +19,7 @@ from . import (  # noqa: F401
     help,
     incident,
     incident_form,
+    incident_review,
     lockdown,
     lone_working,
     registration,
