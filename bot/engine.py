@@ -20,7 +20,7 @@ from .matching import PhraseMatcher
 from .messages import Inbound, Outbound
 from .model import Book, Person, Service
 from .outbox import Outbox
-from .registry import HOME, STARTUP_HOOKS, WAKEUPS
+from .registry import HOME, PLATFORM_VALUES, STARTUP_HOOKS, WAKEUPS
 from .router import route
 from .scheduler import Scheduler
 from .settings import Settings
@@ -171,6 +171,12 @@ class Engine:
         if tx.dropped:
             self.outbox.drop(tx.dropped)
         self.outbox.accept(tx.claimed)
+
+    async def remember(self, key: str, value: str) -> None:
+        """Keep a value a platform reported (e.g. the Telegram bot's username) with the capability that owns it."""
+        assert self.store is not None
+        now = self.clock.now()
+        await self.store.run(lambda conn: [write(conn, key, value, now) for write in PLATFORM_VALUES])
 
     async def home(self, person: Person) -> list[str]:
         """Lines for a person's overview (Slack App Home): live alerts, lone session, open stubs."""

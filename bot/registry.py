@@ -72,6 +72,7 @@ STRANGERS: list[Handler] = []  # fn(tx, msg) -> None: a message from an account 
 PUBLIC: dict[str, Handler] = {}  # commands open to people not yet registered (e.g. /start CODE)
 HOME: list[Handler] = []  # fn(tx, person) -> list[str]: lines for a person's overview (Slack App Home)
 STARTUP_HOOKS: list[Handler] = []  # async fn(engine), run once the engine has started (e.g. daily jobs)
+PLATFORM_VALUES: list[Handler] = []  # fn(conn, key, value, now): the capability that keeps values a platform reports
 
 
 def command(*names: str, permission: str, help: str, usage: str = "",
@@ -182,4 +183,11 @@ def stranger(fn: Handler) -> Handler:
 
 def home(fn: Handler) -> Handler:
     HOME.append(fn)
+    return fn
+
+
+def platform_values(fn: Handler) -> Handler:
+    """The writer for values a transport learns (the Telegram bot's username): transports call
+    `engine.remember(key, value)` and never touch a capability's table."""
+    PLATFORM_VALUES.append(fn)
     return fn

@@ -9,7 +9,7 @@ wake-ups and wake the outbox, so nothing is acted on before it is stored.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -130,10 +130,14 @@ class Tx:
         self.after_commit.append(fn)
 
     def cancel_wakeups(self, kind: str, ref: str | int) -> int:
-        return self.conn.execute(
-            "UPDATE wakeups SET status='cancelled' WHERE kind=? AND ref=? AND status='pending'", (kind, str(ref))
-        ).rowcount
+        return cancel_wakeups(self.conn, (kind,), (ref,))
 
     def cancel_queued(self, alert_id: int, tag: str) -> None:
         """Withdraw messages of an alert that have not gone yet (e.g. notifications after an ack)."""
         self.dropped += outbox.cancel_for_alert(self.conn, alert_id, tag)
+
+
+def cancel_wakeups(conn: sqlite3.Connection, kinds: tuple[str, ...], refs: Iterable[str | int]) -> int:
+    """Cancel the pending wake-ups of these kinds for these refs (the store's wake-up table is the core's)."""
+    return sum(conn.execute("UPDATE wakeups SET status='cancelled' WHERE kind=? AND ref=? AND status='pending'",
+                            (kind, str(ref))).rowcount for ref in refs for kind in kinds)

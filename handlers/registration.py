@@ -15,7 +15,7 @@ import sqlite3
 
 from bot.messages import Inbound, Outbound
 from bot.model import Person, parse_duration
-from bot.registry import command, public
+from bot.registry import command, platform_values, public
 from bot.router import NEUTRAL
 from bot.unit import Tx
 
@@ -45,6 +45,12 @@ def create_invite(conn: sqlite3.Connection, person: str, *, created_by: str, now
     conn.execute("INSERT INTO invites(code_hash, person, platform, created_by, created_at, expires_at)"
                  " VALUES(?,?,?,?,?,?)", (_hash(code), person, platform, created_by, now, expires))
     return code, expires
+
+
+@platform_values
+def keep_platform_value(conn: sqlite3.Connection, key: str, value: str, now: float) -> None:
+    conn.execute("INSERT INTO platform_info(key, value, updated_at) VALUES(?,?,?) ON CONFLICT(key)"
+                 " DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at", (key, value, now))
 
 
 def bot_username(conn: sqlite3.Connection, fallback: str | None) -> str | None:

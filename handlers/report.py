@@ -20,7 +20,7 @@ from bot.forms import FORMS
 from bot.messages import Inbound, Outbound
 from bot.model import Person, Priority, Role, parse_duration
 from bot.registry import STARTUP_HOOKS, command, wakeup
-from bot.unit import Tx
+from bot.unit import Tx, cancel_wakeups
 
 from . import incident, privacy, retention
 
@@ -268,8 +268,7 @@ def purge(conn: sqlite3.Connection, now: float, cutoff: float, *, dry_run: bool 
             keep = {k: v for k, v in incident.answers(r).items() if k in ("category", "affected")}
             conn.execute("UPDATE incidents SET reporter=NULL, text='', answers=?, police_ref=NULL, reviewed_by=NULL,"
                          " anonymised_at=? WHERE id=?", (json.dumps(keep), now, r["id"]))
-    conn.executemany("UPDATE wakeups SET status='cancelled' WHERE kind IN (?,?,?) AND ref=? AND status='pending'",
-                     [(incident.REMIND, incident.OVERDUE, incident.RIDDOR, str(r["id"])) for r in rows])
+    cancel_wakeups(conn, (incident.REMIND, incident.OVERDUE, incident.RIDDOR), [r["id"] for r in rows])
     retention.purge_copies(conn, cutoff=cutoff, messages_cutoff=cutoff if messages_cutoff is None else messages_cutoff,
                            incident_ids=[r["id"] for r in rows], delete=delete)
     return rows
@@ -301,7 +300,7 @@ def daily_purge(tx: Tx, ref: str) -> None:
 
 
 def _ensure_purge(tx: Tx) -> None:
-    if not tx.conn.execute("SELECT 1 FROM wakeups WHERE kind=? AND status='pending'", (incident.PURGE,)).fetchone():
+    if tx.pending_wakeup(incident.PURGE, "daily") is None:
         tx.wake(incident.PURGE, "daily", next_purge_at(tx))
 
 

@@ -26,7 +26,6 @@ import logging
 import os
 import re
 import socket
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,7 +63,7 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 4096  # characters in one message
 MAX_CAPTION = 1024
 GROUP_INTERVAL = 3.0  # seconds between two messages to one group (20 a minute)
-USERNAME_KEY = "telegram.username"  # in the registration capability's platform_info table
+USERNAME_KEY = "telegram.username"  # kept by the registration capability (engine.remember)
 
 # BadRequest descriptions that mean the address is gone for good
 _GONE = ("chat not found", "user not found", "peer_id_invalid", "bot was kicked", "have no rights to send",
@@ -220,14 +219,7 @@ class TelegramTransport(TelegramIntake, Transport):
         if not (self.engine and self.engine.store and self.username):
             return
 
-        def write(conn, key, value, now):
-            has = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='platform_info'").fetchone()
-            if has:
-                conn.execute("INSERT INTO platform_info(key, value, updated_at) VALUES(?,?,?) ON CONFLICT(key)"
-                             " DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
-                             (key, value, now))
-
-        await self.engine.store.run(write, USERNAME_KEY, self.username, time.time())
+        await self.engine.remember(USERNAME_KEY, self.username)
 
     def _spawn(self, coro) -> asyncio.Task:
         task = asyncio.create_task(coro)
