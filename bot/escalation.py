@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from .messages import Button, Outbound
 from .model import Ladder, Person, Priority, Role, Severity
-from .registry import wakeup
+from .registry import DRILL_CHECKS, wakeup
 from .unit import Tx
 
 CLIMB = "alert.climb"
@@ -156,7 +156,7 @@ def raise_alert(
 
 
 def is_drill(tx: Tx, branch: str | None) -> bool:
-    return tx.conn.execute("SELECT 1 FROM drills WHERE branch=?", (branch or "",)).fetchone() is not None
+    return any(check(tx, branch) for check in DRILL_CHECKS)
 
 
 def _resolve_targets(tx: Tx, alert: Alert, targets: tuple[str, ...]) -> tuple[list[Person], list[str]]:

@@ -72,6 +72,7 @@ STRANGERS: list[Handler] = []  # fn(tx, msg) -> None: a message from an account 
 PUBLIC: dict[str, Handler] = {}  # commands open to people not yet registered (e.g. /start CODE)
 HOME: list[Handler] = []  # fn(tx, person) -> list[str]: lines for a person's overview (Slack App Home)
 STARTUP_HOOKS: list[Handler] = []  # async fn(engine), run once the engine has started (e.g. daily jobs)
+DRILL_CHECKS: list[Handler] = []  # fn(tx, branch) -> bool: is this branch in drill mode (handlers/drill.py)
 PLATFORM_VALUES: list[Handler] = []  # fn(conn, key, value, now): the capability that keeps values a platform reports
 
 
@@ -183,6 +184,12 @@ def stranger(fn: Handler) -> Handler:
 
 def home(fn: Handler) -> Handler:
     HOME.append(fn)
+    return fn
+
+
+def drill_check(fn: Handler) -> Handler:
+    """The capability that knows whether a branch is in drill mode (alerts raised there are exercises)."""
+    DRILL_CHECKS.append(fn)
     return fn
 
 

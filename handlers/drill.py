@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from bot.messages import Inbound, Outbound
 from bot.model import Person
-from bot.registry import command
+from bot.registry import command, drill_check
 from bot.unit import Tx
 
 from .lockdown import in_scope, not_yours
 from .lockdown_cards import DRILL
+
+
+@drill_check
+def in_drill(tx: Tx, branch: str | None) -> bool:
+    return tx.conn.execute("SELECT 1 FROM drills WHERE branch=?", (branch or "",)).fetchone() is not None
 
 
 # --- drill mode --------------------------------------------------------------------------------
