@@ -36,7 +36,7 @@ class Emergency:
 
     async def not_stored(self, msg: Inbound, error: str) -> None:
         """Answer one event the store could not save, and tell the people who must act."""
-        key = f"{msg.platform}:{msg.event_id}"
+        key = msg.key
         if key in self.answered:
             return
         self.answered.add(key)

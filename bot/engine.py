@@ -194,14 +194,14 @@ class Engine:
         and the platform delivers it again.
         """
         if faults.ARMED:
-            await faults.pause("intake", f"{msg.platform}:{msg.event_id}")
+            await faults.pause("intake", msg.key)
         done = asyncio.get_running_loop().create_future()
         self._intake.append((msg, done))
         if self._intake_task is None or self._intake_task.done():
             self._intake_task = asyncio.create_task(self._drain_intake())
         await done
         if faults.ARMED:
-            await faults.pause("stored", f"{msg.platform}:{msg.event_id}")
+            await faults.pause("stored", msg.key)
 
     async def _drain_intake(self) -> None:
         assert self.store is not None
@@ -238,7 +238,7 @@ class Engine:
         for msg in msgs:
             conn.execute("SAVEPOINT inbound")
             try:
-                answered = f"{msg.platform}:{msg.event_id}" in self.emergency.answered
+                answered = msg.key in self.emergency.answered
                 tx, _ = self._in_tx(conn, _intake, (msg, answered))
             except Exception:
                 if not conn.in_transaction:  # the store failed (disk full, I/O error): the whole batch is lost
@@ -292,7 +292,7 @@ def _busy_rows(conn: sqlite3.Connection, now: float) -> int:
 
 def _intake(tx: Tx, msg: Inbound, answered: bool = False) -> None:
     new = tx.conn.execute("INSERT OR IGNORE INTO inbound(key, at) VALUES(?, ?)",
-                          (f"{msg.platform}:{msg.event_id}", tx.now)).rowcount
+                          (msg.key, tx.now)).rowcount
     if new:
         route(tx, msg)
     if new and answered:  # the sender already had the cover reply while the store was failing (bot/emergency.py)

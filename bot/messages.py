@@ -53,6 +53,11 @@ class Inbound:
     is_group: bool = False
     display_name: str = ""
 
+    @property
+    def key(self) -> str:
+        """platform:event_id, the intake's dedupe key (a repeat of it acts once)."""
+        return f"{self.platform}:{self.event_id}"
+
 
 @dataclass(frozen=True)
 class Outbound:

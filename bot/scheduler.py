@@ -45,7 +45,6 @@ class Scheduler:
     def __init__(self, store: Store, clock: Clock, fire: Callable[[int], Awaitable[None]], *,
                  safety_net_every: float = SAFETY_NET_EVERY):
         self.safety_net_every = safety_net_every
-        self.last_safety_net: float | None = None  # monotonic time of the last completed check (health)
         self.store = store
         self.clock = clock
         self.fire = fire
@@ -107,7 +106,6 @@ class Scheduler:
         await self.run_due()
         if self._heap and self._timer is None:  # memory lost its timer: arm it again
             self._arm(self._heap[0][0])
-        self.last_safety_net = asyncio.get_running_loop().time()
 
     def lag(self) -> float:
         """Seconds the earliest wake-up in memory is overdue (0 when on time): for /healthz."""
