@@ -82,7 +82,7 @@ def check_config(s: Settings, r: Report):
 
 
 def check_store(s: Settings, r: Report) -> None:
-    from .commands.ops import check_database, lock_path, running_pid
+    from .commands.ops import check_database, running
 
     db = Path(s.db).resolve()
     folder = db.parent
@@ -105,9 +105,9 @@ def check_store(s: Settings, r: Report) -> None:
             r.ok(f"store: {db} integrity ok, {db.stat().st_size // 1024} KB")
     else:
         r.note(f"store: {db} does not exist yet", "it is created when the bot first starts")
-    pid = running_pid(db)
-    if pid:
-        r.ok(f"store: saferbot is running (pid {pid}, {lock_path(db).name})")
+    holder = running(db)
+    if holder:
+        r.ok(f"store: saferbot is running ({holder})")
     free = shutil.disk_usage(folder).free
     if free < LOW_DISK:
         r.fix(f"disk: only {free // (1024 * 1024)} MB free at {folder}",

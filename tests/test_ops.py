@@ -10,6 +10,7 @@ import stat
 import pytest
 
 from bot import cli
+from bot.instance import InstanceLock
 from tests.conftest import ROOT
 from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, FakeSlack
 from tests.fakes.telegram_api import FakeTelegram
@@ -75,10 +76,12 @@ def test_restore_is_refused_while_the_bot_is_running(tmp_path, monkeypatch, caps
     db = tmp_path / "saferbot.db"
     sqlite3.connect(db).execute("CREATE TABLE schema_version(component TEXT, version INTEGER)").connection.commit()
     assert saferbot(monkeypatch, db, "backup", str(tmp_path / "b.db")) == 0
-    (tmp_path / "saferbot.db.lock").write_text(f"{os.getpid()}\n")  # a live process holds the lock
+    running = InstanceLock(db)  # what a running bot holds
+    assert running.try_acquire()
     assert saferbot(monkeypatch, db, "restore", str(tmp_path / "b.db")) != 0
     assert "still running" in capsys.readouterr().err
-    (tmp_path / "saferbot.db.lock").write_text("999999999\n")  # a stale lock from a dead process
+    running.release()
+    (tmp_path / "saferbot.db.lock").write_text("999999999 lib-vm1 2026-11-25T09:00:00+00:00\n")  # left by a crash
     assert saferbot(monkeypatch, db, "restore", str(tmp_path / "b.db")) == 0
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sqlite3
 import sys
 import time
 from pathlib import Path
 
 from ..files import open_private
-from ..instance import lock_path
+from ..instance import InstanceLock
 from ..settings import Settings
 
 
@@ -46,22 +45,17 @@ def fail(message: str) -> int:
 
 
 # --- the lock the running bot holds beside the database ---------------------------------------------------
-def running_pid(db: Path) -> int | None:
-    """The pid in `<db>.lock` if that process is alive (a stale lock from a crash does not count)."""
-    try:
-        m = re.search(r"\d+", lock_path(db).read_text())
-    except OSError:
+def running(db: Path) -> str | None:
+    """Who holds the instance lock on this database ('pid 123 on host ...'), or None when no bot runs.
+
+    Asks the lock itself (bot/instance.py), not the pid in the file: a stale file from a crash,
+    or a pid reused by another program, cannot mislead it.
+    """
+    lock = InstanceLock(db)
+    if lock.try_acquire():
+        lock.release()
         return None
-    if not m:
-        return None
-    pid = int(m.group())
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:  # alive, owned by another user (e.g. the service account)
-        return pid
-    return pid
+    return lock.holder()
 
 
 # --- checking a database file ------------------------------------------------------------------------------
@@ -124,10 +118,17 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     db = Path(settings.db)
     src: Path = args.file
-    pid = running_pid(db)
-    if pid:
-        return fail(f"saferbot is still running (pid {pid}, see {lock_path(db)}); stop it first "
+    lock = InstanceLock(db)  # held for the whole restore: no bot can start on a half-written file
+    if not lock.try_acquire():
+        return fail(f"saferbot is still running ({lock.holder()}); stop it first "
                     "(systemctl stop saferbot, or docker compose stop), then restore")
+    try:
+        return _restore(db, src)
+    finally:
+        lock.release()
+
+
+def _restore(db: Path, src: Path) -> int:
     if not src.exists():
         return fail(f"there is no file {src}")
     problem = check_database(src)
