@@ -27,7 +27,7 @@ async def run_demo(settings: Settings) -> int:
     clock = FakeClock(start, service.timezone)
     console = ConsoleTransport(read_stdin=False)
     with tempfile.TemporaryDirectory() as tmp:
-        demo_settings = settings.model_copy(update={"db": Path(tmp) / "demo.db"})
+        demo_settings = settings.model_copy(update={"db": str(Path(tmp) / "demo.db")})
         engine = Engine(demo_settings, book, service, clock=clock, transports=[console])
         await engine.start()
         say = console.print

@@ -24,7 +24,7 @@ from .registry import HOME, PLATFORM_VALUES, STARTUP_HOOKS, WAKEUPS
 from .router import route
 from .scheduler import Scheduler
 from .settings import Settings
-from .store import Store
+from .store import Fenced, Store, StoreError
 from .store.outbox import Claimed, as_claimed
 from .transports.base import Transport
 from .unit import Address, Context, Tx
@@ -67,6 +67,7 @@ class Engine:
         self._intake_task: asyncio.Task | None = None
         self.emergency = Emergency(self)
         self.overdue_at_start = 0
+        self.fence: int | None = None  # PostgreSQL, several instances: the lease generation we act under
 
     # --- life cycle ------------------------------------------------------------
     async def start(self) -> int:
@@ -75,7 +76,7 @@ class Engine:
         Order matters: start-up hooks (roster edits, the directory's clock) and chat-account
         bindings are in place before any overdue wake-up fires or any platform event arrives.
         """
-        self.store = await Store.open(self.settings.db)
+        self.store = await Store.open(self.settings.db, fence=self.fence)
         self.outbox = Outbox(self.store, self.clock, self.transports, backoff=self.settings.outbox_backoff,
                              backoff_max=self.settings.outbox_backoff_max,
                              max_attempts=self.settings.outbox_max_attempts, on_failed=self._delivery_failed,
@@ -150,7 +151,7 @@ class Engine:
         assert self.store is not None
         try:
             tx, result = await self.store.run(self._in_tx, fn, args)
-        except sqlite3.Error as e:  # the store itself is failing (disk full, broken file): someone is told
+        except StoreError as e:  # the store itself is failing (disk full, broken file): someone is told
             await self.emergency.store_failing(str(e))
             raise
         self._after(tx)
@@ -214,7 +215,8 @@ class Engine:
                 error = str(e) or type(e).__name__
                 for msg, done in batch:
                     try:
-                        await self.emergency.not_stored(msg, error)
+                        if not isinstance(e, Fenced):  # fenced: the active instance gets the event again and acts
+                            await self.emergency.not_stored(msg, error)
                     except Exception:
                         log.exception("could not answer %s event %s without the store", msg.platform, msg.event_id)
                     if not done.done():
@@ -291,7 +293,7 @@ def _busy_rows(conn: sqlite3.Connection, now: float) -> int:
 
 
 def _intake(tx: Tx, msg: Inbound, answered: bool = False) -> None:
-    new = tx.conn.execute("INSERT OR IGNORE INTO inbound(key, at) VALUES(?, ?)",
+    new = tx.conn.execute("INSERT INTO inbound(key, at) VALUES(?, ?) ON CONFLICT DO NOTHING",
                           (msg.key, tx.now)).rowcount
     if new:
         route(tx, msg)

@@ -202,7 +202,8 @@ def _notify_tier(tx: Tx, alert: Alert, tier: int, repeat: int) -> None:
             (alert.card,))}
         people = [p for p in people if p.key not in already]
     for p in people:
-        tx.conn.execute("INSERT OR IGNORE INTO alert_recipients(alert_id, person) VALUES(?,?)", (alert.id, p.key))
+        tx.conn.execute("INSERT INTO alert_recipients(alert_id, person) VALUES(?,?)"
+                        " ON CONFLICT DO NOTHING", (alert.id, p.key))
         platform = tx.send(p, card, alert_id=alert.id, tag="notify")
         if platform:
             event(tx, alert.id, Kind.NOTIFIED, f"notified {p.name} via {platform} ({label})")

@@ -13,8 +13,9 @@ from .settings import Settings
 
 
 def files_dir(settings: Settings) -> Path:
-    """SAFERBOT_FILES_DIR, or a `files/` folder beside the database; created private."""
-    d = Path(settings.files_dir) if settings.files_dir else Path(settings.db).resolve().parent / "files"
+    """SAFERBOT_FILES_DIR, or a `files/` folder beside the SQLite database (the working folder on PostgreSQL)."""
+    beside = Path.cwd() if settings.on_postgres else Path(settings.db).resolve().parent
+    d = Path(settings.files_dir) if settings.files_dir else beside / "files"
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(d, 0o700)
     return d

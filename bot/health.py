@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from .messages import Outbound
@@ -156,3 +157,43 @@ def _downtime_notice(tx: Tx, started: float) -> None:
         person = d.person(key)
         if person:
             tx.send(person, Outbound("\n".join(lines), priority=Priority.alarm), tag="downtime")
+
+
+class _Endpoint:
+    def __init__(self, runner=None):
+        self._runner = runner
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+async def standby_endpoint(settings: Settings, active: Callable[[], Awaitable[str]]) -> _Endpoint:
+    """A standby's /healthz: 503 {"status": "standby", "active": false}, naming the active instance.
+
+    A load balancer in front of two instances (webhook modes) sends traffic only where
+    /healthz answers 200, which is the active instance.
+    """
+    if not settings.health_port:
+        return _Endpoint()
+    from aiohttp import web
+
+    async def healthz(_request: web.Request) -> web.Response:
+        try:
+            who = await asyncio.wait_for(active(), 3)
+        except Exception as e:
+            who = f"unknown ({type(e).__name__})"
+        body = {"status": "standby", "active": False, "problems": [], "active_instance": who}
+        return web.Response(text=json.dumps(body), status=503, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.health_listen, settings.health_port).start()
+    except OSError as e:  # the active instance on this same machine has the port: no standby endpoint
+        log.warning("standby: no /healthz on port %s (%s)", settings.health_port, e.strerror)
+        await runner.cleanup()
+        return _Endpoint()
+    return _Endpoint(runner)

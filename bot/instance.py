@@ -1,4 +1,4 @@
-"""One active process per database: a lock file beside it.
+"""One active process per database: a lock file beside a SQLite file, a lease row in PostgreSQL.
 
 `<db>.lock` is held with flock(2) for as long as the process runs. The kernel frees it
 the moment the process dies, kill -9 and crashes included, so a stale lock can never
@@ -7,6 +7,9 @@ name the running one. A second `saferbot run` waits as a standby that opens noth
 sends nothing, and takes over within a second or two of the first dying
 (SAFERBOT_STANDBY=false: it refuses at once instead). flock does not work across
 machines on a network file system: keep the database on a local disk.
+
+On PostgreSQL the same roles are played by the lease (bot.lease), which works across
+machines: `guard_for(settings)` gives whichever applies, with one interface.
 """
 
 from __future__ import annotations
@@ -65,3 +68,75 @@ class InstanceLock:
             os.ftruncate(self._fd, 0)  # nobody is named as running any more
         os.close(self._fd)  # closing frees the flock
         self._fd = None
+
+
+class FileGuard:
+    """SQLite: being the active process is holding the lock file (never lost while we run)."""
+
+    generation: int | None = None
+
+    def __init__(self, db: str):
+        self.where = db
+        self.lock = InstanceLock(Path(db))
+        self.lost = asyncio.Event()
+        self.why = ""
+
+    async def take(self) -> bool:
+        return self.lock.try_acquire()
+
+    async def current(self) -> str:
+        return self.lock.holder()
+
+    async def wait(self) -> None:
+        await self.lock.wait()
+
+    def give_up(self, why: str) -> None:
+        self.why = why
+        self.lost.set()
+
+    async def release(self) -> None:
+        self.lock.release()
+
+
+class LeaseGuard:
+    """PostgreSQL: being the active instance is holding the lease row (bot.lease)."""
+
+    def __init__(self, url: str, ttl: float):
+        from .lease import Lease
+
+        self.where = "PostgreSQL"
+        self.lease = Lease(url, ttl)
+        self.lost = self.lease.lost
+
+    @property
+    def generation(self) -> int | None:
+        return self.lease.generation
+
+    @property
+    def why(self) -> str:
+        return self.lease.why
+
+    async def take(self) -> bool:
+        return await self.lease.try_acquire()
+
+    async def current(self) -> str:
+        return await self.lease.current()
+
+    async def wait(self) -> None:
+        await self.lease.wait()
+
+    def give_up(self, why: str) -> None:
+        self.lease.give_up(why)
+
+    async def release(self) -> None:
+        await self.lease.release()
+
+
+async def guard_for(settings) -> FileGuard | LeaseGuard:
+    """The right guard for SAFERBOT_DB; on PostgreSQL the schema (and its lease table) is made first."""
+    if not settings.on_postgres:
+        return FileGuard(settings.db)
+    from .store import connect
+
+    await asyncio.to_thread(lambda: connect(settings.db).close())  # migrations, under their own lock
+    return LeaseGuard(settings.db, settings.lease_ttl)

@@ -1,7 +1,9 @@
 """`saferbot run`: one active process, a clear exit on every fatal fault, a bounded stop.
 
-- The instance lock comes first (bot.instance): a second process waits as a standby
-  (or refuses, SAFERBOT_STANDBY=false) and names the running one.
+- Being the active instance comes first (bot.instance: a lock file for SQLite, the lease
+  row of bot.lease for PostgreSQL): another process waits as a standby (or refuses,
+  SAFERBOT_STANDBY=false) and names the running one. An instance that loses its lease
+  stops sending and exits (code 2) so that its service manager restarts it as a standby.
 - A fatal start-up fault (corrupt or unreadable database, a token the platform refuses,
   a port in use) ends the process within seconds with exit code 2 and one line that names
   the cause and the fix, never a hang or a traceback.
@@ -33,7 +35,7 @@ class Fatal(Exception):
 
 def explain(e: BaseException, settings: Settings) -> str:
     """One line for a fatal start-up fault: the cause and the fix."""
-    db = settings.db
+    db = settings.db_shown
     text = str(e)
     name = type(e).__name__
     if isinstance(e, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text):
@@ -42,6 +44,10 @@ def explain(e: BaseException, settings: Settings) -> str:
     if isinstance(e, sqlite3.OperationalError) and ("unable to open" in text or "readonly" in text):
         return (f"cannot open the database {db} ({text}). Fix: check that SAFERBOT_DB names a file in a "
                 f"folder that exists and that the saferbot user may write to.")
+    if type(e).__module__.startswith("psycopg") and name in ("OperationalError", "ConnectionTimeout"):
+        return (f"cannot use the PostgreSQL database in SAFERBOT_DB ({text.strip().splitlines()[0] if text else name})."
+                f" Fix: check the URL (postgresql://user@host:5432/db), that the server runs and that this user"
+                f" may log in and create tables.")
     if isinstance(e, PermissionError):
         return f"permission denied: {e}. Fix: let the saferbot user read and write {db} and its folder."
     if name == "InvalidToken":
@@ -62,8 +68,8 @@ async def serve(settings: Settings, console: bool, book, service) -> int:
 
     from . import systemd
     from .engine import Engine
-    from .health import Health
-    from .instance import InstanceLock
+    from .health import Health, standby_endpoint
+    from .instance import guard_for as _guard
     from .transports import build
 
     stop = asyncio.Event()
@@ -72,33 +78,45 @@ async def serve(settings: Settings, console: bool, book, service) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
 
-    lock = InstanceLock(settings.db)
-    if not lock.try_acquire():
-        running = lock.holder()
+    try:
+        guard = await _guard(settings)
+    except Exception as e:
+        raise Fatal(explain(e, settings)) from e
+    if not await guard.take():
+        running = await guard.current()
         if not settings.standby:
             raise Fatal(f"saferbot is already running on this database ({running}). Fix: stop that process "
                         f"first, or set SAFERBOT_STANDBY=true to wait as its standby.")
         log.warning("saferbot is already running on %s (%s); this process waits as a standby, sends nothing, "
-                    "and takes over if that one stops", settings.db, running)
-        if not await _first(lock.wait(), stop.wait()):
-            return 0
+                    "and takes over if that one stops", guard.where, running)
+        standby_health = await standby_endpoint(settings, guard.current)
+        try:
+            if not await _first(guard.wait(), stop.wait()):
+                return 0
+        finally:
+            await standby_health.stop()
         log.warning("the active process stopped: this standby takes over now")
-
     engine = Engine(settings, book, service, transports=build(settings, console=console))
+    engine.fence = guard.generation
     health = Health(engine, settings)
     try:
         try:
             if not await _first(engine.start(), stop.wait()):
                 return 0
+            if engine.store is not None and hasattr(engine.store, "on_fenced"):
+                engine.store.on_fenced = guard.give_up  # a refused write: stop at once, as a lost renewal does
             await health.start()
         except Exception as e:
+            if guard.lost.is_set():
+                raise Fatal(f"{guard.why}; exiting so this process restarts as a standby") from e
             raise Fatal(explain(e, settings)) from e
         systemd.notify("READY=1")  # Type=notify: systemd counts the bot as started only now
         watchdog = systemd.start_watchdog()
         log.info("saferbot running on %s (database %s); %d overdue wake-up(s) fired",
-                 ", ".join(engine.transports), settings.db, engine.overdue_at_start)
+                 ", ".join(engine.transports), settings.db_shown, engine.overdue_at_start)
         waiters = [asyncio.create_task(stop.wait())]
         waiters += [asyncio.create_task(t.quit.wait()) for t in engine.transports.values() if hasattr(t, "quit")]
+        waiters.append(asyncio.create_task(guard.lost.wait()))
         try:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -106,13 +124,15 @@ async def serve(settings: Settings, console: bool, book, service) -> int:
                 w.cancel()
             systemd.notify("STOPPING=1")
             await systemd.stop_watchdog(watchdog)
+        if guard.lost.is_set():
+            raise Fatal(f"{guard.why}; exiting so this process restarts as a standby (another instance is active)")
         fatal = [t.fatal for t in engine.transports.values() if getattr(t, "fatal", "")]
         if fatal:
             raise Fatal(fatal[0])
         return 0
     finally:
         await _bounded_stop(engine, health)
-        lock.release()
+        await guard.release()
 
 
 async def _first(work, stop_wait) -> bool:

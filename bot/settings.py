@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SAFERBOT_", env_file=".env", extra="ignore")
 
-    db: Path = Path("saferbot.db")
+    @field_validator("db", mode="before")
+    @classmethod
+    def _db_text(cls, v: object) -> str:
+        return str(v)  # a Path is fine too
+
+    @property
+    def db_shown(self) -> str:
+        """SAFERBOT_DB for logs and messages: a password in a URL is never shown."""
+        return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", self.db)
+
+    @property
+    def on_postgres(self) -> bool:
+        """SAFERBOT_DB is a postgresql:// URL (else it is a SQLite file)."""
+        return self.db.startswith(("postgresql://", "postgres://"))
+
+    db: str = "saferbot.db"  # a SQLite file path, or a postgresql://user@host/db URL
     service_file: Path = Path("config/service.yaml")
     codewords_file: Path = Path("codewords.yaml")
     log_level: str = "INFO"
     log_messages: bool = False  # True: what people type may appear in DEBUG logs (tokens never do)
     files_dir: Path | None = None  # charts and exports (private); default: files/ beside the database
+    lease_ttl: float = 5.0  # PostgreSQL, two instances: seconds a silent active instance keeps the lease
 
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"

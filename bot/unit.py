@@ -106,7 +106,7 @@ class Tx:
         """Create or change a live card; every delivered copy gets edited."""
         version = self.conn.execute(
             "INSERT INTO cards(key, version, text, buttons) VALUES(?, 1, ?, ?) ON CONFLICT(key) DO UPDATE"
-            " SET version=version+1, text=excluded.text, buttons=excluded.buttons RETURNING version",
+            " SET version=cards.version+1, text=excluded.text, buttons=excluded.buttons RETURNING version",
             (key, out.text, buttons_to_json(out.buttons)),
         ).fetchone()[0]
         if version > 1:  # a new card has no copies yet

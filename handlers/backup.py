@@ -128,7 +128,8 @@ def request(tx: Tx, person: Person, msg: Inbound, what: str, codeword: Codeword 
     keys = list(dict.fromkeys(d.on_shift(tx.conn, branch, tx.local()) + d.duty_managers(tx.conn, branch, tx.local())))
     people = [p for k in keys if k != person.key and (p := d.person(k)) and allowed(p, "answer_backup")]
     for p in people:
-        tx.conn.execute("INSERT OR IGNORE INTO backup_answers(request_id, person) VALUES(?,?)", (rid, p.key))
+        tx.conn.execute("INSERT INTO backup_answers(request_id, person) VALUES(?,?)"
+                        " ON CONFLICT DO NOTHING", (rid, p.key))
     req = refresh(tx, rid)
     tx.reply(msg, Outbound("", card=_mine(rid), priority=Priority.alarm), person=person,
              tag="cover" if codeword else "reply")

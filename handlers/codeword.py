@@ -76,8 +76,8 @@ def stranger_codeword(tx: Tx, msg: Inbound) -> None:
     log.warning("codeword %r from %s account %s (%s), which is not on the roster", codeword.key, msg.platform,
                 msg.user_id, name)
     day = tx.local().strftime("%Y-%m-%d")
-    new = tx.conn.execute("INSERT OR IGNORE INTO stranger_codewords(platform, user_id, day, display_name, codeword,"
-                          " at) VALUES(?,?,?,?,?,?)",
+    new = tx.conn.execute("INSERT INTO stranger_codewords(platform, user_id, day, display_name, codeword,"
+                          " at) VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                           (msg.platform, msg.user_id, day, name, codeword.key, tx.now)).rowcount
     if not new:
         return  # told already today

@@ -47,7 +47,7 @@ def drill(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
         return
     for b in branches:
         if on:
-            tx.conn.execute("INSERT OR IGNORE INTO drills(branch, since, by) VALUES(?,?,?)", (b, tx.now, person.key))
+            tx.conn.execute("INSERT INTO drills(branch, since, by) VALUES(?,?,?) ON CONFLICT DO NOTHING", (b, tx.now, person.key))
         else:
             tx.conn.execute("DELETE FROM drills WHERE branch=?", (b,))
     where = ", ".join(d.branch_name(b) for b in branches)

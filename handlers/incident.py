@@ -265,9 +265,10 @@ def complete_form(tx: Tx, person: Person, inc: sqlite3.Row, clean: dict[str, str
     serious = is_serious(clean)
     tx.conn.execute(
         "UPDATE incidents SET answers=?, occurred_at=?, category=?, completed_at=?, completed_via=?, status='complete',"
-        " serious=MAX(serious, ?), police_ref=COALESCE(NULLIF(?, ''), police_ref) WHERE id=?",
+        " serious=CASE WHEN serious>=? THEN serious ELSE ? END,"
+        " police_ref=COALESCE(NULLIF(?, ''), police_ref) WHERE id=?",
         (json.dumps(clean, ensure_ascii=False), parse_local(tx, clean.get("occurred_at", "")), clean.get("category"),
-         tx.now, via, int(serious), clean.get("crime_ref", ""), inc["id"]))
+         tx.now, via, int(serious), int(serious), clean.get("crime_ref", ""), inc["id"]))
     tx.conn.execute("DELETE FROM incident_drafts WHERE incident_id=?", (inc["id"],))
     tx.cancel_wakeups(REMIND, inc["id"])
     tx.cancel_wakeups(OVERDUE, inc["id"])

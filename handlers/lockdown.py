@@ -109,7 +109,8 @@ def start(tx: Tx, person: Person, msg: Inbound, kind: str, args: str) -> None:
     for key, branch in people.items():
         p = d.person(key)
         if p and allowed(p, "answer_rollcall"):
-            tx.conn.execute("INSERT OR IGNORE INTO rollcall(lockdown_id, person, branch) VALUES(?,?,?)",
+            tx.conn.execute("INSERT INTO rollcall(lockdown_id, person, branch) VALUES(?,?,?)"
+                            " ON CONFLICT DO NOTHING",
                             (lid, key, branch or p.branch))  # where they were found for this lockdown
     ld = refresh(tx, lid)
     unreachable = []

@@ -12,6 +12,8 @@ import json
 import sqlite3
 from collections.abc import Iterable
 
+from bot.store import columns
+
 # table -> columns holding a person key
 PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "alerts": ("person", "acked_by", "resolved_by"),
@@ -45,14 +47,10 @@ KEY_HISTORY = {("roster_audit", "person"), ("roster_overlay", "key"), ("people_r
                ("people_retired", "was"), ("roster_overlay", "by")}
 
 
-def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
-    return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-
-
 def present(conn: sqlite3.Connection) -> Iterable[tuple[str, str]]:
     """(table, column) pairs of PERSON_COLUMNS that exist in this store."""
     for table, cols in PERSON_COLUMNS.items():
-        have = _columns(conn, table)
+        have = columns(conn, table)
         for col in cols:
             if col in have:
                 yield table, col

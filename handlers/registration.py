@@ -105,7 +105,8 @@ def start(tx: Tx, msg: Inbound, args: str) -> None:
             tx.reply(msg, Outbound(NEUTRAL, ephemeral=True))
         return
     tx.conn.execute("DELETE FROM bindings WHERE person=? AND platform=?", (person.key, msg.platform))
-    tx.conn.execute("INSERT OR REPLACE INTO bindings(person, platform, user_id) VALUES(?,?,?)",
+    tx.conn.execute("INSERT INTO bindings(person, platform, user_id) VALUES(?,?,?)"
+                    " ON CONFLICT(platform, user_id) DO UPDATE SET person=excluded.person",
                     (person.key, msg.platform, msg.user_id))
     bound = tx.directory.with_account(person.key, msg.platform, msg.user_id)
     # in memory only after the commit; put() re-indexes: an older account of theirs on this platform is forgotten

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from bot.store import checkpoint
+
 
 def _ids(conn: sqlite3.Connection, sql: str, *args: object) -> list[tuple[int]]:
     return [(r[0],) for r in conn.execute(sql, args).fetchall()]
@@ -86,18 +88,14 @@ def purge_copies(conn: sqlite3.Connection, *, cutoff: float, messages_cutoff: fl
     return done
 
 
-def checkpoint(conn: sqlite3.Connection) -> None:
-    """Copy the WAL into the database file and truncate it, so purged text is not left in `-wal`."""
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-
-
 # --- the nightly purge inside the running bot ------------------------------------------------------------------
 CHECKPOINT_FLAG = "retention.checkpoint"  # a platform_info row the nightly purge leaves for the task below
 CHECKPOINT_EVERY = 30.0  # seconds between looks for that flag
 
 
 def mark_checkpoint_due(conn: sqlite3.Connection, now: float) -> None:
-    conn.execute("INSERT OR REPLACE INTO platform_info(key, value, updated_at) VALUES(?, 'due', ?)",
+    conn.execute("INSERT INTO platform_info(key, value, updated_at) VALUES(?, 'due', ?)"
+                 " ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
                  (CHECKPOINT_FLAG, now))
 
 

@@ -1,4 +1,7 @@
-"""Shared fixtures: a real engine on a real SQLite file, a fake clock, an in-memory transport.
+"""Shared fixtures: a real engine on a real store, a fake clock, an in-memory transport.
+
+Every test that uses `harness` (or `db`) runs twice: on a real SQLite file and on a fresh
+schema of a real PostgreSQL server (tests/pgtest.py; skipped, and said so, without one).
 
 `harness` is what most capability tests use:
 
@@ -25,12 +28,14 @@ from bot.messages import Delivery
 from bot.settings import Settings
 from bot.transports.memory import MemoryTransport
 
+from . import pgtest
+
 ROOT = Path(__file__).resolve().parent.parent
 # a Wednesday afternoon: Bob is duty manager at Central on the example rota
 AFTERNOON = datetime(2026, 11, 25, 14, 30, tzinfo=ZoneInfo("Europe/London")).timestamp()
 
 
-def make_settings(db: Path, **extra) -> Settings:
+def make_settings(db: Path | str, **extra) -> Settings:
     return Settings(db=db, codewords_file=ROOT / "codewords.yaml",
                     service_file=ROOT / "config" / "service.example.yaml", outbox_backoff=0.01,
                     outbox_backoff_max=0.05, _env_file=None, **extra)
@@ -47,7 +52,7 @@ class Harness:
     engine: Engine
     clock: FakeClock
     transport: MemoryTransport
-    db: Path
+    db: Path | str  # the SQLite file, or the PostgreSQL URL (a fresh schema)
 
     async def say(self, who: str, text: str = "", **kw) -> None:
         await self.transport.say(who, text, **kw)
@@ -86,7 +91,7 @@ class Harness:
         return await self.engine.store.read(lambda c: c.execute(sql, args).fetchall())
 
 
-async def start_engine(db: Path, clock: FakeClock, transport: MemoryTransport | None = None,
+async def start_engine(db: Path | str, clock: FakeClock, transport: MemoryTransport | None = None,
                        **settings) -> Harness:
     transport = transport or MemoryTransport("console")
     s = make_settings(db, **settings)
@@ -102,8 +107,28 @@ def clock() -> FakeClock:
     return FakeClock(AFTERNOON)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """Where the store lives: a SQLite file, then a PostgreSQL schema (each test runs on both)."""
+    if request.param == "sqlite":
+        yield tmp_path / "saferbot.db"
+        return
+    schema = pgtest.Schema()
+    try:
+        yield schema.url
+    finally:
+        schema.drop()
+
+
 @pytest.fixture
-async def harness(tmp_path, clock):
-    h = await start_engine(tmp_path / "saferbot.db", clock)
+async def harness(db, clock):
+    h = await start_engine(db, clock)
     yield h
     await h.engine.stop()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say plainly when the PostgreSQL half did not run, and how to run it."""
+    why = pgtest.unavailable.cache_info().currsize and pgtest.unavailable()
+    if why:
+        terminalreporter.write_line(pgtest.HOW.format(url=pgtest.PG_URL, why=why), yellow=True, bold=True)

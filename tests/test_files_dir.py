@@ -54,13 +54,15 @@ async def test_files_dir_setting_is_used_and_made_private(tmp_path, clock, monke
 
 async def test_command_line_export_and_chart_are_written_private(harness, monkeypatch, tmp_path, capsys):
     os.umask(0o022)
+    monkeypatch.chdir(tmp_path)  # on PostgreSQL there is no database folder: files/ goes in the working folder
+    beside = harness.db.parent if isinstance(harness.db, Path) else tmp_path
     await harness.say("alice", "log shouting")
     out = tmp_path / "q4.csv"
     code = await asyncio.to_thread(run_cli, monkeypatch, harness.db, "export", "incidents", "--from", "2026-10-01",
                                    "--to", "2026-12-31", "--out", str(out))
     assert code == 0 and mode(out) == 0o600 and b"INC-2026-0001" in out.read_bytes()
-    # --chart with no path: into the files directory, beside the database
+    # --chart with no path: into the files directory, beside the (SQLite) database
     code = await asyncio.to_thread(run_cli, monkeypatch, harness.db, "report", "--month", "2026-11", "--chart")
     assert code == 0
-    [png] = (harness.db.parent / "files").glob("*.png")
+    [png] = (beside / "files").glob("*.png")
     assert mode(png) == 0o600 and str(png) in capsys.readouterr().out

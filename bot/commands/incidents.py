@@ -130,8 +130,8 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.store import checkpoint
     from handlers.report import messages_cutoff, purge, retention_cutoff
-    from handlers.retention import checkpoint
 
     tz, _names, branch_name = _context(settings)
     now = time.time()

@@ -92,9 +92,10 @@ def copy_database(src: Path, dst: Path) -> None:
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.on_postgres:
+        return fail("this is a PostgreSQL store: back it up with pg_dump (or your provider's backups); "
+                    "see docs/admin.md, Backups")
     db = Path(settings.db)
-    if str(db).startswith(("postgres:", "postgresql:")):
-        return fail("this is a PostgreSQL store: back it up with pg_dump (see docs/admin.md, Backups)")
     if not db.exists():
         return fail(f"there is no database at {db} (check SAFERBOT_DB)")
     out: Path = args.file
@@ -116,6 +117,9 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.on_postgres:
+        return fail("this is a PostgreSQL store: restore it with pg_restore (or your provider's point-in-time "
+                    "restore) with every instance stopped; see docs/admin.md, Backups")
     db = Path(settings.db)
     src: Path = args.file
     lock = InstanceLock(db)  # held for the whole restore: no bot can start on a half-written file

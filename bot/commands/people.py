@@ -9,7 +9,6 @@ chat apply at once. Removing someone ends their chat accounts and invites at onc
 from __future__ import annotations
 
 import argparse
-import sqlite3
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,17 +35,13 @@ def cmd_roster(args: argparse.Namespace, settings) -> int:
     from bot.audit import cli_actor
     from bot.cli import load_config
     from bot.directory import Directory, apply_overlay
-    from bot.store import migrate
+    from bot.store import connect, transaction
     from handlers.roster import RosterError, change_roster, describe, history_lines, parse_fields, summary
 
     _, service = load_config(settings)
     directory = Directory(service)
-    conn = sqlite3.connect(str(settings.db), isolation_level=None)
-    conn.row_factory = sqlite3.Row
+    conn = connect(settings.db)  # SQLite: secure_delete on, so a leaver's deleted rows are overwritten
     try:
-        conn.execute("PRAGMA busy_timeout=5000")
-        conn.execute("PRAGMA secure_delete=ON")  # a leaver's deleted rows are overwritten, as in the store
-        migrate(conn)
         apply_overlay(directory, conn)
         if args.roster_command == "list":
             people = [p for p in directory.people.values() if not args.branch or p.branch == args.branch]
@@ -59,14 +54,9 @@ def cmd_roster(args: argparse.Namespace, settings) -> int:
         by = cli_actor(args.by)
         try:
             fields = parse_fields(getattr(args, "fields", None) or [])
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                before, after = change_roster(conn, directory, action=args.roster_command, key=args.key,
-                                              fields=fields, by=by, via="cli", now=directory.now())
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+            before, after = transaction(conn, lambda c: change_roster(
+                c, directory, action=args.roster_command, key=args.key, fields=fields, by=by, via="cli",
+                now=directory.now()))
         except RosterError as e:
             print(f"saferbot: not changed: {e}")
             return 1

@@ -49,8 +49,8 @@ def _who(settings: Settings, text: str) -> tuple[list[str], list[str], bool]:
         apply_overlay(d, conn)
         p = find_person(d.people, text)
         key = p.key if p else text.strip().lower()
-        former = conn.execute("SELECT key, name FROM people_retired WHERE key=? OR (was=? AND ? IS NULL)",
-                              (key, key, p.key if p else None)).fetchall()
+        sql = "SELECT key, name FROM people_retired WHERE key=?" + ("" if p else " OR was=?")
+        former = conn.execute(sql, (key,) if p else (key, key)).fetchall()
         keys = [key] + [r[0] for r in former if r[0] != key]
         names = sorted({n for n in [p.name if p else None, *(r[1] for r in former)] if n})
         return keys, names, p is not None

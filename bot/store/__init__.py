@@ -1,22 +1,38 @@
-"""The store: one SQLite file, the single source of truth.
+"""The store: one SQLite file (or one PostgreSQL database), the single source of truth.
 
 Every unit of work (one inbound message, one wake-up) is a plain function run on
 aiosqlite's database thread inside one transaction. Doing the whole unit in one hop
 keeps an alert's writes atomic and costs one thread round trip instead of one per
 statement (about 120 us each here), which is what keeps alert latency low.
+
+`SAFERBOT_DB` picks the engine: a path is SQLite (the embedded default), a
+`postgresql://` URL is PostgreSQL (bot.store.pg: the same functions on a psycopg
+connection on one worker thread; bot.store.dialect rewrites the few SQL differences).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
 
+from . import dialect, pg
 from .migrations import COMPONENTS
+from .pg import Fenced, is_url
+
+# what a failing store raises, whichever engine: the emergency path catches these
+try:
+    import psycopg
+
+    StoreError: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
+except ImportError:  # pragma: no cover - psycopg is a dependency; kept so SQLite never needs it
+    StoreError = (sqlite3.Error,)
 
 T = TypeVar("T")
 
@@ -36,16 +52,28 @@ def statements(script: str) -> list[str]:
     return out
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+def migrate(conn: sqlite3.Connection | pg.Connection) -> None:
+    if isinstance(conn, pg.Connection):
+        conn.raw("SELECT pg_advisory_lock(%s)", (pg.MIGRATE_LOCK,))  # a second instance waits, then finds it done
+        try:
+            _migrate(conn, lambda c, st: c.raw(dialect.ddl(st)), "BEGIN")
+        finally:
+            conn.forget_keys()
+            conn.raw("SELECT pg_advisory_unlock(%s)", (pg.MIGRATE_LOCK,))
+    else:
+        _migrate(conn, lambda c, st: c.execute(st), "BEGIN IMMEDIATE")
+
+
+def _migrate(conn, run: Callable[[Any, str], Any], begin: str) -> None:
+    run(conn, "CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
     for component, steps in COMPONENTS.items():
         row = conn.execute("SELECT version FROM schema_version WHERE component=?", (component,)).fetchone()
         have = row[0] if row else 0
         for number, step in enumerate(steps[have:], start=have + 1):
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(begin)
             try:
                 for statement in statements(step):
-                    conn.execute(statement)
+                    run(conn, statement)
                 conn.execute(
                     "INSERT INTO schema_version(component, version) VALUES(?, ?) "
                     "ON CONFLICT(component) DO UPDATE SET version=excluded.version",
@@ -65,12 +93,56 @@ def private(db: Path) -> None:
             os.chmod(f, 0o600)
 
 
+def columns(conn: sqlite3.Connection | pg.Connection, table: str) -> set[str]:
+    """The column names of `table` in this store (empty if there is no such table)."""
+    if isinstance(conn, pg.Connection):
+        return {r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns"
+                                           " WHERE table_schema=current_schema() AND table_name=?", (table,))}
+    return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def checkpoint(conn: sqlite3.Connection | pg.Connection) -> None:
+    """SQLite: copy the WAL into the file and truncate it, so deleted text is not left in `-wal`.
+
+    PostgreSQL keeps no such side file of ours; its autovacuum reclaims deleted rows.
+    """
+    if not isinstance(conn, pg.Connection):
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
+def connect(target: str | Path) -> sqlite3.Connection | pg.Connection:
+    """A plain synchronous, migrated connection for a command-line tool (the bot uses Store)."""
+    if is_url(target):
+        conn: sqlite3.Connection | pg.Connection = pg.Connection(str(target))
+    else:
+        conn = sqlite3.connect(str(target), isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, as in the store
+    migrate(conn)
+    return conn
+
+
+def transaction(conn: sqlite3.Connection | pg.Connection, fn: Callable[..., T], *args: Any) -> T:
+    """Run fn(conn, *args) in one write transaction on a `connect()` connection."""
+    return _in_transaction(conn, fn, *args)
+
+
 class Store:
+    dialect = "sqlite"
+
     def __init__(self, db: aiosqlite.Connection):
         self._db = db
 
     @classmethod
-    async def open(cls, path: Path | str) -> Store:
+    async def open(cls, path: Path | str, fence: int | None = None) -> Store:
+        """Open (and migrate) the store `path` names: a file path, or a postgresql:// URL.
+
+        fence: the lease generation this instance holds (PostgreSQL with two instances);
+        every write transaction is refused once another instance holds a newer one.
+        """
+        if is_url(path):
+            return await PgStore.open_url(str(path), fence)
         db = await aiosqlite.connect(str(path), isolation_level=None, check_same_thread=False)
         try:
             db.row_factory = sqlite3.Row
@@ -102,8 +174,57 @@ class Store:
         await self._db.close()
 
 
-def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
-    conn.execute("BEGIN IMMEDIATE")
+class PgStore(Store):
+    """The same store on PostgreSQL: one connection on one worker thread, reconnected if it drops."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str, conn: pg.Connection, worker: ThreadPoolExecutor, fence: int | None):
+        self.url = url
+        self._conn = conn
+        self._worker = worker
+        self.fence = fence
+        self.on_fenced: Callable[[str], None] | None = None  # told when a write was refused for a lost lease
+
+    @classmethod
+    async def open_url(cls, url: str, fence: int | None = None) -> PgStore:
+        worker = ThreadPoolExecutor(1, thread_name_prefix="saferbot-db")
+        loop = asyncio.get_running_loop()
+        try:
+            conn = await loop.run_in_executor(worker, pg.Connection, url)
+            store = cls(url, conn, worker, fence)
+            await store._call(migrate)
+        except BaseException:
+            worker.shutdown(wait=False)
+            raise
+        return store
+
+    def _connection(self) -> pg.Connection:
+        if self._conn.broken:  # the server restarted or the network dropped: a fresh connection
+            self._conn = pg.Connection(self.url)
+        self._conn.fence = self.fence
+        return self._conn
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._worker, lambda: fn(self._connection(), *args))
+        except Fenced as e:
+            if self.on_fenced:
+                self.on_fenced(str(e))
+            raise
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._worker, self._conn.close)
+        self._worker.shutdown(wait=False)
+
+
+def _in_transaction(conn: sqlite3.Connection | pg.Connection, fn: Callable[..., T], *args: Any) -> T:
+    if isinstance(conn, pg.Connection):
+        conn.begin()
+    else:
+        conn.execute("BEGIN IMMEDIATE")
     try:
         result = fn(conn, *args)
     except BaseException:
@@ -117,3 +238,7 @@ def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) 
             conn.execute("ROLLBACK")
         raise
     return result
+
+
+__all__ = ["Fenced", "PgStore", "Store", "StoreError", "checkpoint", "columns", "connect", "is_url", "migrate",
+           "private", "statements", "transaction"]

@@ -116,4 +116,14 @@ STEPS = [
         at REAL NOT NULL               -- the running process writes this every 15 s (bot/health.py)
     );
     """,
+    """
+    CREATE TABLE lease (
+        name TEXT PRIMARY KEY,         -- 'active': which instance may poll, fire wake-ups and send (bot/lease.py)
+        holder TEXT NOT NULL,          -- host, pid and a random id of the holding process
+        generation INTEGER NOT NULL,   -- +1 at each takeover; a write carrying an older one is refused
+        since REAL NOT NULL,           -- when this holder took it
+        renewed_at REAL NOT NULL,
+        expires_at REAL NOT NULL       -- a standby takes over once the database's clock passes this
+    );
+    """,
 ]

@@ -1,0 +1,177 @@
+"""PostgreSQL behind the same small connection surface the store uses of sqlite3.
+
+Why psycopg 3 (sync) on one worker thread rather than asyncpg: every unit of work here is
+a plain synchronous function run inside one transaction (see bot.store). psycopg gives a
+synchronous connection that slots in where aiosqlite's thread runs sqlite3, so handlers
+stay untouched; asyncpg would need every handler rewritten as a coroutine and an await
+per statement. Measured on this machine, a statement round trip to a local PostgreSQL
+costs about 60-90 us with psycopg (bench/failover.py prints the alert latency it yields).
+
+Values behave as in SQLite: numbers are sent untyped so PostgreSQL reads them as the
+column's type (a session id compared with a TEXT column, as SQLite's affinity allows),
+and NUMERIC results (SUM of integers) come back as int or float, not Decimal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg import pq
+from psycopg.adapt import Dumper, Loader
+
+from . import dialect
+
+WRITE_LOCK = 0x5AFE_0001  # pg_advisory_xact_lock key: one writer at a time, as SQLite's BEGIN IMMEDIATE
+MIGRATE_LOCK = 0x5AFE_0002  # two instances starting at once migrate one after the other
+
+
+class Fenced(Exception):
+    """This instance no longer holds the lease: the store refuses its writes."""
+
+
+def is_url(target: object) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
+class Row(tuple):
+    """sqlite3.Row's surface: index by position or by column name, keys(), dict(row)."""
+
+    _names: tuple[str, ...] = ()
+
+    def __new__(cls, values: Sequence[Any], names: tuple[str, ...]) -> Row:
+        row = super().__new__(cls, values)
+        row._names = names
+        return row
+
+    def __getitem__(self, key):  # type: ignore[override]
+        if isinstance(key, str):
+            try:
+                return tuple.__getitem__(self, self._names.index(key))
+            except ValueError:
+                raise IndexError(f"No item with that key: {key}") from None
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+
+def _rows(cursor: psycopg.Cursor) -> Any:
+    names = tuple(c.name for c in cursor.description or ())
+    return lambda values: Row(values, names)
+
+
+class _Untyped(Dumper):
+    """A number as an untyped literal: PostgreSQL gives it the type its context needs."""
+
+    oid = 0
+
+    def dump(self, obj: Any) -> bytes:
+        return str(int(obj)).encode()
+
+
+class _Number(Loader):
+    def load(self, data: Any) -> int | float:
+        d = Decimal(bytes(data).decode())
+        return int(d) if d == d.to_integral_value() else float(d)
+
+
+def _adapt(conn: psycopg.Connection) -> None:
+    conn.adapters.register_dumper(int, _Untyped)
+    conn.adapters.register_dumper(bool, _Untyped)
+    conn.adapters.register_loader("numeric", _Number)
+
+
+class Cursor:
+    def __init__(self, cur: psycopg.Cursor, returns_key: bool):
+        self._cur = cur
+        self.rowcount = cur.rowcount
+        self.lastrowid: int | None = None
+        self._first: list[Row] = []
+        if returns_key:  # INSERT ... RETURNING key, added by the dialect: read it as lastrowid
+            rows = cur.fetchall()
+            self.lastrowid = rows[-1][0] if rows else None
+
+    @property
+    def description(self):
+        return self._cur.description
+
+    def fetchone(self) -> Row | None:
+        return self._cur.fetchone() if self._cur.description else None
+
+    def fetchall(self) -> list[Row]:
+        return self._cur.fetchall() if self._cur.description else []
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.fetchall())
+
+
+class Connection:
+    """What bot.store and the handlers use of sqlite3.Connection, on a psycopg connection."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str):
+        self.url = url
+        self._conn = psycopg.connect(url, autocommit=True, row_factory=_rows, connect_timeout=5)
+        _adapt(self._conn)
+        self.row_factory: Any = None  # accepted and ignored: rows always answer by name and position
+        self._keys: tuple[tuple[str, str], ...] | None = None
+        self.fence: int | None = None  # the lease generation this process holds (None: not fenced)
+
+    @property
+    def broken(self) -> bool:
+        return self._conn.closed or self._conn.broken
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.info.transaction_status != pq.TransactionStatus.IDLE
+
+    def keys(self) -> tuple[tuple[str, str], ...]:
+        """Each table's key column: its identity column (the integer primary key, else the hidden rowid)."""
+        if self._keys is None:
+            self._keys = tuple(sorted((t, c) for t, c in self._conn.execute(
+                "SELECT table_name, column_name FROM information_schema.columns"
+                " WHERE table_schema=current_schema() AND is_identity='YES'").fetchall()))
+        return self._keys
+
+    def forget_keys(self) -> None:
+        self._keys = None
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        text, returns_key = dialect.query(sql, self.keys())
+        cur = self._conn.cursor()
+        cur.execute(text, tuple(params))  # type: ignore[arg-type]
+        return Cursor(cur, returns_key)
+
+    def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> Cursor:
+        text = dialect.placeholders(sql)
+        cur = self._conn.cursor()
+        cur.executemany(text, [tuple(p) for p in seq])  # type: ignore[arg-type]
+        return Cursor(cur, False)
+
+    def raw(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
+        """A statement in PostgreSQL's own words (%s placeholders), not rewritten."""
+        cur = self._conn.cursor()
+        cur.execute(sql, None if params is None else tuple(params))  # type: ignore[arg-type]
+        return Cursor(cur, False)
+
+    def begin(self) -> None:
+        """BEGIN as SQLite's BEGIN IMMEDIATE: one writer at a time, and only the lease holder.
+
+        A write transaction waits for the one write lock, then checks the lease generation
+        this process was given; an instance that has lost its lease is refused here, inside
+        the transaction, so a stale holder can never claim or change a row (fencing).
+        """
+        self.raw("BEGIN")
+        row = self.raw("SELECT pg_advisory_xact_lock(%s), (SELECT generation FROM lease WHERE name='active')",
+                       (WRITE_LOCK,)).fetchone()
+        if self.fence is not None and (row is None or row[1] != self.fence):
+            self.raw("ROLLBACK")
+            raise Fenced(f"this instance's lease (generation {self.fence}) has passed to another instance"
+                         f" (generation {row[1] if row else None}): it sends nothing more")
+
+    def close(self) -> None:
+        self._conn.close()

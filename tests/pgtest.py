@@ -1,0 +1,75 @@
+"""The PostgreSQL half of the suite: a fresh schema per test on the test server.
+
+SAFERBOT_TEST_PG names the server (default: the local one, trust auth, database `test`).
+Without a reachable server the PostgreSQL tests are skipped and the run says so, except
+under CI (CI=true or SAFERBOT_TEST_PG_REQUIRED=1), where an unreachable server fails it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from functools import cache
+from urllib.parse import quote
+
+import pytest
+
+PG_URL = os.environ.get("SAFERBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRED = os.environ.get("SAFERBOT_TEST_PG_REQUIRED", "") == "1" or os.environ.get("CI", "") == "true"
+HOW = ("PostgreSQL tests skipped: no server at {url} ({why}). To run them, start PostgreSQL 15+ and set "
+       "SAFERBOT_TEST_PG=postgresql://user@host:5432/db (trust or password in the URL).")
+
+
+@cache
+def unavailable() -> str | None:
+    """Why the test server can't be used, or None."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL, connect_timeout=3, autocommit=True) as c:
+            c.execute("SELECT 1")
+    except Exception as e:  # any failure means: no PostgreSQL here
+        return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+    return None
+
+
+def need() -> None:
+    why = unavailable()
+    if why:
+        if REQUIRED:
+            pytest.fail(f"PostgreSQL is required here (CI) but unreachable at {PG_URL}: {why}", pytrace=False)
+        pytest.skip(HOW.format(url=PG_URL, why=why))
+
+
+def with_schema(url: str, schema: str) -> str:
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options={quote('-csearch_path=' + schema)}"
+
+
+class Schema:
+    """A fresh, empty schema: its URL for SAFERBOT_DB, dropped afterwards."""
+
+    def __init__(self) -> None:
+        import psycopg
+
+        need()
+        self.name = "t_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(PG_URL, autocommit=True) as c:
+            c.execute(f"CREATE SCHEMA {self.name}")
+        self.url = with_schema(PG_URL, self.name)
+
+    def drop(self) -> None:
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True) as c:
+            c.execute(f"DROP SCHEMA IF EXISTS {self.name} CASCADE")
+
+    def query(self, sql: str, *args):
+        """Rows of one query on this schema, as the bot's own store reads them."""
+        from bot.store import pg
+
+        conn = pg.Connection(self.url)
+        try:
+            return conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
