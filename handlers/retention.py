@@ -58,7 +58,8 @@ def purge_copies(conn: sqlite3.Connection, *, cutoff: float, messages_cutoff: fl
     backups = _ids(conn, "SELECT id FROM backup_requests WHERE created_at < ? AND status != 'open'"
                          " AND (what != '' OR person != '' OR ?)", cutoff, int(delete))
     conn.executemany("DELETE FROM backup_answers WHERE request_id=?", backups)
-    conn.executemany("DELETE FROM cards WHERE key IN ('backup:' || ?1, 'backup:' || ?1 || ':me')", backups)
+    conn.executemany("DELETE FROM cards WHERE key IN ('backup:' || ?, 'backup:' || ? || ':me')",
+                     [(i, i) for (i,) in backups])
     conn.executemany("DELETE FROM backup_requests WHERE id=?" if delete else
                      "UPDATE backup_requests SET what='', person='', reply_chat=NULL WHERE id=?", backups)
     done["backup_requests"] = len(backups)
@@ -66,7 +67,8 @@ def purge_copies(conn: sqlite3.Connection, *, cutoff: float, messages_cutoff: fl
     lockdowns = _ids(conn, "SELECT id FROM lockdowns WHERE created_at < ? AND status != 'active'"
                            " AND (message != '' OR by != '' OR ?)", cutoff, int(delete))
     conn.executemany("DELETE FROM rollcall WHERE lockdown_id=?", lockdowns)
-    conn.executemany("DELETE FROM cards WHERE key IN ('lockdown:' || ?1, 'rollcall:' || ?1)", lockdowns)
+    conn.executemany("DELETE FROM cards WHERE key IN ('lockdown:' || ?, 'rollcall:' || ?)",
+                     [(i, i) for (i,) in lockdowns])
     conn.executemany("DELETE FROM lockdowns WHERE id=?" if delete else
                      "UPDATE lockdowns SET message='', by='', ended_by=NULL WHERE id=?", lockdowns)
     done["lockdowns"] = len(lockdowns)

@@ -155,7 +155,7 @@ async def test_codeword_inside_a_longer_message_and_phone_typing(harness):
     assert "Send help" in harness.last("alice").text  # an ordinary message gets a pointer to help, not an alert
 
 
-async def test_nobody_on_duty_uses_fallback_and_records_the_gap(tmp_path):
+async def test_nobody_on_duty_uses_fallback_and_records_the_gap(tmp_path, db):
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -164,7 +164,7 @@ async def test_nobody_on_duty_uses_fallback_and_records_the_gap(tmp_path):
 
     # Riverside on a Monday at 22:00: Fran's rota ends at 20:00
     night = datetime(2026, 11, 23, 22, 0, tzinfo=ZoneInfo("Europe/London")).timestamp()
-    h = await start_engine(tmp_path / "s.db", FakeClock(night))
+    h = await start_engine(db, FakeClock(night))
     try:
         await h.say("erin", "Is Mr Brown in today?")
         assert "Erin Shah" in h.last("dana").text  # the admin fallback

@@ -24,11 +24,11 @@ ACK_REPLY = "Mr Brown has just come in, he'll be with you in a minute."
 FAST = Limits(per_second=None, per_chat_interval=0.02)
 
 
-async def test_raised_on_telegram_acked_on_slack_updates_the_telegram_copies(tmp_path):
+async def test_raised_on_telegram_acked_on_slack_updates_the_telegram_copies(tmp_path, db):
     tg, slack_fake = FakeTelegram(), FakeSlack(users={BOB_SLACK})
     await tg.start()
     await slack_fake.start()
-    s = make_settings(tmp_path / "saferbot.db", telegram_token=tg.token, telegram_api_url=tg.url,
+    s = make_settings(db, telegram_token=tg.token, telegram_api_url=tg.url,
                       slack_bot_token=BOT_TOKEN, slack_app_token=APP_TOKEN, slack_api_url=slack_fake.api_url)
     service = load_service(s.service_file)
     accounts = {"alice": {"telegram": ALICE_TG}, "dana": {"telegram": DANA_TG},

@@ -151,8 +151,8 @@ async def test_log_refuses_card_numbers_and_empty_text(harness):
     assert await harness.query("SELECT * FROM incidents") == []
 
 
-async def test_telegram_form_resumes_after_restart(tmp_path):
-    db = tmp_path / "saferbot.db"
+async def test_telegram_form_resumes_after_restart(tmp_path, db):
+    db = db
 
     async def telegram(clock: FakeClock) -> Harness:
         h = await start_engine(db, clock, MemoryTransport("telegram"))
@@ -201,8 +201,8 @@ SLACK_VALUES = {
 }
 
 
-async def test_slack_modal_submission_validates_and_completes(tmp_path, clock):
-    h = await start_engine(tmp_path / "saferbot.db", clock, MemoryTransport("slack"))
+async def test_slack_modal_submission_validates_and_completes(tmp_path, clock, db):
+    h = await start_engine(db, clock, MemoryTransport("slack"))
     try:
         h.engine.directory.bind("alice", "slack", "UALICE")
         h.engine.directory.bind("bob", "slack", "UBOB")
@@ -361,8 +361,8 @@ async def test_odd_input_never_crashes(harness):
     assert "question 1 of 18" in h.last("alice").text
 
 
-async def test_reminder_time_is_configurable_and_home_shows_open_stubs(tmp_path, clock):
-    h = await start_engine(tmp_path / "saferbot.db", clock, incident_reminder_first="30m")
+async def test_reminder_time_is_configurable_and_home_shows_open_stubs(tmp_path, clock, db):
+    h = await start_engine(db, clock, incident_reminder_first="30m")
     try:
         await h.say("alice", "log man shouting")
         assert "remind you in 30 minutes" in h.last("alice").text

@@ -116,15 +116,15 @@ async def test_drill_marks_codeword_alerts_and_managers_only_at_own_branch(harne
     assert harness.last("bob").text.startswith("[DRILL] [HIGH]")
 
 
-async def test_roll_call_wait_survives_a_restart(tmp_path, clock):
+async def test_roll_call_wait_survives_a_restart(tmp_path, clock, db):
     from tests.conftest import start_engine
 
-    h = await start_engine(tmp_path / "saferbot.db", clock)
+    h = await start_engine(db, clock)
     await h.say("alice", "on shift")
     await h.say("bob", "evacuate central")
     assert h.last("alice").text.startswith("EVACUATION - Central Library\nEvacuate now: leave by the nearest safe exit")
     await h.engine.stop()
-    h = await start_engine(tmp_path / "saferbot.db", clock)
+    h = await start_engine(db, clock)
     try:
         await h.advance(301)
         assert h.last("alice").text == "EVACUATION: we have not heard from you. Are you safe?"

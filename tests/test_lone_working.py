@@ -331,17 +331,17 @@ async def test_volunteers_may_lone_work_and_are_looked_after(harness):
 
 
 # --- any platform, and restarts ------------------------------------------------------------------------
-async def test_start_on_one_platform_check_in_on_another(tmp_path):
+async def test_start_on_one_platform_check_in_on_another(tmp_path, db):
     telegram = MemoryTransport("telegram")
     console = MemoryTransport("console")
     clock = FakeClock(AFTERNOON)
-    h = await start_engine(tmp_path / "db.sqlite", clock, console)
+    h = await start_engine(db, clock, console)
     await h.engine.stop()
     from bot.book import load_book, load_service
     from bot.engine import Engine
     from tests.conftest import make_settings
 
-    s = make_settings(tmp_path / "db.sqlite")
+    s = make_settings(db)
     service = load_service(s.service_file)
     engine = Engine(s, load_book(s.codewords_file, service), service, clock=clock, transports=[telegram, console])
     await engine.start()
@@ -363,8 +363,8 @@ async def test_start_on_one_platform_check_in_on_another(tmp_path):
         await engine.stop()
 
 
-async def test_deadline_passed_while_down_escalates_at_start_once(tmp_path):
-    db = tmp_path / "saferbot.db"
+async def test_deadline_passed_while_down_escalates_at_start_once(tmp_path, db):
+    db = db
     first = await start_engine(db, FakeClock(AFTERNOON))
     await first.say("alice", "lone 45m home visit")
     await first.engine.stop()  # the bot goes away before the reminder
@@ -390,8 +390,8 @@ async def test_deadline_passed_while_down_escalates_at_start_once(tmp_path):
         await third.engine.stop()
 
 
-async def test_down_during_grace_asks_then_escalates_on_time(tmp_path):
-    db = tmp_path / "saferbot.db"
+async def test_down_during_grace_asks_then_escalates_on_time(tmp_path, db):
+    db = db
     first = await start_engine(db, FakeClock(AFTERNOON))
     await first.say("alice", "lone 45m")
     await first.engine.stop()

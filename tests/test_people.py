@@ -78,15 +78,15 @@ async def test_roster_list_phones_for_managers_only_own_branch(harness):
 
 
 @pytest.fixture
-def cli_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("SAFERBOT_DB", str(tmp_path / "saferbot.db"))
+def cli_env(tmp_path, monkeypatch, db):
+    monkeypatch.setenv("SAFERBOT_DB", str(db))
     monkeypatch.setenv("SAFERBOT_SERVICE_FILE", str(ROOT / "config" / "service.example.yaml"))
     monkeypatch.setenv("SAFERBOT_CODEWORDS_FILE", str(ROOT / "codewords.yaml"))
     monkeypatch.chdir(tmp_path)  # no stray .env
     return tmp_path
 
 
-async def test_command_line_edits_are_audited_and_used_at_next_start(cli_env, clock, capsys):
+async def test_command_line_edits_are_audited_and_used_at_next_start(cli_env, clock, capsys, db):
     assert main(["roster", "add", "gus", "name=Gus Bell", "role=staff", "branch=riverside", "--by", "it-desk"]) == 0
     assert "Saved: added Gus Bell (staff, riverside)." in capsys.readouterr().out
     assert main(["roster", "remove", "vic", "--by", "it-desk"]) == 0
@@ -99,7 +99,7 @@ async def test_command_line_edits_are_audited_and_used_at_next_start(cli_env, cl
     history = capsys.readouterr().out
     assert "(for it-desk) (cli): removed Vic Patel" in history and "(for it-desk) (cli): added Gus Bell" in history
 
-    h = await start_engine(cli_env / "saferbot.db", clock)
+    h = await start_engine(db, clock)
     try:
         await h.say("gus", "on shift")
         assert h.last("gus").text == "You are on shift at Riverside Library."
@@ -109,11 +109,11 @@ async def test_command_line_edits_are_audited_and_used_at_next_start(cli_env, cl
         await h.engine.stop()
 
 
-async def test_chat_edits_survive_a_restart(tmp_path, clock):
-    h = await start_engine(tmp_path / "saferbot.db", clock)
+async def test_chat_edits_survive_a_restart(tmp_path, clock, db):
+    h = await start_engine(db, clock)
     await h.say("dana", "person set carol role=duty_manager")
     await h.engine.stop()
-    h = await start_engine(tmp_path / "saferbot.db", clock)
+    h = await start_engine(db, clock)
     try:
         await h.say("carol", "cover until 18:00", event_id="after-restart")  # a fresh transport counts from e1
         assert h.last("carol").text.startswith("You are duty manager for Central Library until 18:00.")

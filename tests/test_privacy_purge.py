@@ -1,5 +1,6 @@
 """Retention covers every copy: after `saferbot purge`, no personal text from an incident past
-retention is left in any table, nor in the SQLite file, its WAL or its shared-memory file."""
+retention is left in any table, nor in the SQLite file, its WAL or its shared-memory file.
+On PostgreSQL (no files of ours) every row of every table is searched instead."""
 
 from __future__ import annotations
 
@@ -28,22 +29,36 @@ FORM = [
 ]
 
 
-def _files(db: Path) -> list[Path]:
-    return [p for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")) if p.exists()]
+def _files(db: Path | str) -> list[Path]:
+    return [p for p in (Path(db), Path(f"{db}-wal"), Path(f"{db}-shm")) if p.exists()]
 
 
-def _found(db: Path) -> set[str]:
+def _contents(db: Path | str) -> list[bytes]:
+    """SQLite: the bytes of its files. PostgreSQL: the text of every row of every table."""
+    if isinstance(db, Path):
+        return [f.read_bytes() for f in _files(db)]
+    from bot.store import connect
+
+    conn = connect(db)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables"
+                                             " WHERE table_schema=current_schema()")]
+        return [repr(conn.execute(f"SELECT * FROM {t}").fetchall()).encode() for t in tables]
+    finally:
+        conn.close()
+
+
+def _found(db: Path | str) -> set[str]:
     found = set()
-    for f in _files(db):
-        data = f.read_bytes()
+    for data in _contents(db):
         found |= {name for name, marker in M.items() if marker.encode() in data}
     return found
 
 
-async def test_purge_leaves_no_marker_in_any_table_or_file(tmp_path, monkeypatch, capsys):
+async def test_purge_leaves_no_marker_in_any_table_or_file(tmp_path, monkeypatch, capsys, db):
     from tests.test_incidents import fill_form
 
-    h = await start_engine(tmp_path / "saferbot.db", FakeClock(LONG_AGO))
+    h = await start_engine(db, FakeClock(LONG_AGO))
     try:
         await h.say("alice", f"log man shouted {M['stub']}")
         await h.press("alice", "Complete form")
@@ -67,13 +82,13 @@ async def test_purge_leaves_no_marker_in_any_table_or_file(tmp_path, monkeypatch
     assert _found(h.db) == set(), f"markers still readable after purge: {sorted(_found(h.db))}"
 
 
-async def test_purge_keeps_recent_messages_and_live_records(tmp_path, monkeypatch):
+async def test_purge_keeps_recent_messages_and_live_records(tmp_path, monkeypatch, db):
     """Only old things go: today's alert, its messages and a live lone session stay whole."""
     import time
 
     from bot.store import Store
 
-    h = await start_engine(tmp_path / "saferbot.db", FakeClock(time.time()))
+    h = await start_engine(db, FakeClock(time.time()))
     try:
         await h.say("alice", "lone 45m home visit Zqkeepme")
         await h.say("alice", "Is Mr Brown in today?")
@@ -91,11 +106,11 @@ async def test_purge_keeps_recent_messages_and_live_records(tmp_path, monkeypatc
     assert [tuple(r) for r in alerts] == [("open", "alice")] and sent > 0
 
 
-async def test_the_nightly_purge_leaves_nothing_in_the_files_of_a_running_bot(tmp_path, clock, monkeypatch):
+async def test_the_nightly_purge_leaves_nothing_in_the_files_of_a_running_bot(tmp_path, clock, monkeypatch, db):
     from handlers import retention
 
     monkeypatch.setattr(retention, "CHECKPOINT_EVERY", 0.02)
-    h = await start_engine(tmp_path / "saferbot.db", clock)
+    h = await start_engine(db, clock)
     try:
         await _nightly(h)
     finally:
@@ -110,18 +125,18 @@ async def _nightly(h) -> None:
     await h.engine.store.run(lambda c: c.execute("UPDATE incidents SET created_at=?, text='Zqnightly marker'",
                                                  (h.clock.now() - 6.1 * 365.25 * DAY,)))
     await h.engine.store.read(retention.checkpoint)  # the marker is in the database file itself now
-    assert any(b"Zqnightly" in f.read_bytes() for f in _files(h.db))
+    assert any(b"Zqnightly" in data for data in _contents(h.db))
     await h.advance(DAY)  # 03:00: the nightly purge
     row = (await h.query("SELECT text FROM incidents"))[0]
     assert row[0] == ""
 
     async def clean() -> bool:
-        return not any(b"Zqnightly" in f.read_bytes() for f in _files(h.db))
+        return not any(b"Zqnightly" in data for data in await asyncio.to_thread(_contents, h.db))
 
     for _ in range(100):
         if await clean():
             break
         await asyncio.sleep(0.02)
     flag = await h.query("SELECT * FROM platform_info")
-    where = [f.name for f in _files(h.db) if b"Zqnightly" in f.read_bytes()]
+    where = [f.name for f in _files(h.db) if b"Zqnightly" in f.read_bytes()] if isinstance(h.db, Path) else "a table"
     assert await clean(), f"the purged text is still in {where} {[tuple(r) for r in flag]}"

@@ -8,8 +8,8 @@ from bot.transports.memory import MemoryTransport
 from tests.conftest import AFTERNOON, start_engine
 
 
-async def test_restart_mid_ladder_climbs_at_once_exactly_once(tmp_path):
-    db = tmp_path / "saferbot.db"
+async def test_restart_mid_ladder_climbs_at_once_exactly_once(tmp_path, db):
+    db = db
     first = await start_engine(db, FakeClock(AFTERNOON))
     await first.say("alice", "Is Mr Brown in today?")
     assert len(first.sent("bob")) == 1
@@ -67,9 +67,9 @@ async def test_transient_failures_retry_until_delivered(harness):
     assert attempts[0][0] == 4
 
 
-async def test_alarms_go_before_other_messages(tmp_path, clock):
+async def test_alarms_go_before_other_messages(tmp_path, clock, db):
     slow = MemoryTransport("console")
-    h = await start_engine(tmp_path / "s.db", clock, transport=slow)
+    h = await start_engine(db, clock, transport=slow)
     try:
         h.engine.outbox.lanes["console"].transport.limits = type(slow.limits)(per_second=1)
         # queue a pile of ordinary replies, then raise an alert
@@ -86,7 +86,7 @@ async def test_alarms_go_before_other_messages(tmp_path, clock):
         await h.engine.stop()
 
 
-async def test_undeliverable_goes_on_timeline_and_falls_back_to_other_platform(tmp_path, clock):
+async def test_undeliverable_goes_on_timeline_and_falls_back_to_other_platform(tmp_path, clock, db):
     from bot.book import load_book, load_service
     from bot.engine import Engine
     from bot.model import Service
@@ -94,7 +94,7 @@ async def test_undeliverable_goes_on_timeline_and_falls_back_to_other_platform(t
 
     telegram = MemoryTransport("telegram")
     slack = MemoryTransport("slack")
-    s = make_settings(tmp_path / "s.db")
+    s = make_settings(db)
     base = load_service(s.service_file)
     people = dict(base.people)
     people["alice"] = people["alice"].model_copy(update={"telegram": 111})
@@ -109,7 +109,7 @@ async def test_undeliverable_goes_on_timeline_and_falls_back_to_other_platform(t
             raise Undeliverable("Forbidden: bot was blocked by the user")
 
     telegram.fault = blocked
-    h = Harness(engine, clock, telegram, tmp_path / "s.db")
+    h = Harness(engine, clock, telegram, db)
     try:
         await telegram.say("111", "Is Mr Brown in today?")
         await settle(engine)
@@ -152,9 +152,9 @@ async def test_safety_net_fires_an_overdue_wakeup_that_memory_lost(harness):
     assert "tier 2 of 2" in harness.last("dana").text
 
 
-async def test_overdue_climb_at_restart_sees_people_added_by_roster_edits(tmp_path):
+async def test_overdue_climb_at_restart_sees_people_added_by_roster_edits(tmp_path, db):
     """Start-up hooks (roster edits) are applied before any overdue wake-up fires."""
-    db = tmp_path / "saferbot.db"
+    db = db
     first = await start_engine(db, FakeClock(AFTERNOON))
     await first.say("dana", 'person add zoe name="Zoe Ward" role=admin')
     assert "Zoe Ward" in first.last("dana").text

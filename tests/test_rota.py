@@ -104,10 +104,10 @@ def test_service_file_checks_rota_areas_and_hours(tmp_path):
     assert "needs either a branch or an area" in text and ":16:" in text
 
 
-async def test_gap_uses_fallback_and_shows_on_timeline(tmp_path):
+async def test_gap_uses_fallback_and_shows_on_timeline(tmp_path, db):
     """Riverside at 21:00 on a Wednesday: nobody on the rota, so the admins get the alert."""
     clock = FakeClock(at(2026, 11, 25, 21).timestamp())
-    h = await start_engine(tmp_path / "saferbot.db", clock)
+    h = await start_engine(db, clock)
     try:
         await h.say("erin", "Is Mr Brown in today?")
         assert "Aggressive" in h.last("dana").text  # the fallback: role:admin
@@ -120,9 +120,9 @@ async def test_gap_uses_fallback_and_shows_on_timeline(tmp_path):
         await h.engine.stop()
 
 
-async def test_cover_is_used_by_the_ladder_at_once(tmp_path):
+async def test_cover_is_used_by_the_ladder_at_once(tmp_path, db):
     clock = FakeClock(at(2026, 11, 25, 21).timestamp())
-    h = await start_engine(tmp_path / "saferbot.db", clock)
+    h = await start_engine(db, clock)
     try:
         await h.say("fran", "cover until 23:00")
         assert h.last("fran").text.startswith("You are duty manager for Riverside Library until 23:00.")
