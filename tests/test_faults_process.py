@@ -19,6 +19,8 @@ import pytest
 
 from tests.proc import ROOT, Bot, blocks, bot_env
 
+EXIT_WITHIN = 10.0  # seconds: "within seconds, never a hang"; a start alone is 1-2 s, more under 3 test workers
+
 CODEWORD = "Is Mr Brown in today?"
 COVER = "I'll have a look in the staff room for you."
 
@@ -100,7 +102,7 @@ def test_a_corrupt_database_exits_at_once_with_one_clear_line(tmp_path):
     (tmp_path / "saferbot.db").write_bytes(os.urandom(64 * 1024))
     code, err, took = run_to_exit(bot_env(tmp_path), tmp_path)
     assert code == 2
-    assert took < 5
+    assert took < EXIT_WITHIN
     assert "Traceback" not in err
     assert "not a valid saferbot database" in err and "saferbot restore" in err
 
@@ -108,7 +110,7 @@ def test_a_corrupt_database_exits_at_once_with_one_clear_line(tmp_path):
 def test_an_unreadable_database_path_exits_clearly(tmp_path):
     (tmp_path / "dir.db").mkdir()
     code, err, took = run_to_exit(bot_env(tmp_path, SAFERBOT_DB=str(tmp_path / "dir.db")), tmp_path)
-    assert code == 2 and took < 5
+    assert code == 2 and took < EXIT_WITHIN
     assert "Traceback" not in err and "cannot open the database" in err
 
 
@@ -141,7 +143,7 @@ def telegram_401():
 def test_a_wrong_telegram_token_exits_with_the_fix(tmp_path, telegram_401):
     env = bot_env(tmp_path, SAFERBOT_TELEGRAM_TOKEN="123:wrong", SAFERBOT_TELEGRAM_API_URL=telegram_401)
     code, err, took = run_to_exit(env, tmp_path)
-    assert code == 2 and took < 5, err
+    assert code == 2 and took < EXIT_WITHIN, err
     assert "Traceback" not in err
     assert "SAFERBOT_TELEGRAM_TOKEN" in err and "123:wrong" not in err
 
@@ -176,7 +178,7 @@ def test_a_second_process_refuses_naming_the_running_one(tmp_path):
         code, err, took = run_to_exit(bot_env(tmp_path, SAFERBOT_STANDBY="false"), tmp_path)
     finally:
         first.kill9()
-    assert code == 2 and took < 5
+    assert code == 2 and took < EXIT_WITHIN
     assert f"pid {first.proc.pid}" in err and "already running" in err and "Traceback" not in err
 
 
@@ -328,5 +330,5 @@ def test_a_port_in_use_exits_with_the_setting_to_change(tmp_path):
         code, err, took = run_to_exit(env, tmp_path)
     finally:
         taken.close()
-    assert code == 2 and took < 5, err
+    assert code == 2 and took < EXIT_WITHIN, err
     assert "Traceback" not in err and "already in use" in err and "SAFERBOT_HEALTH_PORT" in err

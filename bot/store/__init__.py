@@ -143,7 +143,14 @@ class Store:
         """
         if is_url(path):
             return await PgStore.open_url(str(path), fence)
-        db = await aiosqlite.connect(str(path), isolation_level=None, check_same_thread=False)
+        pending = aiosqlite.connect(str(path), isolation_level=None, check_same_thread=False)
+        try:
+            db = await pending
+        except BaseException:
+            stopped = pending.stop()  # its thread outlives a failed open: end it while the loop still runs
+            if stopped is not None:
+                await stopped
+            raise
         try:
             db.row_factory = sqlite3.Row
             await db.execute("PRAGMA journal_mode=WAL")
