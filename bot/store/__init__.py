@@ -21,18 +21,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
+import psycopg
 
 from . import dialect, pg
 from .migrations import COMPONENTS
 from .pg import Fenced, is_url
 
-# what a failing store raises, whichever engine: the emergency path catches these
-try:
-    import psycopg
-
-    StoreError: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
-except ImportError:  # pragma: no cover - psycopg is a dependency; kept so SQLite never needs it
-    StoreError = (sqlite3.Error,)
+StoreError = (sqlite3.Error, psycopg.Error)  # what a failing store raises, whichever engine
 
 T = TypeVar("T")
 
@@ -212,10 +207,21 @@ class PgStore(Store):
         self._conn.fence = self.fence
         return self._conn
 
+    def _work(self, fn: Callable[..., T], *args: Any) -> T:
+        conn = self._connection()
+        try:
+            return fn(conn, *args)
+        except psycopg.OperationalError:
+            if not conn.broken:
+                raise
+            # the server dropped us (a restart, a managed failover): once more on a fresh connection.
+            # Units are safe to repeat: intake keys, wake-up status and outbox claims are conditional.
+            return fn(self._connection(), *args)
+
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._worker, lambda: fn(self._connection(), *args))
+            return await loop.run_in_executor(self._worker, lambda: self._work(fn, *args))
         except Fenced as e:
             if self.on_fenced:
                 self.on_fenced(str(e))

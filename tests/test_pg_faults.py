@@ -1,0 +1,60 @@
+"""PostgreSQL faults a council's database can have: a dropped connection, a lost lease.
+
+In-process, on a real PostgreSQL schema (skipped, and said so, without a server).
+The process-level failover between two instances is in test_failover.py.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from bot.store import Fenced, Store
+from tests import pgtest
+from tests.conftest import start_engine
+
+
+@pytest.fixture
+def schema():
+    s = pgtest.Schema()
+    yield s
+    s.drop()
+
+
+def _drop_connections(schema: pgtest.Schema) -> int:
+    """What a database restart or a failover of a managed PostgreSQL does to our session."""
+    with psycopg.connect(pgtest.PG_URL, autocommit=True) as c:
+        return c.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                         " WHERE datname=current_database() AND pid<>pg_backend_pid()"
+                         " AND query NOT LIKE '%pg_stat_activity%' AND application_name=''").fetchone()[0]
+
+
+async def test_a_dropped_connection_is_reopened_and_the_codeword_still_alerts_once(schema, clock):
+    h = await start_engine(schema.url, clock)
+    try:
+        assert _drop_connections(schema) >= 1
+        await h.say("alice", "Is Mr Brown in today?")
+        assert h.texts("alice") == ["I'll have a look in the staff room for you."]  # the cover reply, once
+        card = h.last("bob")  # the duty manager's alert card, from the stored alert (not the emergency path)
+        assert "Aggressive or threatening person" in card.text and "Alice Smith" in card.text
+        assert [b.label for b in card.buttons] == ["Acknowledge", "Resolve", "Call police?"]
+        assert not any("NOT SAVED" in t for t in h.texts("bob"))
+        assert await h.query("SELECT COUNT(*) FROM alerts") == [(1,)]
+    finally:
+        await h.engine.stop()
+
+
+async def test_a_store_whose_lease_passed_on_refuses_every_write(schema):
+    store = await Store.open(schema.url, fence=1)
+    try:
+        schema.query("INSERT INTO lease(name, holder, generation, since, renewed_at, expires_at)"
+                     " VALUES('active', 'me', 1, 0, 0, 1e12)")  # we hold generation 1, as bot.lease would record
+        await store.run(lambda c: c.execute("UPDATE lease SET generation=2, holder='the other instance'"))
+        told: list[str] = []
+        store.on_fenced = told.append
+        with pytest.raises(Fenced):
+            await store.run(lambda c: c.execute("INSERT INTO inbound(key, at) VALUES('x', 1)"))
+        assert told and "generation 1" in told[0]
+        assert await store.read(lambda c: c.execute("SELECT COUNT(*) FROM inbound").fetchone()[0]) == 0
+    finally:
+        await store.close()
