@@ -62,11 +62,15 @@ def migrate(conn: sqlite3.Connection | pg.Connection) -> None:
 def _migrate(conn, run: Callable[[Any, str], Any], begin: str) -> None:
     run(conn, "CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
     for component, steps in COMPONENTS.items():
-        row = conn.execute("SELECT version FROM schema_version WHERE component=?", (component,)).fetchone()
-        have = row[0] if row else 0
-        for number, step in enumerate(steps[have:], start=have + 1):
+        for number, step in enumerate(steps, start=1):
             conn.execute(begin)
             try:
+                # read inside the write transaction: a second process migrating at the same moment
+                # waits here and then finds the step done, instead of applying it twice
+                row = conn.execute("SELECT version FROM schema_version WHERE component=?", (component,)).fetchone()
+                if row and row[0] >= number:
+                    conn.execute("COMMIT")
+                    continue
                 for statement in statements(step):
                     run(conn, statement)
                 conn.execute(
@@ -148,10 +152,10 @@ class Store:
             raise
         try:
             db.row_factory = sqlite3.Row
+            await db.execute("PRAGMA busy_timeout=5000")  # first: another process may be setting WAL up too
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=NORMAL")
             await db.execute("PRAGMA foreign_keys=ON")
-            await db.execute("PRAGMA busy_timeout=5000")
             await db.execute("PRAGMA secure_delete=ON")  # deleted personal data is overwritten, not left in free pages
             store = cls(db)
             await store._call(migrate)
