@@ -61,13 +61,13 @@ class Bot:
 
 async def start_bot(tmp_path: Path, fake: FakeSlack, *, http: bool = False, limits: Limits = FAST,
                     people: dict[str, str] | None = None, extra: list[Transport] = (), prefer: str = "slack",
-                    in_channels: bool = False, wait: bool = True, **settings) -> Bot:
+                    in_channels: bool = False, wait: bool = True, db: Path | str | None = None, **settings) -> Bot:
     if http:
         settings |= {"slack_signing_secret": SIGNING_SECRET, "slack_http_port": 0}
     else:
         settings |= {"slack_app_token": APP_TOKEN}
     settings = {"slack_bot_token": BOT_TOKEN, "slack_api_url": fake.api_url} | settings
-    s = make_settings(tmp_path / "saferbot.db", **settings)
+    s = make_settings(db or tmp_path / "saferbot.db", **settings)
     service = load_service(s.service_file)
     ids = SLACK_IDS if people is None else people
     bound = {k: p.model_copy(update={"slack": ids.get(k), "prefer": prefer}) for k, p in service.people.items()}
@@ -94,8 +94,8 @@ async def fake():
 
 
 @pytest.fixture
-async def bot(tmp_path, fake):
-    b = await start_bot(tmp_path, fake)
+async def bot(tmp_path, fake, db):  # db: every test with this fixture runs on SQLite and PostgreSQL
+    b = await start_bot(tmp_path, fake, db=db)
     yield b
     await b.engine.stop()
 

@@ -68,8 +68,9 @@ class Bot:
         return await self.engine.store.read(lambda c: [tuple(r) for r in c.execute(sql, args).fetchall()])
 
 
-async def start_bot(tmp_path: Path, fake: FakeTelegram, *, extra: list | None = None, **settings) -> Bot:
-    s = make_settings(tmp_path / "saferbot.db", telegram_token=fake.token, telegram_api_url=fake.url, **settings)
+async def start_bot(tmp_path: Path, fake: FakeTelegram, *, extra: list | None = None, db: Path | str | None = None,
+                    **settings) -> Bot:
+    s = make_settings(db or tmp_path / "saferbot.db", telegram_token=fake.token, telegram_api_url=fake.url, **settings)
     service = load_service(s.service_file)
     transport = TelegramTransport(s, poll_timeout=1, request_timeout=2)
     engine = Engine(s, load_book(s.codewords_file, service), service, clock=RunningClock(),
@@ -87,8 +88,8 @@ async def fake():
 
 
 @pytest.fixture
-async def bot(tmp_path, fake):
-    b = await start_bot(tmp_path, fake)
+async def bot(tmp_path, fake, db):  # db: every test with this fixture runs on SQLite and PostgreSQL
+    b = await start_bot(tmp_path, fake, db=db)
     yield b
     await b.engine.stop()
 
