@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="play a scripted codeword scenario with fast time").set_defaults(func=cmd_demo)
     sub.add_parser("check-config", help="validate codewords.yaml and the service file").set_defaults(
         func=cmd_check_config)
-    for module in (commands.people, commands.incidents, commands.invite, commands.privacy, commands.ops):
+    for module in (commands.people, commands.incidents, commands.invite, commands.privacy, commands.ops,
+                   commands.store, commands.status):
         module.register(sub)
     return parser
 

@@ -84,6 +84,10 @@ def check_config(s: Settings, r: Report):
 def check_store(s: Settings, r: Report) -> None:
     from .commands.ops import check_database, running
 
+    if s.on_postgres:
+        check_postgres(s, r)
+        check_files(s, r)
+        return
     db = Path(s.db).resolve()
     folder = db.parent
     if not folder.is_dir():
@@ -114,12 +118,60 @@ def check_store(s: Settings, r: Report) -> None:
               "free some space or move the database (SAFERBOT_DB) to a bigger disk")
     else:
         r.ok(f"disk: {free // (1024 * 1024)} MB free at {folder}")
+    check_files(s, r)
+
+
+def check_files(s: Settings, r: Report) -> None:
     try:
         from .files import files_dir
 
         r.ok(f"files: charts and exports go to {files_dir(s)} (private)")
     except OSError as e:
         r.fix(f"files: cannot use the files folder ({e})", "set SAFERBOT_FILES_DIR to a folder the bot's user owns")
+
+
+def check_postgres(s: Settings, r: Report) -> None:
+    """PostgreSQL: reach it, migrate it, prove the user may write (rolled back), and name the lease holder."""
+    from .commands.status import lease_line
+    from .commands.store import why, write_probe
+    from .store import StoreError, connect, pg
+    from .store.migrations import COMPONENTS
+
+    try:
+        conn = connect(s.db)  # also brings the schema up to date, as `saferbot run` would
+    except StoreError as e:
+        r.fix(f"store: cannot use PostgreSQL at {s.db_shown} ({why(e, s.db)})",
+              "check SAFERBOT_DB (host, port, database, user, password), that the server is running and accepts "
+              "this machine (listen_addresses, pg_hba.conf), and that the user may create tables in the database "
+              "or schema (GRANT CREATE ON SCHEMA ... TO the user)")
+        return
+    assert isinstance(conn, pg.Connection)
+    try:
+        version = conn.raw("SHOW server_version").fetchone()[0].split()[0]
+        parts = dict(conn.execute("SELECT component, version FROM schema_version").fetchall())
+        newer = [c for c, v in parts.items() if v > len(COMPONENTS.get(c, ()))]
+        if newer:
+            r.fix(f"store: the schema was written by a newer saferbot (parts: {', '.join(newer)})",
+                  "upgrade saferbot on this machine to the version the other instance runs")
+        else:
+            r.ok(f"store: PostgreSQL {version} at {s.db_shown}, schema up to date ({len(parts)} parts)")
+        try:
+            write_probe(conn)
+            r.ok("store: the user can write (a test row, rolled back)")
+        except StoreError as e:
+            r.fix(f"store: the user cannot write ({why(e, s.db)})",
+                  "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA <schema> TO <user>, and USAGE on "
+                  "its sequences; or connect as the user that owns the database")
+        active, text = lease_line(conn)
+        if active:
+            r.ok(f"store: saferbot is running ({text})")
+        else:
+            r.note(f"store: {text}")
+    except StoreError as e:
+        r.fix(f"store: PostgreSQL at {s.db_shown} failed a check ({why(e, s.db)})",
+              "check the server's log; run `saferbot doctor` again once it answers")
+    finally:
+        conn.close()
 
 
 def check_telegram(s: Settings, r: Report) -> None:

@@ -1,0 +1,118 @@
+"""`saferbot status`: one screen for the IT admin or duty manager: is it running, and is anything waiting.
+
+Read only: it never creates the database or its tables (a mistyped SAFERBOT_DB shows as
+"does not exist" rather than as a fresh empty store), and it asks the instance lock or the
+lease itself, as a second `saferbot run` would, so a stale pid file cannot mislead it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..settings import Settings
+from ..store import StoreError, pg
+from .ops import fail, running
+from .store import shown, why
+
+WIDTH = 18  # the label column
+wall_clock = time.time  # what "overdue" and "ago" are measured against (tests set a fixed moment)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="which instance is active, and what is open or waiting (read only)")
+    p.set_defaults(func=cmd_status)
+
+
+def line(label: str, text: str) -> None:
+    print(f"{label + ':':<{WIDTH}}{text}")
+
+
+def ago(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.1f} h ago"
+
+
+def when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+def lease_line(conn: pg.Connection) -> tuple[bool, str]:
+    """(an instance is active, what to say): the lease row, read in the database's own clock."""
+    from ..lease import NOW, describe
+
+    row = conn.raw(f"SELECT holder, generation, since, renewed_at, expires_at, {NOW} FROM lease"
+                   " WHERE name='active'").fetchone()
+    if row is None:
+        return False, "not running (no instance has held the lease yet)"
+    holder, generation, _, renewed_at, expires_at, now = row
+    if expires_at > now:
+        return True, describe(tuple(row[:5]), now)
+    return False, (f"not running: the lease is free (last held by {holder}, generation {generation}, "
+                   f"last renewed {ago(now - renewed_at)})")
+
+
+def counts(conn, now: float, active: bool) -> None:
+    one = lambda sql, *a: conn.execute(sql, a).fetchone()[0]  # noqa: E731
+    open_alerts = one("SELECT COUNT(*) FROM alerts WHERE status!='resolved'")
+    unacked = one("SELECT COUNT(*) FROM alerts WHERE status='open'")
+    line("open alerts", f"{open_alerts}" + (f" ({unacked} not yet acknowledged)" if open_alerts else ""))
+    line("lone working", f"{one('SELECT COUNT(*) FROM lone_sessions WHERE status=?', 'live')} live session(s)")
+    line("outbox", f"{one('SELECT COUNT(*) FROM outbox WHERE status IN (?, ?)', 'pending', 'sending')}"
+                   " message(s) waiting to be sent")
+    overdue = one("SELECT COUNT(*) FROM wakeups WHERE status='pending' AND due_at<?", now)
+    hint = ""
+    if overdue:
+        hint = (" (they fire as soon as saferbot starts)" if not active
+                else " (a running saferbot fires these within seconds: if this stays, run saferbot doctor)")
+    line("overdue wake-ups", f"{overdue}{hint}")
+    beat = conn.execute("SELECT at FROM heartbeat WHERE id=1").fetchone()
+    line("last heartbeat", f"{when(beat[0])} ({ago(now - beat[0])})" if beat else "none written yet")
+
+
+def status_sqlite(db: Path, now: float) -> int:
+    if not db.exists():
+        line("store", f"SQLite {db.resolve()} (does not exist yet: it is made when saferbot first starts)")
+        return 0
+    line("store", f"SQLite {db.resolve()} ({db.stat().st_size // 1024} KB)")
+    holder = running(db)
+    line("active", holder or "not running (nothing holds the instance lock)")
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        counts(conn, now, holder is not None)
+    finally:
+        conn.close()
+    return 0
+
+
+def status_postgres(url: str, now: float) -> int:
+    conn = pg.Connection(url)
+    try:
+        version = conn.raw("SHOW server_version").fetchone()[0]
+        line("store", f"{shown(url)} (server {version})")
+        if not conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()[0]:
+            line("active", "not running (no saferbot tables here yet: they are made when saferbot first starts)")
+            return 0
+        active, text = lease_line(conn)
+        line("active", text)
+        counts(conn, now, active)
+    finally:
+        conn.close()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    now = wall_clock()
+    try:
+        if settings.on_postgres:
+            return status_postgres(settings.db, now)
+        return status_sqlite(Path(settings.db), now)
+    except (*StoreError, OSError) as e:
+        return fail(f"cannot read the store {settings.db_shown} ({why(e, settings.db)}); "
+                    "run `saferbot doctor` for what to fix")
