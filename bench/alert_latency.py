@@ -13,18 +13,21 @@
 
     python bench/alert_latency.py --transport telegram            # 20, 50 and 200 at once
     python bench/alert_latency.py --transport slack -n 1000 --per-alert
+    python bench/alert_latency.py --transport telegram --db postgresql -n 50 --gap 0.25
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import re
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +42,7 @@ from bot.settings import Settings  # noqa: E402
 from bot.transports.memory import MemoryTransport  # noqa: E402
 
 CODEWORD = "Is Mr Brown in today?"
+PG_URL = os.environ.get("SAFERBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")  # as the tests
 FROM = re.compile(r"From: Person (\d+)")
 BOSS_TG, BOSS_SLACK = 99_999, "UBOSS"
 
@@ -142,7 +146,32 @@ async def _wait(watch: Watch, scan: Callable[[], None]) -> None:
     scan()
 
 
-async def run_telegram(n: int) -> tuple[dict[str, dict[int, float]], int]:
+@contextlib.contextmanager
+def database(db: str, pg_url: str) -> Iterator[str]:
+    """SAFERBOT_DB for one run: a temp SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
+    if db == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            yield str(Path(tmp) / "bench.db")
+        return
+    import uuid
+
+    import psycopg
+
+    from tests.pgtest import with_schema
+
+    name = "bench_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute(f"CREATE SCHEMA {name}")
+    try:
+        yield with_schema(pg_url, name)
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as c:
+            c.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+async def run_telegram(n: int, db: str = "sqlite", pg_url: str = PG_URL,
+                       gap: float = 0.0) -> tuple[dict[str, dict[int, float]], int]:
+    """n codewords (at once, or `gap` seconds apart) through the real Telegram transport; db: sqlite | postgresql."""
     from bot.transports.telegram import TelegramTransport
     from tests.fakes.telegram_api import FakeTelegram
 
@@ -154,9 +183,8 @@ async def run_telegram(n: int) -> tuple[dict[str, dict[int, float]], int]:
         fake.user(uid, name)
         fake.chats[uid] = {"id": uid, "type": "private", "first_name": name}
     watch = Watch(n)
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(db=Path(tmp) / "bench.db", telegram_token=fake.token, telegram_api_url=fake.url,
-                            _env_file=None)
+    with database(db, pg_url) as target:
+        settings = Settings(db=target, telegram_token=fake.token, telegram_api_url=fake.url, _env_file=None)
         transport = TelegramTransport(settings, poll_timeout=1, request_timeout=10)
         engine = Engine(settings, load_book(ROOT / "codewords.yaml", svc), svc, transports=[transport])
         await engine.start()
@@ -164,6 +192,8 @@ async def run_telegram(n: int) -> tuple[dict[str, dict[int, float]], int]:
         for i in range(n):
             watch.started[i] = time.monotonic()
             fake.say(fake.users[tg_id(i)], CODEWORD)
+            if gap:
+                await asyncio.sleep(gap)
         seen = 0
 
         def scan() -> None:
@@ -248,6 +278,10 @@ def main() -> None:
     parser.add_argument("-n", type=int, nargs="+", help="codewords sent at once (memory: 200; else 20 50 200)")
     parser.add_argument("--runs", type=int, default=None, help="runs per size (memory: 3; else 1)")
     parser.add_argument("--per-alert", action="store_true", help="print every alert's times")
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite",
+                        help="telegram: the store (postgresql: a fresh schema on --pg-url, dropped afterwards)")
+    parser.add_argument("--pg-url", default=PG_URL, help="PostgreSQL server for --db postgresql")
+    parser.add_argument("--gap", type=float, default=0.0, help="telegram: seconds between codewords (0: at once)")
     args = parser.parse_args()
     if args.transport == "memory":
         sizes, runs = args.n or [200], args.runs or 3
@@ -260,11 +294,14 @@ def main() -> None:
                           f"{pct(values, 99):7.1f}  max {max(values):7.1f}")
         print("target: p99 <= 100 ms for the first outgoing message")
         return
-    run = run_telegram if args.transport == "telegram" else run_slack
-    print(f"through the real {args.transport} transport against the fake platform with its rate limits")
+    print(f"through the real {args.transport} transport against the fake platform with its rate limits"
+          + (f"; store {args.db}" if args.transport == "telegram" else ""))
     for n in args.n or [20, 50, 200]:
         for _ in range(args.runs or 1):
-            results, limited = asyncio.run(run(n))
+            if args.transport == "telegram":
+                results, limited = asyncio.run(run_telegram(n, args.db, args.pg_url, args.gap))
+            else:
+                results, limited = asyncio.run(run_slack(n))
             report(n, results, limited, args.per_alert or n <= 20)
     print("\nBS 8484 (alarm receiving centres): 80% within 10 s, 98.5% within 40 s")
 

@@ -70,6 +70,7 @@ async def serve(settings: Settings, console: bool, book, service) -> int:
     from .engine import Engine
     from .health import Health, standby_endpoint
     from .instance import guard_for as _guard
+    from .store import Fenced
     from .transports import build
 
     stop = asyncio.Event()
@@ -78,6 +79,11 @@ async def serve(settings: Settings, console: bool, book, service) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
 
+    # build everything slow that needs no lease before taking it: importing and setting up the
+    # platforms' clients blocks this event loop (about 0.7 s for Telegram alone), and the lease is
+    # renewed on this loop, so a process that took the lease first could let it lapse while still
+    # starting and be fenced by a standby that took it meanwhile. Building opens no connection.
+    engine = Engine(settings, book, service, transports=build(settings, console=console))
     try:
         guard = await _guard(settings)
     except Exception as e:
@@ -96,7 +102,6 @@ async def serve(settings: Settings, console: bool, book, service) -> int:
         finally:
             await standby_health.stop()
         log.warning("the active process stopped: this standby takes over now")
-    engine = Engine(settings, book, service, transports=build(settings, console=console))
     engine.fence = guard.generation
     health = Health(engine, settings)
     try:
@@ -107,6 +112,8 @@ async def serve(settings: Settings, console: bool, book, service) -> int:
                 engine.store.on_fenced = guard.give_up  # a refused write: stop at once, as a lost renewal does
             await health.start()
         except Exception as e:
+            if isinstance(e, Fenced):  # the lease passed on while starting: said as a lost lease, not a crash
+                guard.give_up(str(e))
             if guard.lost.is_set():
                 raise Fatal(f"{guard.why}; exiting so this process restarts as a standby") from e
             raise Fatal(explain(e, settings)) from e
@@ -151,8 +158,16 @@ async def _first(work, stop_wait) -> bool:
 
 
 async def _bounded_stop(engine, health) -> None:
+    from .store import Fenced
+
     try:
         await asyncio.wait_for(_stop_all(engine, health), STOP_BUDGET)
+    except Fenced:
+        # the lease has passed on: the store refuses the last delivery results, as it should. The rows
+        # stay claimed; the active instance sends them again, marked as possible repeats.
+        log.warning("the last delivery results were not recorded (the lease has passed to another instance)")
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(engine.store.close(), 2)
     except (TimeoutError, Exception) as e:
         log.error("saferbot did not stop cleanly within %.0f s (%s); exiting anyway, unsent messages stay "
                   "in the store", STOP_BUDGET, type(e).__name__)

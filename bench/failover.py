@@ -1,0 +1,105 @@
+"""Two instances on PostgreSQL: takeover time after kill -9, and alert latency beside SQLite.
+
+(a) takeover: two `saferbot run` processes on a fresh PostgreSQL schema with the fake Telegram;
+    while codeword ladders climb, lone-working sessions run out and a lockdown roll call waits
+    (tests/failover_kit.py), the active process is killed with -9 at N random points (a fresh
+    standby started each time). Takeover = from the kill to the new active instance's first
+    getUpdates on the fake Telegram: when it hears people again and sends what fell due meanwhile.
+    p50 / p99 / max at the default lease (SAFERBOT_LEASE_TTL=5; target p99 <= 10 s), how late the
+    escalation steps went out, and the audit of the run (nothing lost, nothing sent twice unmarked).
+(b) alert latency, codeword to the wire: the real Telegram transport against the fake Telegram
+    (bench/alert_latency.py), codewords `--gap` seconds apart from different people, on SQLite and
+    on PostgreSQL: time until the sender's cover reply and the duty manager's card are received
+    (sendMessage). p50 / p99 each, and PostgreSQL's p99 as a multiple of SQLite's (target <= 2x).
+
+    python bench/failover.py                      # 20 kills at ttl 5, then 50 codewords on each store
+    python bench/failover.py --kills 5 --ttl 1 --skip-latency
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.alert_latency import PG_URL, pct, run_telegram  # noqa: E402
+from tests import failover_kit as kit  # noqa: E402
+
+
+async def takeovers(kills: int, ttl: float | None, seed: int, pg_url: str) -> None:
+    from bench.alert_latency import database
+
+    wire = kit.Wire()
+    await wire.start()
+    with tempfile.TemporaryDirectory() as tmp, database("postgresql", pg_url) as url:
+        cluster = kit.Cluster(Path(tmp), wire, url, ttl=ttl)
+        try:
+            began = time.monotonic()
+            took = await kit.run(cluster, kills, seed, log=lambda line: print("  " + line, flush=True))
+            await kit.until(lambda: kit.settled(cluster), "every ladder ending", timeout=120)
+            cluster.kill_all()
+            seconds = [t.seconds for t in took]
+            print(f"\n(a) takeover after kill -9 of the active instance, lease ttl {ttl or 5:g} s, seed {seed},"
+                  f" {time.monotonic() - began:.0f} s in all")
+            print(f"  kill -9 -> new active instance polling:  {kit.summary(seconds)}"
+                  f"   target p99 <= 10 s: {'met' if pct(seconds, 99) <= 10 else 'MISSED'}")
+            print(f"  escalation steps after their wait was up: {kit.summary(kit.lateness(cluster))}")
+            rows, doubt = cluster.query("SELECT COUNT(*), SUM(in_doubt) FROM outbox WHERE card IS NOT NULL"
+                                        " AND kind='send'")[0]
+            print(f"  cards queued {rows}, of them sent again marked REPEAT (claimed at a kill) {doubt}")
+            problems = kit.audit(cluster)
+            print(f"  audit (lost, doubled unmarked, skipped, early, missed check-ins): "
+                  f"{'nothing wrong' if not problems else f'{len(problems)} PROBLEMS'}")
+            for p in problems:
+                print("   ", p)
+        finally:
+            cluster.kill_all()
+            await wire.stop()
+
+
+def latency(n: int, gap: float, pg_url: str) -> None:
+    print(f"\n(b) alert latency, codeword to the wire: {n} codewords {gap:g} s apart, real Telegram transport,"
+          " fake Telegram; seconds")
+    p99s: dict[tuple[str, str], float] = {}
+    for db in ("sqlite", "postgresql"):
+        results, _ = asyncio.run(run_telegram(n, db, pg_url, gap))
+        for label, times in results.items():
+            values = list(times.values())
+            p99s[(db, label)] = pct(values, 99)
+            missing = f"  NOT ARRIVED {n - len(values)}" if len(values) < n else ""
+            print(f"  {db:<10} {label:<22} p50 {pct(values, 50) * 1000:7.1f} ms  p99 {pct(values, 99) * 1000:7.1f}"
+                  f" ms  max {max(values) * 1000:7.1f} ms{missing}")
+    for label in ("sender's cover reply", "duty manager's card"):
+        ratio = p99s[("postgresql", label)] / p99s[("sqlite", label)]
+        print(f"  p99 PostgreSQL / SQLite, {label:<22} {ratio:4.2f}x   target <= 2x: "
+              f"{'met' if ratio <= 2 else 'MISSED'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kills", type=int, default=20, help="kill -9s of the active instance (default 20)")
+    parser.add_argument("--ttl", type=float, default=None, help="SAFERBOT_LEASE_TTL (default: the bot's, 5 s)")
+    parser.add_argument("--seed", type=int, default=None, help="where the kills fall (default: random, printed)")
+    parser.add_argument("-n", type=int, default=50, help="codewords for the latency run (default 50)")
+    parser.add_argument("--gap", type=float, default=0.25, help="seconds between codewords (default 0.25)")
+    parser.add_argument("--pg-url", default=PG_URL, help="PostgreSQL server (a schema is made and dropped)")
+    parser.add_argument("--skip-takeover", action="store_true")
+    parser.add_argument("--skip-latency", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_takeover:
+        seed = args.seed if args.seed is not None else random.randrange(10**6)
+        print(f"(a) {args.kills} kills, seed {seed}", flush=True)
+        asyncio.run(takeovers(args.kills, args.ttl, seed, args.pg_url))
+    if not args.skip_latency:
+        latency(args.n, args.gap, args.pg_url)
+
+
+if __name__ == "__main__":
+    main()
