@@ -97,7 +97,8 @@ async def bot(tmp_path, fake, db):  # db: every test with this fixture runs on S
 async def on_shift(bot: Bot, key: str) -> None:
     now = bot.engine.clock.now()
     await bot.engine.store.run(lambda c: c.execute(
-        "INSERT OR REPLACE INTO shifts(person, on_shift, since) VALUES(?,1,?)", (key, now)))
+        "INSERT INTO shifts(person, on_shift, since) VALUES(?,1,?)"
+        " ON CONFLICT(person) DO UPDATE SET on_shift=1, since=excluded.since", (key, now)))
 
 
 def only(items: list):
@@ -179,7 +180,7 @@ async def test_admin_invites_in_chat_and_hears_when_they_register(bot, fake):
 async def test_invite_from_the_command_line_prints_a_working_link(bot, fake, tmp_path, monkeypatch, capsys):
     from bot.cli import main
 
-    monkeypatch.setenv("SAFERBOT_DB", str(tmp_path / "saferbot.db"))
+    monkeypatch.setenv("SAFERBOT_DB", bot.engine.settings.db)  # the running bot's own store
     monkeypatch.setenv("SAFERBOT_SERVICE_FILE", str(Path(__file__).parent.parent / "config/service.example.yaml"))
     assert await asyncio.to_thread(main, ["invite", "erin"]) == 0
     out = capsys.readouterr().out
