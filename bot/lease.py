@@ -9,6 +9,8 @@ and an expiry in the database's own clock, so the machines' clocks never matter:
   to the generation (kill -9, a crash, a cut network: takeover within ttl + a start-up);
 - every write transaction checks the generation it was given (bot.store.pg, fencing), so
   a holder that lost the lease can no longer claim or change a row, even in a partition;
+  and a takeover first ends any write the old holder began before its lease ran out, so
+  not even a transaction that stalled across the expiry can commit afterwards;
 - a holder that cannot renew for 2/3 of the ttl stops sending on its own, before any
   standby may take over, and exits so its service manager restarts it as a standby;
 - a clean stop hands the lease back at once (expiry 0).
@@ -27,6 +29,8 @@ from datetime import UTC, datetime
 
 import psycopg
 
+from .store.pg import WRITE_LOCK
+
 log = logging.getLogger(__name__)
 
 STANDBY_POLL = 0.5  # seconds between a standby's looks at the lease
@@ -39,6 +43,13 @@ ON CONFLICT (name) DO UPDATE SET holder=excluded.holder, generation=lease.genera
 WHERE lease.expires_at < excluded.since
 RETURNING generation
 """
+END_OLD_WRITER = """
+SELECT pg_terminate_backend(pid) FROM pg_locks
+WHERE locktype='advisory' AND granted AND classid=(%(lock)s::bigint >> 32)::oid
+  AND objid=(%(lock)s::bigint & 4294967295)::oid AND objsubid=1 AND pid<>pg_backend_pid()
+  AND database=(SELECT oid FROM pg_database WHERE datname=current_database())
+  AND EXISTS (SELECT 1 FROM lease WHERE name='active' AND expires_at < {now})
+""".replace("{now}", NOW)
 RENEW = f"""
 UPDATE lease SET renewed_at=now.t, expires_at=now.t + %(ttl)s FROM (SELECT {NOW} AS t) now
 WHERE name='active' AND generation=%(generation)s AND holder=%(holder)s RETURNING generation
@@ -51,8 +62,12 @@ def describe(row: tuple | None, now: float) -> str:
         return "no instance has been active yet"
     holder, generation, since, renewed_at, expires_at = row
     started = datetime.fromtimestamp(since, UTC).isoformat(timespec="seconds")
-    state = (f"renewed {now - renewed_at:.1f} s ago" if expires_at > now
-             else f"EXPIRED {now - expires_at:.1f} s ago: a standby takes over")
+    if expires_at > now:
+        state = f"renewed {now - renewed_at:.1f} s ago"
+    elif expires_at <= 0:
+        state = "stopped cleanly: the lease is free"
+    else:
+        state = f"EXPIRED {now - expires_at:.1f} s ago: a standby takes over"
     return f"{holder} (generation {generation}) active since {started}, {state}"
 
 
@@ -85,8 +100,18 @@ class Lease:
 
     async def try_acquire(self) -> bool:
         conn = await self._connection()
-        cur = await conn.execute(ACQUIRE, {"holder": self.holder, "ttl": self.ttl})
-        row = await cur.fetchone()
+        cur = await conn.execute(f"SELECT expires_at < {NOW} FROM lease WHERE name='active'")
+        free = await cur.fetchone()
+        if free is not None and not free[0]:
+            return False  # held and fresh: the usual answer to a standby's look, without any lock
+        async with conn.transaction():
+            # No fencing gap: a write the old holder began before its lease ran out (and then stalled)
+            # still holds the write lock. End that session, so its transaction rolls back, and take the
+            # write lock ourselves before the lease changes hands: no old write can commit after this.
+            await conn.execute(END_OLD_WRITER, {"lock": WRITE_LOCK})
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            cur = await conn.execute(ACQUIRE, {"holder": self.holder, "ttl": self.ttl})
+            row = await cur.fetchone()
         if row is None:
             return False
         self.generation = int(row[0])

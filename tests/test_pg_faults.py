@@ -58,3 +58,29 @@ async def test_a_store_whose_lease_passed_on_refuses_every_write(schema):
         assert await store.read(lambda c: c.execute("SELECT COUNT(*) FROM inbound").fetchone()[0]) == 0
     finally:
         await store.close()
+
+
+async def test_a_takeover_ends_a_write_the_old_holder_began_before_it(schema):
+    """Fencing has no gap: a write transaction the old holder began before its lease ran out (then
+    stalled: a GC pause, a frozen VM) can never commit after a standby has taken over."""
+    from bot.lease import Lease
+    from bot.store import pg
+
+    await (await Store.open(schema.url)).close()  # the schema, with its lease table
+    old = pg.Connection(schema.url)
+    try:
+        old.fence = 1
+        schema.query("INSERT INTO lease(name, holder, generation, since, renewed_at, expires_at)"
+                      " VALUES('active', 'old', 1, 0, 0, 1)")  # generation 1, long expired
+        old.begin()  # the fence check passes: generation 1 is still in the row
+        old.execute("INSERT INTO inbound(key, at) VALUES('telegram:stale', 0)")
+        standby = Lease(schema.url, ttl=5)
+        try:
+            assert await standby.try_acquire() and standby.generation == 2
+        finally:
+            await standby.release()
+        with pytest.raises(psycopg.Error):
+            old.raw("COMMIT")  # the old holder's transaction was ended by the takeover
+    finally:
+        old.close()
+    assert schema.query("SELECT COUNT(*) FROM inbound") == [(0,)]
