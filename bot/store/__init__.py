@@ -146,9 +146,10 @@ class Store:
         try:
             db = await pending
         except BaseException:
-            stopped = pending.stop()  # its thread outlives a failed open: end it while the loop still runs
-            if stopped is not None:
-                await stopped
+            # aiosqlite has told its thread to stop; wait for it while this loop still runs, or the
+            # thread's last callback lands on a closed loop and prints a traceback on exit
+            await asyncio.to_thread(pending._thread.join, 2)
+            await asyncio.sleep(0)
             raise
         try:
             db.row_factory = sqlite3.Row
