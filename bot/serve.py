@@ -132,6 +132,9 @@ async def serve(settings: Settings, console: bool, book, service) -> int:
             systemd.notify("STOPPING=1")
             await systemd.stop_watchdog(watchdog)
         if guard.lost.is_set():
+            if engine.outbox is not None:  # not one more send, before the platforms are disconnected
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(engine.outbox.stop(), 2)
             raise Fatal(f"{guard.why}; exiting so this process restarts as a standby (another instance is active)")
         fatal = [t.fatal for t in engine.transports.values() if getattr(t, "fatal", "")]
         if fatal:
