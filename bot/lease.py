@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from .store.pg import WRITE_LOCK
+from .store.pg import TAKE_WRITE_LOCK, WRITE_LOCK
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,8 @@ RETURNING generation
 """
 END_OLD_WRITER = """
 SELECT pg_terminate_backend(pid) FROM pg_locks
-WHERE locktype='advisory' AND granted AND classid=(%(lock)s::bigint >> 32)::oid
-  AND objid=(%(lock)s::bigint & 4294967295)::oid AND objsubid=1 AND pid<>pg_backend_pid()
+WHERE locktype='advisory' AND granted AND classid=%(lock)s::oid
+  AND objid=hashtext(current_schema())::oid AND objsubid=2 AND pid<>pg_backend_pid()
   AND database=(SELECT oid FROM pg_database WHERE datname=current_database())
   AND EXISTS (SELECT 1 FROM lease WHERE name='active' AND expires_at < {now})
 """.replace("{now}", NOW)
@@ -109,7 +109,7 @@ class Lease:
             # still holds the write lock. End that session, so its transaction rolls back, and take the
             # write lock ourselves before the lease changes hands: no old write can commit after this.
             await conn.execute(END_OLD_WRITER, {"lock": WRITE_LOCK})
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            await conn.execute(f"SELECT {TAKE_WRITE_LOCK}")
             cur = await conn.execute(ACQUIRE, {"holder": self.holder, "ttl": self.ttl})
             row = await cur.fetchone()
         if row is None:

@@ -25,7 +25,7 @@ import time
 import psycopg
 import pytest
 
-from bot.store.pg import WRITE_LOCK
+from bot.store.pg import TAKE_WRITE_LOCK
 from tests import failover_kit as kit
 from tests.pgtest import Schema
 from tests.test_intake_confirmed import until
@@ -88,7 +88,7 @@ async def serving(cluster: kit.Cluster):
 def take_lease(url: str) -> None:
     """What a partition looks like from the old holder: another instance took the lease meanwhile."""
     with psycopg.connect(url, autocommit=True) as c, c.transaction():
-        c.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))  # as a takeover does: no old write in flight
+        c.execute(f"SELECT {TAKE_WRITE_LOCK}")  # as a takeover does: no old write in flight
         c.execute("UPDATE lease SET generation=generation+1, holder='someone else',"
                   " expires_at=extract(epoch from clock_timestamp()) + 600")
 

@@ -49,12 +49,12 @@ def statements(script: str) -> list[str]:
 
 def migrate(conn: sqlite3.Connection | pg.Connection) -> None:
     if isinstance(conn, pg.Connection):
-        conn.raw("SELECT pg_advisory_lock(%s)", (pg.MIGRATE_LOCK,))  # a second instance waits, then finds it done
+        conn.raw("SELECT pg_advisory_lock(%s, hashtext(current_schema()))", (pg.MIGRATE_LOCK,))  # a second instance waits, then finds it done
         try:
             _migrate(conn, lambda c, st: c.raw(dialect.ddl(st)), "BEGIN")
         finally:
             conn.forget_keys()
-            conn.raw("SELECT pg_advisory_unlock(%s)", (pg.MIGRATE_LOCK,))
+            conn.raw("SELECT pg_advisory_unlock(%s, hashtext(current_schema()))", (pg.MIGRATE_LOCK,))
     else:
         _migrate(conn, lambda c, st: c.execute(st), "BEGIN IMMEDIATE")
 

@@ -24,8 +24,11 @@ from psycopg.adapt import Dumper, Loader
 
 from . import dialect
 
-WRITE_LOCK = 0x5AFE_0001  # pg_advisory_xact_lock key: one writer at a time, as SQLite's BEGIN IMMEDIATE
-MIGRATE_LOCK = 0x5AFE_0002  # two instances starting at once migrate one after the other
+# Advisory locks are per database, so their second key is the schema: two deployments in two schemas
+# of one database never wait for (or fence) each other.
+WRITE_LOCK = 0x5AFE  # one writer at a time, as SQLite's BEGIN IMMEDIATE
+MIGRATE_LOCK = 0x5AFF  # two instances starting at once migrate one after the other
+TAKE_WRITE_LOCK = f"pg_advisory_xact_lock({WRITE_LOCK}, hashtext(current_schema()))"
 
 
 class Fenced(Exception):
@@ -166,8 +169,7 @@ class Connection:
         the transaction, so a stale holder can never claim or change a row (fencing).
         """
         self.raw("BEGIN")
-        row = self.raw("SELECT pg_advisory_xact_lock(%s), (SELECT generation FROM lease WHERE name='active')",
-                       (WRITE_LOCK,)).fetchone()
+        row = self.raw(f"SELECT {TAKE_WRITE_LOCK}, (SELECT generation FROM lease WHERE name='active')").fetchone()
         if self.fence is not None and (row is None or row[1] != self.fence):
             self.raw("ROLLBACK")
             raise Fenced(f"this instance's lease (generation {self.fence}) has passed to another instance"
