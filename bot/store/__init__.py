@@ -153,8 +153,8 @@ class Store:
             raise
         try:
             db.row_factory = sqlite3.Row
-            await db.execute("PRAGMA busy_timeout=5000")  # first: another process may be setting WAL up too
-            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA busy_timeout=5000")
+            await _wal(db)
             await db.execute("PRAGMA synchronous=NORMAL")
             await db.execute("PRAGMA foreign_keys=ON")
             await db.execute("PRAGMA secure_delete=ON")  # deleted personal data is overwritten, not left in free pages
@@ -179,6 +179,19 @@ class Store:
 
     async def close(self) -> None:
         await self._db.close()
+
+
+async def _wal(db: aiosqlite.Connection) -> None:
+    """Switch to WAL. Two processes opening a new file at once: SQLite answers 'database is locked'
+    at once here (its busy timeout does not cover a journal-mode change), so try again for 5 s."""
+    for attempt in range(100):
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or attempt == 99:
+                raise
+            await asyncio.sleep(0.05)
 
 
 class PgStore(Store):
