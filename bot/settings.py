@@ -8,6 +8,13 @@ from pathlib import Path
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+PASSWORD = re.compile(r"(://[^:/@]+):([^@]*)@")  # the password in postgresql://user:password@host/db
+
+
+def hide_password(url: str) -> str:
+    """A store URL for logs and messages: its password is never shown."""
+    return PASSWORD.sub(r"\1:***@", url)
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SAFERBOT_", env_file=".env", extra="ignore")
@@ -20,7 +27,7 @@ class Settings(BaseSettings):
     @property
     def db_shown(self) -> str:
         """SAFERBOT_DB for logs and messages: a password in a URL is never shown."""
-        return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", self.db)
+        return hide_password(self.db)
 
     @property
     def on_postgres(self) -> bool:

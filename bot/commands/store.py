@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import re
 import socket
 import sqlite3
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..instance import InstanceLock
-from ..settings import Settings
+from ..settings import PASSWORD, Settings, hide_password
 from ..store import StoreError, columns, connect, is_url, pg, transaction
 from ..store.migrations import COMPONENTS
 from .ops import fail
@@ -50,13 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_migrate_store)
 
 
-PASSWORD = re.compile(r"(://[^:/@]+):([^@]*)@")  # as Settings.db_shown
-
-
 def shown(target: str) -> str:
     """A store for people to read: the engine's name, and a URL's password never shown."""
     if is_url(target):
-        return "PostgreSQL " + PASSWORD.sub(r"\1:***@", target)
+        return "PostgreSQL " + hide_password(target)
     return f"SQLite {Path(target).resolve()}"
 
 
@@ -67,7 +63,7 @@ def why(error: BaseException, *urls: str) -> str:
         m = PASSWORD.search(url)
         if m and m.group(2):
             text = text.replace(m.group(2), "***")
-    return f"{type(error).__name__}: " + PASSWORD.sub(r"\1:***@", text)
+    return f"{type(error).__name__}: " + hide_password(text)
 
 
 def same_store(a: str, b: str) -> bool:
