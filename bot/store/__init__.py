@@ -128,8 +128,6 @@ def transaction(conn: sqlite3.Connection | pg.Connection, fn: Callable[..., T], 
 
 
 class Store:
-    dialect = "sqlite"
-
     def __init__(self, db: aiosqlite.Connection):
         self._db = db
 
@@ -196,8 +194,6 @@ async def _wal(db: aiosqlite.Connection) -> None:
 
 class PgStore(Store):
     """The same store on PostgreSQL: one connection on one worker thread, reconnected if it drops."""
-
-    dialect = "postgresql"
 
     def __init__(self, url: str, conn: pg.Connection, worker: ThreadPoolExecutor, fence: int | None):
         self.url = url
