@@ -70,6 +70,7 @@ async def serve(settings: Settings, console: bool, book, service) -> int:
     from .engine import Engine
     from .health import Health, standby_endpoint
     from .instance import guard_for as _guard
+    from .relay import StandbyRelay
     from .store import Fenced
     from .transports import build
 
@@ -96,10 +97,14 @@ async def serve(settings: Settings, console: bool, book, service) -> int:
         log.warning("saferbot is already running on %s (%s); this process waits as a standby, sends nothing, "
                     "and takes over if that one stops", guard.where, running)
         standby_health = await standby_endpoint(settings, guard.current)
+        relayed = StandbyRelay(settings)  # webhooks that reach this standby are stored for the active one
+        if settings.on_postgres:
+            await relayed.start()
         try:
             if not await _first(guard.wait(), stop.wait()):
                 return 0
         finally:
+            await relayed.stop()
             await standby_health.stop()
         log.warning("the active process stopped: this standby takes over now")
     engine.fence = guard.generation

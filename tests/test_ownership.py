@@ -6,10 +6,11 @@ import re
 
 from tests.conftest import ROOT
 
-CORE = ("inbound", "wakeups", "cards", "outbox", "alerts", "alert_events", "alert_recipients", "heartbeat", "outages", "lease")
+CORE = ("inbound", "wakeups", "cards", "outbox", "alerts", "alert_events", "alert_recipients", "heartbeat", "outages",
+        "lease", "relay")
 OWNERS = {  # capability -> (its modules, its tables)
     "core": (("bot/unit.py", "bot/engine.py", "bot/outbox.py", "bot/escalation.py", "bot/health.py", "bot/lease.py",
-              "bot/outage.py"), CORE),
+              "bot/relay.py", "bot/outage.py"), CORE),
     "privacy": (("handlers/leavers.py", "handlers/privacy.py", "handlers/retention.py"), ("people_retired",)),
     "backup": (("handlers/backup.py",), ("backup_requests", "backup_answers")),
     "codeword": (("handlers/codeword.py",), ("stranger_codewords",)),

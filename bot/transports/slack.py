@@ -39,10 +39,11 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from .. import forms
+from .. import forms, relay
 from ..messages import Button, Delivery, Inbound
 from ..model import Person, Priority
 from ..settings import Settings
@@ -132,6 +133,8 @@ class SlackTransport(Transport):
             sockets = getattr(server, "sockets", None) or []
             self.http_port = sockets[0].getsockname()[1] if sockets else self.settings.slack_http_port
             log.info("Slack: HTTP mode, serving %s on %s:%s", HTTP_PATH, self.http_host, self.http_port)
+            if self.settings.on_postgres:  # requests a standby stored for us (bot/relay.py)
+                self._spawn(relay.drain(engine.store, "slack", self._relayed), "taking relayed requests")
 
     async def _connect_socket(self) -> None:
         assert self.socket is not None
@@ -164,6 +167,15 @@ class SlackTransport(Transport):
 
     async def _http(self, request: web.Request) -> web.Response:
         return await to_aiohttp_response(await self.app.async_dispatch(await to_bolt_request(request)))
+
+    async def _relayed(self, body: str, headers: dict[str, str]) -> bool:
+        """A request a standby stored: dispatched as if it came now; False if it was not stored."""
+        response = await self.app.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
+        if response.status >= 500:
+            return False
+        if response.status >= 400:  # e.g. older than Slack's 5 minute signature window: Slack has retried it
+            log.warning("a relayed Slack request was refused (%s); dropped", response.status)
+        return True
 
     # --- addressing --------------------------------------------------------------
     def address(self, person: Person) -> tuple[str, str] | None:

@@ -49,6 +49,7 @@ from telegram.error import RetryAfter as TgRetryAfter  # noqa: E402
 from telegram.ext import Application  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
+from .. import relay  # noqa: E402
 from ..messages import Button, Delivery, Inbound  # noqa: E402
 from ..model import Person  # noqa: E402
 from ..settings import Settings  # noqa: E402
@@ -136,6 +137,7 @@ class TelegramTransport(TelegramIntake, Transport):
         self._tasks: set[asyncio.Task] = set()
         self._socket: socket.socket | None = None
         self._webhook: web.AppRunner | None = None
+        self._relay: asyncio.Task | None = None
         self._poller: asyncio.Task | None = None
         self._offset: int | None = None  # next update id to ask for: everything before it is stored
         self._confirmed: int | None = None  # the offset Telegram has last been sent
@@ -189,6 +191,8 @@ class TelegramTransport(TelegramIntake, Transport):
             await self.app.bot.set_webhook(s.telegram_webhook_url, allowed_updates=ALLOWED_UPDATES,
                                            secret_token=s.telegram_webhook_secret.get_secret_value())
             self.mode = "webhook"
+            if s.on_postgres and (self._relay is None or self._relay.done()):  # webhooks a standby stored
+                self._relay = self._spawn(relay.drain(self.engine.store, "telegram", self._relayed))
         else:
             await self.app.bot.delete_webhook()  # getUpdates is refused while a webhook is set
             if self._poller is None or self._poller.done():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import socket
 from typing import TYPE_CHECKING
@@ -125,3 +126,19 @@ class TelegramIntake:
             return web.Response(status=500)
         return web.Response()
 
+    async def _relayed(self: TelegramTransport, body: str, headers: dict[str, str]) -> bool:
+        """An update a standby stored (bot/relay.py): stored and handled here; False if it was not stored."""
+        try:
+            update = Update.de_json(json.loads(body), self.app.bot)
+        except Exception:
+            log.warning("a relayed Telegram update could not be read; dropped")
+            return True
+        if update is None:
+            return True
+        try:
+            await self._on_update(update)
+        except Exception as e:
+            log.warning("relayed Telegram update %s not stored (%s); it is tried again", update.update_id,
+                        e or type(e).__name__)
+            return False
+        return True

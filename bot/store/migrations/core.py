@@ -126,4 +126,14 @@ STEPS = [
         expires_at REAL NOT NULL       -- a standby takes over once the database's clock passes this
     );
     """,
+    """
+    CREATE TABLE relay (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,      -- platform:event id: a retry that reaches another instance is stored once
+        platform TEXT NOT NULL,
+        body TEXT NOT NULL,            -- the webhook request as it came to a standby (bot/relay.py)
+        headers TEXT NOT NULL DEFAULT '{}',
+        at REAL NOT NULL
+    );
+    """,
 ]

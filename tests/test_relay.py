@@ -1,0 +1,113 @@
+"""Webhooks that reach a standby (PostgreSQL, two instances behind a load balancer).
+
+The active instance runs the real Telegram (webhook mode) or Slack (HTTP mode) transport
+against the fake servers; the standby is bot.relay.StandbyRelay on its own port, on the
+same PostgreSQL schema. An event posted to the standby is checked, stored, answered 200,
+and then handled by the active instance exactly once, also when the platform's retry of
+it reaches the active instance as well.
+"""
+
+from __future__ import annotations
+
+import time
+
+import aiohttp
+import pytest
+
+from bot.relay import StandbyRelay
+from tests.conftest import make_settings
+from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, post_signed
+from tests.pgtest import Schema
+from tests.test_slack import ALICE as SL_ALICE
+from tests.test_slack import BOB as SL_BOB
+from tests.test_slack import fake as slack_fake  # noqa: F401  (fixture)
+from tests.test_slack import start_bot as start_slack
+from tests.test_slack import texts
+from tests.test_telegram import ALICE, COVER, free_port
+from tests.test_telegram import fake as telegram_fake  # noqa: F401  (fixture)
+from tests.test_telegram import start_bot as start_telegram
+
+CODEWORD = "Is Mr Brown in today?"
+SECRET = "s3cret-token"
+
+
+@pytest.fixture
+def schema():
+    s = Schema()
+    yield s
+    s.drop()
+
+
+async def until(predicate, what: str, timeout: float = 5.0):
+    import asyncio
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if value := predicate():
+            return value
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{what} did not happen")
+
+
+async def test_a_telegram_update_that_reaches_the_standby_is_handled_once_by_the_active(tmp_path, schema,
+                                                                                      telegram_fake):  # noqa: F811
+    fake = telegram_fake
+    active_port, standby_port = free_port(), free_port()
+    hook = {"telegram_webhook_secret": SECRET, "telegram_webhook_listen": "127.0.0.1"}
+    active = await start_telegram(tmp_path, fake, db=schema.url, telegram_webhook_url=f"http://127.0.0.1:{active_port}/hook",
+                                  telegram_webhook_port=active_port, **hook)
+    standby = StandbyRelay(make_settings(schema.url, telegram_token=fake.token, telegram_api_url=fake.url,
+                                         telegram_webhook_url=f"http://127.0.0.1:{standby_port}/hook",
+                                         telegram_webhook_port=standby_port, **hook))
+    await standby.start()
+    try:
+        alice = await active.register("alice", ALICE, "Alice")
+        update = {"update_id": 9001, "message": {"message_id": 77, "date": int(time.time()), "from": alice,
+                                                 "chat": {"id": ALICE, "type": "private"}, "text": CODEWORD}}
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"http://127.0.0.1:{standby_port}/hook", json=update,
+                                 headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}) as r:
+                assert r.status == 403  # checked as the active instance would: a forgery is not stored
+            assert schema.query("SELECT COUNT(*) FROM relay") == [(0,)]
+            async with http.post(f"http://127.0.0.1:{standby_port}/hook", json=update,
+                                 headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as r:
+                assert r.status == 200
+            await until(lambda: COVER in fake.texts(ALICE), "the cover reply from the active instance")
+            # Telegram's retry of the same update reaches the active instance itself: handled once
+            async with http.post(f"http://127.0.0.1:{active_port}/hook", json=update,
+                                 headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as r:
+                assert r.status == 200
+        await until(lambda: schema.query("SELECT COUNT(*) FROM relay") == [(0,)], "the relay row being taken")
+        await active.engine.settle(3)
+        assert fake.texts(ALICE).count(COVER) == 1
+        assert len(await active.query("SELECT id FROM alerts")) == 1
+    finally:
+        await standby.stop()
+        await active.engine.stop()
+
+
+async def test_a_slack_event_that_reaches_the_standby_is_handled_once_by_the_active(tmp_path, schema,
+                                                                                  slack_fake):  # noqa: F811
+    fake = slack_fake
+    active = await start_slack(tmp_path, fake, http=True, db=schema.url)
+    standby_port = free_port()
+    standby = StandbyRelay(make_settings(schema.url, slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
+                                         slack_http_listen="127.0.0.1", slack_http_port=standby_port))
+    await standby.start()
+    url = f"http://127.0.0.1:{standby_port}/slack/events"
+    try:
+        status, text = await post_signed(url, {"token": "x", "challenge": "c-9", "type": "url_verification"})
+        assert status == 200 and "c-9" in text
+        body = fake.message_event(SL_ALICE, CODEWORD)
+        assert (await post_signed(url, body, secret="not-the-secret"))[0] == 401
+        assert schema.query("SELECT COUNT(*) FROM relay") == [(0,)]
+        assert (await post_signed(url, body))[0] == 200
+        assert (await post_signed(url, body, retry_num=1))[0] == 200  # Slack's retry: stored once
+        await until(lambda: texts(fake, SL_ALICE), "the cover reply from the active instance")
+        await active.settle()
+        assert texts(fake, SL_ALICE) == ["I'll have a look in the staff room for you."]
+        assert "Aggressive or threatening person" in active.card(SL_BOB).shown
+        assert schema.query("SELECT COUNT(*) FROM relay") == [(0,)]
+    finally:
+        await standby.stop()
+        await active.engine.stop()
