@@ -132,3 +132,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     why = pgtest.unavailable()  # asked here too: with xdist the workers' answers stay in the workers
     if why:
         terminalreporter.write_line(pgtest.HOW.format(url=pgtest.PG_URL, why=why), yellow=True, bold=True)
+
+
+SLOW_FIRST = ("test_kill_9_of_the_active_instance", "test_stub_then_full_form_by_buttons", "test_mutated_copies",
+              "test_kill_9_mid_session")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The longest tests start first, so that with several workers none of them is left running alone at the end."""
+    items.sort(key=lambda item: not item.name.startswith(SLOW_FIRST))
