@@ -96,7 +96,7 @@ class StandbyRelay:
             path = urlsplit(s.telegram_webhook_url).path or "/"
             sites.append(("telegram", web.post(path, self._telegram), s.telegram_webhook_listen,
                           s.telegram_webhook_port))
-        if s.slack_bot_token and s.slack_signing_secret:
+        if s.slack_bot_token and s.slack_signing_secret and not s.slack_app_token:  # HTTP mode, as the transport
             sites.append(("slack", web.post(HTTP_PATH, self._slack), s.slack_http_listen, s.slack_http_port))
         for platform, route, host, port in sites:
             app = web.Application()
