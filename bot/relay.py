@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -166,5 +166,10 @@ class StandbyRelay:
             payload = json.loads(body)
             if payload.get("type") == "url_verification":  # Slack checking the URL: nothing to store
                 return web.json_response({"challenge": payload.get("challenge")})
+        elif '"view_submission"' in parse_qs(body).get("payload", [""])[0]:
+            # a submitted form waits for its answer (the form's own errors, shown in it): only the active
+            # instance can give that. Not stored; Slack keeps the form open with an error, and sending it
+            # again reaches the active instance.
+            return web.Response(status=503)
         ok = await self._store(slack_key(body), "slack", body, headers)
         return web.Response(status=200 if ok else 500)

@@ -104,6 +104,11 @@ async def test_a_slack_event_that_reaches_the_standby_is_handled_once_by_the_act
         assert (await post_signed(url, body))[0] == 200
         assert (await post_signed(url, body, retry_num=1))[0] == 200  # Slack's retry: stored once
         await until(lambda: texts(fake, SL_ALICE), "the cover reply from the active instance")
+        # a submitted form needs its answer from the active instance (errors shown in the form): refused, not
+        # stored, so Slack keeps the form open and the person can send it again
+        submitted = {"type": "view_submission", "token": "x", "user": {"id": SL_ALICE},
+                     "view": {"id": "V123", "callback_id": "saferbot-form:incident", "state": {"values": {}}}}
+        assert (await post_signed(url, submitted, kind="interactive"))[0] == 503
         await active.settle()
         assert texts(fake, SL_ALICE) == ["I'll have a look in the staff room for you."]
         assert "Aggressive or threatening person" in active.card(SL_BOB).shown
