@@ -121,6 +121,14 @@ def db(request, tmp_path):
 
 
 @pytest.fixture
+def schema():
+    """A PostgreSQL-only test's schema (skipped, and said so, without a server)."""
+    s = pgtest.Schema()
+    yield s
+    s.drop()
+
+
+@pytest.fixture
 async def harness(db, clock):
     h = await start_engine(db, clock)
     yield h

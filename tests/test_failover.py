@@ -27,18 +27,10 @@ import pytest
 
 from bot.store.pg import TAKE_WRITE_LOCK
 from tests import failover_kit as kit
-from tests.pgtest import Schema
 from tests.test_intake_confirmed import until
 
 KILLS = int(os.environ.get("SAFERBOT_FAILOVER_KILLS", "20"))
 TAKEOVER_LIMIT = 10.0  # seconds: what a user may wait for the standby, at the short lease used here
-
-
-@pytest.fixture
-def schema():
-    s = Schema()
-    yield s
-    s.drop()
 
 
 @pytest.fixture

@@ -13,13 +13,10 @@ import os
 import re
 import sqlite3
 
-import pytest
-
 from bot.clock import FakeClock
 from bot.instance import InstanceLock
 from bot.lease import Lease
 from bot.store import connect
-from tests import pgtest
 from tests.conftest import AFTERNOON, start_engine
 from tests.test_ops import saferbot
 
@@ -59,13 +56,6 @@ def with_password(url: str) -> tuple[str, str]:
 
 def migrate(monkeypatch, src, dst) -> int:
     return saferbot(monkeypatch, src, "migrate-store", "--from", str(src), "--to", str(dst))
-
-
-@pytest.fixture
-def schema():
-    s = pgtest.Schema()
-    yield s
-    s.drop()
 
 
 async def test_sqlite_to_postgresql_and_the_bot_carries_on(tmp_path, monkeypatch, capsys, schema):

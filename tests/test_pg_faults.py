@@ -14,13 +14,6 @@ from tests import pgtest
 from tests.conftest import start_engine
 
 
-@pytest.fixture
-def schema():
-    s = pgtest.Schema()
-    yield s
-    s.drop()
-
-
 def _drop_connection(pid: int) -> bool:
     """What a database restart or a failover of a managed PostgreSQL does to our session."""
     with psycopg.connect(pgtest.PG_URL, autocommit=True) as c:

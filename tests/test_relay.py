@@ -12,41 +12,22 @@ from __future__ import annotations
 import time
 
 import aiohttp
-import pytest
 
 from bot.relay import StandbyRelay
 from tests.conftest import make_settings
 from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, post_signed
-from tests.pgtest import Schema
+from tests.test_intake_confirmed import free_port, until
 from tests.test_slack import ALICE as SL_ALICE
 from tests.test_slack import BOB as SL_BOB
 from tests.test_slack import fake as slack_fake  # noqa: F401  (fixture)
 from tests.test_slack import start_bot as start_slack
 from tests.test_slack import texts
-from tests.test_telegram import ALICE, COVER, free_port
+from tests.test_telegram import ALICE, COVER
 from tests.test_telegram import fake as telegram_fake  # noqa: F401  (fixture)
 from tests.test_telegram import start_bot as start_telegram
 
 CODEWORD = "Is Mr Brown in today?"
 SECRET = "s3cret-token"
-
-
-@pytest.fixture
-def schema():
-    s = Schema()
-    yield s
-    s.drop()
-
-
-async def until(predicate, what: str, timeout: float = 5.0):
-    import asyncio
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if value := predicate():
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{what} did not happen")
 
 
 async def test_a_telegram_update_that_reaches_the_standby_is_handled_once_by_the_active(tmp_path, schema,

@@ -7,27 +7,11 @@ machines). The active one answers 200 {"active": true}; the standby 503 {"status
 
 from __future__ import annotations
 
-import socket
 import time
 
-import pytest
-
-from tests.pgtest import Schema
 from tests.proc import Bot, bot_env
 from tests.test_faults_process import healthz, started
-
-
-@pytest.fixture
-def schema():
-    s = Schema()
-    yield s
-    s.drop()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.test_intake_confirmed import free_port
 
 
 def answers(port: int, timeout: float = 15.0) -> tuple[int, dict]:

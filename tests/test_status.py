@@ -13,8 +13,6 @@ import socket
 import sqlite3
 import uuid
 
-import pytest
-
 from bot.clock import FakeClock
 from bot.commands import status
 from bot.instance import InstanceLock
@@ -79,13 +77,6 @@ def test_sqlite_that_does_not_exist_is_not_created(tmp_path, monkeypatch, capsys
     lines = screen(monkeypatch, capsys, db, AFTERNOON)
     assert lines == [f"store:            SQLite {db} (does not exist yet: it is made when saferbot first starts)"]
     assert not db.exists()
-
-
-@pytest.fixture
-def schema():
-    s = pgtest.Schema()
-    yield s
-    s.drop()
 
 
 async def test_postgresql_with_and_without_the_lease(monkeypatch, capsys, schema):
