@@ -32,7 +32,9 @@ class Settings(BaseSettings):
     @property
     def on_postgres(self) -> bool:
         """SAFERBOT_DB is a postgresql:// URL (else it is a SQLite file)."""
-        return self.db.startswith(("postgresql://", "postgres://"))
+        from .store.pg import is_url
+
+        return is_url(self.db)
 
     db: str = "saferbot.db"  # a SQLite file path, or a postgresql://user@host/db URL
     service_file: Path = Path("config/service.yaml")
