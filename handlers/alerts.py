@@ -68,6 +68,7 @@ def list_alerts(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     alerts = [a for r in rows if (a := escalation.load(tx.conn, r[0]))]
     if person.role != Role.admin:
         alerts = [a for a in alerts if a.branch == person.branch]
+    alerts = [a for a in alerts if person.key not in escalation.subjects(tx.conn, a)]  # never one about them
     if not alerts:
         tx.reply(msg, Outbound("No live alerts."), person=person)
         return

@@ -251,17 +251,19 @@ def no_answer(tx: Tx, ref: str) -> None:
         by_branch.setdefault(r["branch"], []).append(r["person"])
     wait = words.duration(parse_duration(tx.ctx.settings.rollcall_wait))
     mark = DRILL if ld["drill"] else ""
+    nudge = tx.ctx.settings.rollcall_nudge != "quiet"
     for branch, keys in by_branch.items():
-        alert = escalation.raise_alert(
+        alert = escalation.raise_alert(  # about them: it never goes to them, and they cannot resolve it
             tx, kind="lockdown", ref=f"{ld['id']}:noanswer", severity=Severity.high, ladder=_ladder(tx),
             title=f"No answer to the {_title(ld).lower()} roll call: {_names(tx, keys)}", person=None, branch=branch,
             details=f"Not answered within {wait} of the {_title(ld).lower()} at "
-                    f"{tx.hhmm(ld['created_at'])}. Please check on them.", drill=bool(ld["drill"]))
+                    f"{tx.hhmm(ld['created_at'])}. Please check on them.", drill=bool(ld["drill"]),
+            about=tuple(keys))
         for k in keys:
             tx.conn.execute("UPDATE rollcall SET noanswer_alert=? WHERE lockdown_id=? AND person=?",
                             (alert.id, ld["id"], k))
             p = tx.person(k)
-            if p:  # ask them again, loudly
+            if p and nudge:  # ask them again, once (SAFERBOT_ROLLCALL_NUDGE=quiet: never)
                 tx.send(p, Outbound(mark + f"{_title(ld)}: we have not heard from you. Are you safe?",
                                     priority=Priority.alarm, buttons=(
                                         Button("I'm safe", "lockdown.safe", str(ld["id"])),
