@@ -49,9 +49,21 @@ def police(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
     branch = tx.directory.service.branches.get(alert.branch or "")
     numbers = [c for c in branch.contacts if "police" in c.name.lower()] if branch else []
     extra = "".join(f"\n{c.name}: {c.phone}" for c in numbers)
-    tx.reply(msg, Outbound("Call 999 now and give the branch address." + extra
+    tx.reply(msg, Outbound("Call 999 now and give them this address:\n" + _where(tx, alert) + extra
                            + "\nWhen you have called, press Police called on the alert so everyone knows."),
              person=person)
+
+
+def _where(tx: Tx, alert: escalation.Alert) -> str:
+    """What to tell the police: the branch and its address from the service file, and who it came from."""
+    branch = tx.directory.service.branches.get(alert.branch or "")
+    place = (f"{branch.name}, {branch.address}" if branch.address else f"{branch.name} (no address in the service"
+             " file: give the street and town)") if branch else "no branch on record: ask the person where they are"
+    sender = tx.person(alert.person)
+    who = f"\nAlert #{alert.id} ({alert.title})" + (f" from {sender.name}" + (f", {sender.phone}" if sender.phone else "")
+                                                  if sender else "")
+    spot = next((line for line in alert.details.splitlines() if line.startswith("Where / what:")), "")
+    return place + (f"\n{spot}" if spot else "") + who
 
 
 @button("alert.police_called", permission="ack_alert")

@@ -162,9 +162,11 @@ def log_stub(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
         buttons=(form_button(inc["ref"]),)), person=person)
 
 
-# Alerts about a person who may not be safe to message (duress, missed check-in, lockdown):
-# their record goes to the manager who resolved the alert, and the person hears nothing of it.
-RECORDED_BY_RESOLVER = ("lone", "lone_duress", "lockdown")
+# Alerts about a person who may not be safe to message (duress, a lockdown): their record goes to
+# the manager who resolved the alert, and the person hears nothing of it. A missed lone check-in
+# resolved by a manager is not one: the worker has just been told their session was closed, and
+# the record (and any welfare check-ins after it) is theirs.
+RECORDED_BY_RESOLVER = ("lone_duress", "lockdown")
 
 
 def stub_from_alert(tx: Tx, alert: escalation.Alert) -> None:

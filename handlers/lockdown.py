@@ -332,13 +332,20 @@ def clear_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
 
 @command("rollcall", permission="lockdown", help="the live roll call of a lockdown or evacuation", usage="rollcall")
 def rollcall(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
+    """Scoped like `all clear`: the names of who has not answered are for the managers of that scope."""
     live = active_lockdowns(tx)
     if not live:
         tx.reply(msg, Outbound("There is no lockdown or evacuation going on."), person=person)
         return
+    mine = my_branches(tx, person)
     for ld in live:
-        tx.reply(msg, Outbound("", card=_rollcall_card(ld["id"]), priority=Priority.alarm), person=person,
-                 tag="rollcall")
+        if mine is None or ld["scope"] in mine:
+            tx.reply(msg, Outbound("", card=_rollcall_card(ld["id"]), priority=Priority.alarm), person=person,
+                     tag="rollcall")
+        else:
+            tx.reply(msg, Outbound(f"A {ld['kind'] if ld['kind'] == 'lockdown' else 'evacuation'} is going on at "
+                                   f"{scope_name(tx, ld['scope'])}; it is not in your branches, so its roll call "
+                                   "is for its manager or an admin."), person=person)
 
 
 @home
