@@ -102,7 +102,7 @@ def visible(tx: Tx, person: Person, where: str = "", limit: int = 20) -> list[sq
 
 
 def one_line(tx: Tx, inc: sqlite3.Row) -> str:
-    what = inc["category"] or f"stub: {shorten(inc['text'], 50)}"
+    what = inc["category"] or f"\"{shorten(inc['text'], 50)}\""  # the status, (stub), says it is a stub
     flags = "".join(f" [{f}]" for f, on in (("drill", inc["drill"]), ("serious", inc["serious"]),
                                              ("RIDDOR", inc["riddor"])) if on)
     return (f"{inc['ref']} {tx.local(inc['created_at']).strftime('%d %b %H:%M')} "
