@@ -15,7 +15,9 @@ the start ("backup to the desk") beats the answer to an open form.
 
 from __future__ import annotations
 
-from . import words
+from dataclasses import replace
+
+from . import typed_buttons, words
 from .messages import Inbound, Outbound
 from .model import Person
 from .permissions import allowed
@@ -54,17 +56,40 @@ def route(tx: Tx, msg: Inbound) -> None:
     # a /command, a command word on its own, or an urgent one the person may use ("backup ...") is a
     # command even with a form open; "lockdown was called" from staff is an answer
     skip_answers = cmd is not None and (slash or not rest or (cmd.urgent and allowed(person, cmd.permission)))
+    typed: typed_buttons.Typed | None = None
+    looked = False
     for reader in READERS:
         if msg.is_group and not reader.in_channels:
             continue
+        if reader.group > Group.SAFETY and not looked:  # safety words first, then a typed button label
+            looked = True
+            typed = _typed_label(tx, person, msg, slash)
+            if typed and typed.latest:
+                _button(tx, person, replace(msg, text="", action=typed.button.action, arg=typed.button.arg))
+                return
         if reader.group == Group.ANSWER and skip_answers:
             break
         if reader.fn(tx, person, msg):
             return
+    if not looked:
+        typed = _typed_label(tx, person, msg, slash)
+        if typed and typed.latest:
+            _button(tx, person, replace(msg, text="", action=typed.button.action, arg=typed.button.arg))
+            return
+    if typed and not (cmd and not rest):  # "on my way" on an older card: say which card, not 'on shift'
+        tx.reply(msg, Outbound(typed_buttons.hint(typed)), person=person)
+        return
     if cmd:
         _command(tx, person, msg, cmd, rest)
     elif not msg.is_group:
         _help(tx, person, msg)
+
+
+def _typed_label(tx: Tx, person: Person, msg: Inbound, slash: bool) -> typed_buttons.Typed | None:
+    """A button label typed as words, in a private chat (a group's chatter is never a press)."""
+    if msg.is_group or slash:
+        return None
+    return typed_buttons.find(tx.conn, person.key, msg.text)
 
 
 def _command(tx: Tx, person: Person, msg: Inbound, cmd: Command, rest: str) -> None:

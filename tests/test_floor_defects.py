@@ -44,6 +44,7 @@ async def test_a_drill_started_during_a_real_evacuation_leaves_its_escalation_re
     await on_shift(h, "alice", "carol")
     await h.say("dana", "evacuate north fire in the basement")
     await h.press("alice", "I'm safe")
+    await h.press("bob", "I'm safe")
     await h.say("bob", "drill on")
     asked = h.last("bob").text
     assert "A real EVACUATION is live at" in asked and "drill on confirm" in asked
@@ -212,7 +213,7 @@ async def test_a_typed_label_of_an_older_card_gets_a_hint(harness):
     hint = h.last("carol").text
     assert "On my way" in hint and "BACKUP WANTED" in hint
     assert (await h.query("SELECT answer FROM backup_answers WHERE person='carol'"))[0][0] is None
-    assert buttons(h, "carol", "BACKUP WANTED") == ["On my way", "Can't come"]
+    assert buttons(h, "carol", "Where / what: front desk") == ["On my way", "Can't come"]
 
 
 # --- 9. the docs say who may lock down an area or all -----------------------------------------
