@@ -93,7 +93,8 @@ def list_alerts(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
 def show_timeline(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     n = words.number(args)
     alert = escalation.load(tx.conn, n) if n is not None else None
-    if alert is None or (person.role != Role.admin and alert.branch != person.branch):
+    if alert is None or (person.role != Role.admin and alert.branch != person.branch) or \
+            person.key in escalation.subjects(tx.conn, alert):  # never the timeline of an alert about them
         tx.reply(msg, Outbound("No such alert at your branches. Try: timeline 12"), person=person)
         return
     tx.reply(msg, Outbound(format_timeline(tx, alert)), person=person)

@@ -55,8 +55,22 @@ def manager_branches(tx: Tx, person: Person) -> set[str]:
     return out
 
 
+# a record of an alert its subject must never learn of (a duress finish): hidden from them in every list
+SECRET_FROM_SUBJECT = ("lone_duress",)
+HIDDEN_FROM = ("NOT EXISTS (SELECT 1 FROM alerts a WHERE a.id=incidents.alert_id AND a.person=? AND a.kind IN ("
+               + ",".join(f"'{k}'" for k in SECRET_FROM_SUBJECT) + "))")
+
+
+def kept_from(tx: Tx, person: Person, inc: sqlite3.Row) -> bool:
+    """Is this the record of a duress alert about this person (who must not see it, even as a manager)?"""
+    return inc["alert_id"] is not None and tx.conn.execute(
+        f"SELECT 1 FROM incidents WHERE id=? AND NOT {HIDDEN_FROM}", (inc["id"], person.key)).fetchone() is not None
+
+
 def can_read(tx: Tx, person: Person, inc: sqlite3.Row) -> bool:
     """Reporters read their own, managers their branches', admins all; volunteers never read."""
+    if kept_from(tx, person, inc):
+        return False
     if allowed(person, "read_all_incidents"):
         return True
     if allowed(person, "read_branch_incidents") and inc["branch"] in manager_branches(tx, person):

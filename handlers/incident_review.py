@@ -18,6 +18,7 @@ from bot.unit import Tx
 from . import privacy
 from .incident import (
     FORM,
+    HIDDEN_FROM,
     NOT_FOUND,
     answers,
     audit,
@@ -97,8 +98,8 @@ def visible(tx: Tx, person: Person, where: str = "", limit: int = 20) -> list[sq
         args = (*mine, person.key)
     else:
         scope, args = "reporter=?", (person.key,)
-    return tx.conn.execute(f"SELECT * FROM incidents WHERE {scope} {where} ORDER BY created_at DESC LIMIT ?",
-                           (*args, limit)).fetchall()
+    return tx.conn.execute(f"SELECT * FROM incidents WHERE {scope} AND {HIDDEN_FROM} {where} ORDER BY created_at DESC"
+                           " LIMIT ?", (*args, person.key, limit)).fetchall()
 
 
 def one_line(tx: Tx, inc: sqlite3.Row) -> str:

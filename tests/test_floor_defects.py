@@ -303,3 +303,25 @@ async def test_console_numbers_each_phones_buttons_from_one(tmp_path, clock):
         assert "@name help" in out.getvalue()
     finally:
         await engine.stop()
+
+
+# --- the same class elsewhere: a duress alert about a duty manager never shows on their phone ---------
+async def test_a_duty_managers_duress_finish_never_shows_to_them(harness):
+    h = harness
+    await h.say("bob", "lone 45m home visit")
+    await h.say("bob", "finished for the day")
+    alert_id = (await h.query("SELECT id FROM alerts WHERE kind='lone_duress'"))[0][0]
+    await h.say("bob", "alerts")
+    assert "Duress" not in h.last("bob").text
+    await h.say("bob", f"timeline {alert_id}")
+    assert "Duress" not in h.last("bob").text
+    await h.press("dana", "Resolve")
+    ref = (await h.query("SELECT ref FROM incidents"))[0][0]
+    await h.say("bob", "incidents")
+    assert ref not in h.last("bob").text
+    await h.say("bob", f"incident {ref}")
+    assert "Duress" not in h.last("bob").text
+    assert not any("Duress" in t or "duress" in t for t in h.texts("bob"))
+    await h.say("fran", "incidents")  # an admin or another manager still sees the record
+    await h.say("dana", f"incident {ref}")
+    assert "Duress" in h.last("dana").text
