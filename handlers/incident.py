@@ -259,7 +259,8 @@ def overdue(tx: Tx, ref: str) -> None:
             f", logged by {who} on {stamp(tx, inc['created_at'])}, still has no completed form after "
             f"{human(tx.ctx.settings.incident_manager_after)} (form {progress(tx, inc)}). A quiet word may help.")
     for m in managers_for(tx, inc["branch"], exclude=inc["reporter"]):
-        tx.send(m, Outbound(text, priority=Priority.reminder))
+        if not kept_from(tx, m, inc):  # a duress record is never mentioned to the person it is about
+            tx.send(m, Outbound(text, priority=Priority.reminder))
 
 
 # --- completing ------------------------------------------------------------------------------------
