@@ -24,7 +24,7 @@ def in_drill(tx: Tx, branch: str | None) -> bool:
 
 
 # --- drill mode --------------------------------------------------------------------------------
-@command("drill", permission="drill", help="practise: mark everything raised at a branch as an exercise",
+@command("drill", permission="drill", help="practise: mark what is raised at a branch from now on as an exercise (areas, all: admins)",
          usage="drill on|off [branch|all]")
 def drill(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     words_ = args.lower().split()

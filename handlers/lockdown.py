@@ -133,14 +133,14 @@ def start(tx: Tx, person: Person, msg: Inbound, kind: str, args: str) -> None:
     tx.wake(WAIT, lid, tx.now + wait)
 
 
-@command("lockdown", permission="lockdown", help="lock down a branch, an area or all branches, with a roll call",
+@command("lockdown", permission="lockdown", help="lock down a branch with a roll call (an area or all branches: admins only)",
          usage="lockdown <branch|area|all> <message>", urgent=True)
 def lockdown(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     start(tx, person, msg, "lockdown", args)
 
 
-@command("evacuate", "evacuation", "evac", permission="lockdown", help="evacuate a branch, an area or all branches,"
-         " with a roll call", usage="evacuate <branch|area|all> <message>", urgent=True)
+@command("evacuate", "evacuation", "evac", permission="lockdown", help="evacuate a branch with a roll call (an area or"
+         " all branches: admins only)", usage="evacuate <branch|area|all> <message>", urgent=True)
 def evacuate(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     start(tx, person, msg, "evacuate", args)
 
