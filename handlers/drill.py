@@ -64,8 +64,9 @@ def drill(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
             tx.conn.execute("DELETE FROM drills WHERE branch=?", (b,))
     where = ", ".join(d.branch_name(b) for b in branches)
     if on:
-        text = (f"{DRILL}Drill mode ON at {where}: everything raised there (codewords, backup, lockdowns) is "
-                "marked as an exercise until you say 'drill off'."
+        text = (f"{DRILL}Drill mode ON at {where}: everything raised there from now on (codewords, backup, "
+                "lockdowns, lone-working sessions) is marked as an exercise until you say 'drill off'; what is "
+                "already running keeps what it was."
                 + "".join(f" The real {t} at {where} stays real." for t, where in real))
     else:
         text = f"Drill mode OFF at {where}: everything raised there is real again."
