@@ -13,7 +13,7 @@ import sqlite3
 
 from bot import words
 from bot.messages import Button, Inbound, Outbound
-from bot.model import Person, Priority, parse_duration
+from bot.model import Person, Priority, Role, parse_duration
 from bot.permissions import allowed
 from bot.registry import COMMANDS, button, conversation, wakeup
 from bot.unit import Tx
@@ -81,7 +81,10 @@ def start(tx: Tx, inc: sqlite3.Row, to: Person | None = None) -> None:
     tx.conn.executemany("INSERT INTO welfare_checklist(incident_id, item) VALUES(?,?)",
                         [(inc["id"], item) for item in CHECKLIST])
     tx.set_card(card_key(inc["id"]), render(tx, inc))
-    managers = incident.managers_for(tx, inc["branch"])
+    # the checklist plans check-ins on the people affected: it is about them, so never goes to them
+    about = {p.key for p in affected(tx, inc)}
+    managers = [m for m in incident.managers_for(tx, inc["branch"]) if m.key not in about] or [
+        p for p in tx.directory.with_role(Role.admin, None) if p.key not in about]
     if to is not None and to.key not in {m.key for m in managers}:
         managers.append(to)
     for m in managers:

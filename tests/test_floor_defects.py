@@ -325,3 +325,12 @@ async def test_a_duty_managers_duress_finish_never_shows_to_them(harness):
     await h.say("fran", "incidents")  # an admin or another manager still sees the record
     await h.say("dana", f"incident {ref}")
     assert "Duress" in h.last("dana").text
+
+
+async def test_a_welfare_checklist_about_a_manager_goes_to_another_manager(harness):
+    h = harness
+    await h.say("bob", "log man pushed me at the desk")
+    await h.press("bob", "Complete form")
+    await fill_form(h, "bob", assault(None))
+    assert not any("Welfare checklist" in t for t in h.texts("bob"))  # it plans check-ins on him
+    assert any("Welfare checklist" in d.text for d in h.transport.to("dana"))
