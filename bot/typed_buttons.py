@@ -55,8 +55,10 @@ def _with_buttons(conn: sqlite3.Connection, person: str) -> list[tuple[str, tupl
 
 def find(conn: sqlite3.Connection, person: str, text: str) -> Typed | None:
     """The button whose label this text is, on the newest message that has it (None: not a label)."""
+    if len(text) > LONGEST:
+        return None
     said = words.normalise(text)
-    if not said or len(text) > LONGEST:
+    if not said:
         return None
     for i, (body, buttons) in enumerate(_with_buttons(conn, person)):
         for b in buttons:

@@ -142,5 +142,6 @@ STEPS = [
         person TEXT NOT NULL,          -- people): never sent to them, never acknowledged or resolved by them
         PRIMARY KEY (alert_id, person)
     );
+    CREATE INDEX outbox_person ON outbox(person, id);  -- a typed button label looks at the person's newest messages
     """,
 ]
