@@ -4,7 +4,9 @@ The order is the wiring in `bot.registry` (set by the entry point, handlers/__in
 by priority group: a button press or submitted form; then SAFETY readers (codewords
 anywhere in a message, duress, roll-call answers, the words of a live lone session,
 stand down); then ANSWER readers (an open form or conversation); then a command word;
-then HELP (a one-line "did you mean" or a pointer to `help`). A false alarm costs a
+then HELP (a one-line "did you mean" or a pointer to `help`). Between SAFETY and ANSWER, a
+button's words typed as text ("on my way") press it when that message is the person's newest
+with buttons (bot/typed_buttons.py); on an older one they get a hint naming it. A false alarm costs a
 manager a minute; a missed codeword could cost far more.
 
 Rules that apply to every message live here, like slack-bolt middleware: strangers get a
@@ -65,8 +67,7 @@ def route(tx: Tx, msg: Inbound) -> None:
             looked = True
             typed = _typed_label(tx, person, msg, slash)
             if typed and typed.latest:
-                _button(tx, person, replace(msg, text="", action=typed.button.action, arg=typed.button.arg))
-                return
+                return _press(tx, person, msg, typed)
         if reader.group == Group.ANSWER and skip_answers:
             break
         if reader.fn(tx, person, msg):
@@ -74,8 +75,7 @@ def route(tx: Tx, msg: Inbound) -> None:
     if not looked:
         typed = _typed_label(tx, person, msg, slash)
         if typed and typed.latest:
-            _button(tx, person, replace(msg, text="", action=typed.button.action, arg=typed.button.arg))
-            return
+            return _press(tx, person, msg, typed)
     if typed and not (cmd and not rest):  # "on my way" on an older card: say which card, not 'on shift'
         tx.reply(msg, Outbound(typed_buttons.hint(typed)), person=person)
         return
@@ -90,6 +90,11 @@ def _typed_label(tx: Tx, person: Person, msg: Inbound, slash: bool) -> typed_but
     if msg.is_group or slash:
         return None
     return typed_buttons.find(tx.conn, person.key, msg.text)
+
+
+def _press(tx: Tx, person: Person, msg: Inbound, typed: typed_buttons.Typed) -> None:
+    """The typed words of a button on the person's newest message with buttons: exactly the press."""
+    _button(tx, person, replace(msg, text="", action=typed.button.action, arg=typed.button.arg))
 
 
 def _command(tx: Tx, person: Person, msg: Inbound, cmd: Command, rest: str) -> None:
