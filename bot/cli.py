@@ -10,6 +10,7 @@ import sys
 from . import commands, logs
 from .book import ConfigError, load_all, resolve_service_path
 from .settings import Settings
+from .words import plural
 
 
 def load_config(settings: Settings):
@@ -25,9 +26,11 @@ def load_config(settings: Settings):
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     book, service = load_config(settings)
-    print(f"{settings.codewords_file}: {len(book.codewords)} codewords, {len(book.ladders)} ladders - OK")
-    print(f"{resolve_service_path(settings.service_file)}: {len(service.branches)} branches, "
-          f"{len(service.people)} people, {len(service.rota)} rota entries - OK")
+    print(f"{settings.codewords_file}: {plural(len(book.codewords), 'codeword')}, "
+          f"{plural(len(book.ladders), 'ladder')} - OK")
+    print(f"{resolve_service_path(settings.service_file)}: {plural(len(service.branches), 'branch', 'branches')}, "
+          f"{plural(len(service.people), 'person', 'people')}, {plural(len(service.rota), 'rota entry', 'rota entries')}"
+          " - OK")
     return 0
 
 

@@ -135,10 +135,19 @@ def raise_alert(
     ref: str = "",
     ack_reply: str | None = None,
     reply_to: tuple[str, str] | None = None,
-    drill: bool = False,
+    drill: bool | None = None,
+    about: tuple[str, ...] = (),
 ) -> Alert:
-    """Record an alert and notify its first tier at once."""
-    drill = drill or is_drill(tx, branch)
+    """Record an alert and notify its first tier at once.
+
+    `drill`: what the thing this alert belongs to was when IT was raised (a lockdown, a lone
+    session, a backup request); None only for an alert that is itself the raised thing (a
+    codeword), which takes the branch's drill mode now. A drill started later never relabels it.
+    `about`: people the alert is about besides `person` (a roll call's silent people): like
+    `person`, they are never notified of it and may not acknowledge or resolve it.
+    """
+    if drill is None:
+        drill = is_drill(tx, branch)
     cur = tx.conn.execute(
         "INSERT INTO alerts(kind, ref, severity, person, branch, title, details, ladder, ack_reply,"
         " reply_platform, reply_chat, drill, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -146,6 +155,9 @@ def raise_alert(
          _snapshot(ladder), ack_reply, *(reply_to or (None, None)), int(drill), tx.now),
     )
     alert_id = int(cur.lastrowid or 0)
+    for key in dict.fromkeys(about):
+        tx.conn.execute("INSERT INTO alert_about(alert_id, person) VALUES(?,?) ON CONFLICT DO NOTHING",
+                        (alert_id, key))
     who = person.name if person else "someone"
     event(tx, alert_id, Kind.RAISED, f"{title} raised by {who} at {tx.directory.branch_name(branch)}",
           person.key if person else None)
@@ -156,7 +168,14 @@ def raise_alert(
 
 
 def is_drill(tx: Tx, branch: str | None) -> bool:
+    """Is the branch in drill mode NOW: only for deciding what something being raised now is."""
     return any(check(tx, branch) for check in DRILL_CHECKS)
+
+
+def subjects(conn: sqlite3.Connection, alert: Alert) -> set[str]:
+    """Everyone an alert is about: they never receive it and cannot act on it."""
+    keys = {r[0] for r in conn.execute("SELECT person FROM alert_about WHERE alert_id=?", (alert.id,))}
+    return keys | ({alert.person} if alert.person else set())
 
 
 def _resolve_targets(tx: Tx, alert: Alert, targets: tuple[str, ...]) -> tuple[list[Person], list[str]]:
@@ -176,7 +195,8 @@ def _resolve_targets(tx: Tx, alert: Alert, targets: tuple[str, ...]) -> tuple[li
         else:
             found = [t[7:]]
         keys += [k for k in found if k not in keys]
-    people = [p for k in keys if (p := d.person(k)) and k != alert.person and p.role != Role.volunteer]
+    about = subjects(tx.conn, alert)
+    people = [p for k in keys if (p := d.person(k)) and k not in about and p.role != Role.volunteer]
     return people, gaps
 
 
@@ -238,8 +258,8 @@ def _mins(seconds: int) -> str:
 
 
 def may_handle(tx: Tx, alert: Alert, person: Person) -> bool:
-    """Notified people and managers may act on an alert; volunteers never."""
-    if person.role == Role.volunteer:
+    """Notified people and managers may act on an alert; volunteers and the people it is about never."""
+    if person.role == Role.volunteer or person.key in subjects(tx.conn, alert):
         return False
     if person.may(Role.duty_manager):
         return True

@@ -43,9 +43,11 @@ COVERS = {  # what each action means to a person; new actions show "(not describ
     "set_shift": "`on shift` / `off shift`",
     "see_on_duty": "`onduty`",
     "take_cover": "`cover until 17:00`",
-    "lockdown": "`lockdown`, `evacuate`, `all clear`, `rollcall`",
+    "lockdown": "`lockdown`, `evacuate`, `all clear`, `rollcall`: a duty manager for the branches they manage or"
+                " cover today; an area or `all` only an admin",
     "answer_rollcall": "I'm safe / I need help (everyone on shift is asked, volunteers too)",
-    "drill": "`drill on/off` (duty managers: their own branch)",
+    "drill": "`drill on/off`: a duty manager for the branches they manage or cover today; an area or `all` only an"
+             " admin",
 }
 
 HEAD = """# Who may do what

@@ -4,7 +4,9 @@ The order is the wiring in `bot.registry` (set by the entry point, handlers/__in
 by priority group: a button press or submitted form; then SAFETY readers (codewords
 anywhere in a message, duress, roll-call answers, the words of a live lone session,
 stand down); then ANSWER readers (an open form or conversation); then a command word;
-then HELP (a one-line "did you mean" or a pointer to `help`). A false alarm costs a
+then HELP (a one-line "did you mean" or a pointer to `help`). Between SAFETY and ANSWER, a
+button's words typed as text ("on my way") press it when that message is the person's newest
+with buttons (bot/typed_buttons.py); on an older one they get a hint naming it. A false alarm costs a
 manager a minute; a missed codeword could cost far more.
 
 Rules that apply to every message live here, like slack-bolt middleware: strangers get a
@@ -15,7 +17,9 @@ the start ("backup to the desk") beats the answer to an open form.
 
 from __future__ import annotations
 
-from . import words
+from dataclasses import replace
+
+from . import typed_buttons, words
 from .messages import Inbound, Outbound
 from .model import Person
 from .permissions import allowed
@@ -54,17 +58,43 @@ def route(tx: Tx, msg: Inbound) -> None:
     # a /command, a command word on its own, or an urgent one the person may use ("backup ...") is a
     # command even with a form open; "lockdown was called" from staff is an answer
     skip_answers = cmd is not None and (slash or not rest or (cmd.urgent and allowed(person, cmd.permission)))
+    typed: typed_buttons.Typed | None = None
+    looked = False
     for reader in READERS:
         if msg.is_group and not reader.in_channels:
             continue
+        if reader.group > Group.SAFETY and not looked:  # safety words first, then a typed button label
+            looked = True
+            typed = _typed_label(tx, person, msg, slash)
+            if typed and typed.latest:
+                return _press(tx, person, msg, typed)
         if reader.group == Group.ANSWER and skip_answers:
             break
         if reader.fn(tx, person, msg):
             return
+    if not looked:
+        typed = _typed_label(tx, person, msg, slash)
+        if typed and typed.latest:
+            return _press(tx, person, msg, typed)
+    if typed and not (cmd and not rest):  # "on my way" on an older card: say which card, not 'on shift'
+        tx.reply(msg, Outbound(typed_buttons.hint(typed)), person=person)
+        return
     if cmd:
         _command(tx, person, msg, cmd, rest)
     elif not msg.is_group:
         _help(tx, person, msg)
+
+
+def _typed_label(tx: Tx, person: Person, msg: Inbound, slash: bool) -> typed_buttons.Typed | None:
+    """A button label typed as words, in a private chat (a group's chatter is never a press)."""
+    if msg.is_group or slash:
+        return None
+    return typed_buttons.find(tx.conn, person.key, msg.text)
+
+
+def _press(tx: Tx, person: Person, msg: Inbound, typed: typed_buttons.Typed) -> None:
+    """The typed words of a button on the person's newest message with buttons: exactly the press."""
+    _button(tx, person, replace(msg, text="", action=typed.button.action, arg=typed.button.arg))
 
 
 def _command(tx: Tx, person: Person, msg: Inbound, cmd: Command, rest: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,6 +82,8 @@ class Settings(BaseSettings):
     backup_wait: str = "2m"  # nobody says On my way within this: the backup request climbs its ladder
     backup_ladder: str = "urgent"  # ladder for a typed `backup` (a codeword uses its own ladder)
     rollcall_wait: str = "5m"  # no answer to a lockdown/evacuation roll call within this: escalate
+    # a silent person may be hiding: "once" asks them again once when they are escalated, "quiet" never does
+    rollcall_nudge: Literal["once", "quiet"] = "once"
     lockdown_ladder: str = "urgent"  # ladder for "I need help" and no-answer alerts during a lockdown
 
     # operating it (docs/operating.md)

@@ -12,6 +12,7 @@ import difflib
 import re
 import unicodedata
 from collections.abc import Iterable
+from datetime import datetime
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201b": "'", "`": "'", "\u00b4": "'"})
 # contractions with an apostrophe, expanded before apostrophes go ("can't" first: not "ca not")
@@ -145,3 +146,19 @@ def duration(seconds: float | None) -> str:
     if not h:
         return f"{m} min"
     return f"{h} h {m} min" if m else f"{h} h"
+
+
+def day_and_time(now: datetime, then: datetime) -> str:
+    """A local time as people need it: '17:00' today, 'tomorrow 17:00', else 'Fri 27 Nov 17:00'."""
+    days = (then.date() - now.date()).days
+    hhmm = then.strftime("%H:%M")
+    if days == 0:
+        return hhmm
+    if days == 1:
+        return f"tomorrow {hhmm}"
+    return then.strftime("%a %d %b ") + hhmm
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """'1 branch', '2 branches', '0 answers'."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"

@@ -49,9 +49,21 @@ def police(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
     branch = tx.directory.service.branches.get(alert.branch or "")
     numbers = [c for c in branch.contacts if "police" in c.name.lower()] if branch else []
     extra = "".join(f"\n{c.name}: {c.phone}" for c in numbers)
-    tx.reply(msg, Outbound("Call 999 now and give the branch address." + extra
+    tx.reply(msg, Outbound("Call 999 now and give them this address:\n" + _where(tx, alert) + extra
                            + "\nWhen you have called, press Police called on the alert so everyone knows."),
              person=person)
+
+
+def _where(tx: Tx, alert: escalation.Alert) -> str:
+    """What to tell the police: the branch and its address from the service file, and who it came from."""
+    branch = tx.directory.service.branches.get(alert.branch or "")
+    place = (f"{branch.name}, {branch.address}" if branch.address else f"{branch.name} (no address in the service"
+             " file: give the street and town)") if branch else "no branch on record: ask the person where they are"
+    sender = tx.person(alert.person)
+    who = f"\nAlert #{alert.id} ({alert.title})" + (f" from {sender.name}" + (f", {sender.phone}" if sender.phone else "")
+                                                  if sender else "")
+    spot = next((line for line in alert.details.splitlines() if line.startswith("Where / what:")), "")
+    return place + (f"\n{spot}" if spot else "") + who
 
 
 @button("alert.police_called", permission="ack_alert")
@@ -68,6 +80,7 @@ def list_alerts(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     alerts = [a for r in rows if (a := escalation.load(tx.conn, r[0]))]
     if person.role != Role.admin:
         alerts = [a for a in alerts if a.branch == person.branch]
+    alerts = [a for a in alerts if person.key not in escalation.subjects(tx.conn, a)]  # never one about them
     if not alerts:
         tx.reply(msg, Outbound("No live alerts."), person=person)
         return
@@ -80,7 +93,8 @@ def list_alerts(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
 def show_timeline(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     n = words.number(args)
     alert = escalation.load(tx.conn, n) if n is not None else None
-    if alert is None or (person.role != Role.admin and alert.branch != person.branch):
+    if alert is None or (person.role != Role.admin and alert.branch != person.branch) or \
+            person.key in escalation.subjects(tx.conn, alert):  # never the timeline of an alert about them
         tx.reply(msg, Outbound("No such alert at your branches. Try: timeline 12"), person=person)
         return
     tx.reply(msg, Outbound(format_timeline(tx, alert)), person=person)

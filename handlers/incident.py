@@ -55,8 +55,22 @@ def manager_branches(tx: Tx, person: Person) -> set[str]:
     return out
 
 
+# a record of an alert its subject must never learn of (a duress finish): hidden from them in every list
+SECRET_FROM_SUBJECT = ("lone_duress",)
+HIDDEN_FROM = ("NOT EXISTS (SELECT 1 FROM alerts a WHERE a.id=incidents.alert_id AND a.person=? AND a.kind IN ("
+               + ",".join(f"'{k}'" for k in SECRET_FROM_SUBJECT) + "))")
+
+
+def kept_from(tx: Tx, person: Person, inc: sqlite3.Row) -> bool:
+    """Is this the record of a duress alert about this person (who must not see it, even as a manager)?"""
+    return inc["alert_id"] is not None and tx.conn.execute(
+        f"SELECT 1 FROM incidents WHERE id=? AND NOT {HIDDEN_FROM}", (inc["id"], person.key)).fetchone() is not None
+
+
 def can_read(tx: Tx, person: Person, inc: sqlite3.Row) -> bool:
     """Reporters read their own, managers their branches', admins all; volunteers never read."""
+    if kept_from(tx, person, inc):
+        return False
     if allowed(person, "read_all_incidents"):
         return True
     if allowed(person, "read_branch_incidents") and inc["branch"] in manager_branches(tx, person):
@@ -162,9 +176,11 @@ def log_stub(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
         buttons=(form_button(inc["ref"]),)), person=person)
 
 
-# Alerts about a person who may not be safe to message (duress, missed check-in, lockdown):
-# their record goes to the manager who resolved the alert, and the person hears nothing of it.
-RECORDED_BY_RESOLVER = ("lone", "lone_duress", "lockdown")
+# Alerts about a person who may not be safe to message (duress, a lockdown): their record goes to
+# the manager who resolved the alert, and the person hears nothing of it. A missed lone check-in
+# resolved by a manager is not one: the worker has just been told their session was closed, and
+# the record (and any welfare check-ins after it) is theirs.
+RECORDED_BY_RESOLVER = ("lone_duress", "lockdown")
 
 
 def stub_from_alert(tx: Tx, alert: escalation.Alert) -> None:
@@ -243,7 +259,8 @@ def overdue(tx: Tx, ref: str) -> None:
             f", logged by {who} on {stamp(tx, inc['created_at'])}, still has no completed form after "
             f"{human(tx.ctx.settings.incident_manager_after)} (form {progress(tx, inc)}). A quiet word may help.")
     for m in managers_for(tx, inc["branch"], exclude=inc["reporter"]):
-        tx.send(m, Outbound(text, priority=Priority.reminder))
+        if not kept_from(tx, m, inc):  # a duress record is never mentioned to the person it is about
+            tx.send(m, Outbound(text, priority=Priority.reminder))
 
 
 # --- completing ------------------------------------------------------------------------------------

@@ -127,7 +127,8 @@ def navigate(tx: Tx, person: Person, msg: Inbound, inc: sqlite3.Row, d: sqlite3.
     n = len(FORM.fields)
     if what == "cancel":
         _save(tx, inc["id"], pos, given, active=0)
-        _say(tx, person, msg, Outbound(f"Form for {inc['ref']} put aside; your {len(given)} answer(s) are kept. "
+        _say(tx, person, msg, Outbound(f"Form for {inc['ref']} put aside; " + (f"your {words.plural(len(given), 'answer')} "
+                               f"{'is' if len(given) == 1 else 'are'} kept. " if given else "nothing answered yet. ") +
                                "Send 'resume' or press Complete form to carry on.",
                                buttons=(incident.form_button(inc["ref"]),)))
     elif what == "back":

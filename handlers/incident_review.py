@@ -18,6 +18,7 @@ from bot.unit import Tx
 from . import privacy
 from .incident import (
     FORM,
+    HIDDEN_FROM,
     NOT_FOUND,
     answers,
     audit,
@@ -97,12 +98,12 @@ def visible(tx: Tx, person: Person, where: str = "", limit: int = 20) -> list[sq
         args = (*mine, person.key)
     else:
         scope, args = "reporter=?", (person.key,)
-    return tx.conn.execute(f"SELECT * FROM incidents WHERE {scope} {where} ORDER BY created_at DESC LIMIT ?",
-                           (*args, limit)).fetchall()
+    return tx.conn.execute(f"SELECT * FROM incidents WHERE {scope} AND {HIDDEN_FROM} {where} ORDER BY created_at DESC"
+                           " LIMIT ?", (*args, person.key, limit)).fetchall()
 
 
 def one_line(tx: Tx, inc: sqlite3.Row) -> str:
-    what = inc["category"] or f"stub: {shorten(inc['text'], 50)}"
+    what = inc["category"] or f"\"{shorten(inc['text'], 50)}\""  # the status, (stub), says it is a stub
     flags = "".join(f" [{f}]" for f, on in (("drill", inc["drill"]), ("serious", inc["serious"]),
                                              ("RIDDOR", inc["riddor"])) if on)
     return (f"{inc['ref']} {tx.local(inc['created_at']).strftime('%d %b %H:%M')} "

@@ -133,14 +133,14 @@ def start(tx: Tx, person: Person, msg: Inbound, kind: str, args: str) -> None:
     tx.wake(WAIT, lid, tx.now + wait)
 
 
-@command("lockdown", permission="lockdown", help="lock down a branch, an area or all branches, with a roll call",
+@command("lockdown", permission="lockdown", help="lock down a branch with a roll call (an area or all branches: admins only)",
          usage="lockdown <branch|area|all> <message>", urgent=True)
 def lockdown(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     start(tx, person, msg, "lockdown", args)
 
 
-@command("evacuate", "evacuation", "evac", permission="lockdown", help="evacuate a branch, an area or all branches,"
-         " with a roll call", usage="evacuate <branch|area|all> <message>", urgent=True)
+@command("evacuate", "evacuation", "evac", permission="lockdown", help="evacuate a branch with a roll call (an area or"
+         " all branches: admins only)", usage="evacuate <branch|area|all> <message>", urgent=True)
 def evacuate(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     start(tx, person, msg, "evacuate", args)
 
@@ -251,17 +251,19 @@ def no_answer(tx: Tx, ref: str) -> None:
         by_branch.setdefault(r["branch"], []).append(r["person"])
     wait = words.duration(parse_duration(tx.ctx.settings.rollcall_wait))
     mark = DRILL if ld["drill"] else ""
+    nudge = tx.ctx.settings.rollcall_nudge != "quiet"
     for branch, keys in by_branch.items():
-        alert = escalation.raise_alert(
+        alert = escalation.raise_alert(  # about them: it never goes to them, and they cannot resolve it
             tx, kind="lockdown", ref=f"{ld['id']}:noanswer", severity=Severity.high, ladder=_ladder(tx),
             title=f"No answer to the {_title(ld).lower()} roll call: {_names(tx, keys)}", person=None, branch=branch,
             details=f"Not answered within {wait} of the {_title(ld).lower()} at "
-                    f"{tx.hhmm(ld['created_at'])}. Please check on them.", drill=bool(ld["drill"]))
+                    f"{tx.hhmm(ld['created_at'])}. Please check on them.", drill=bool(ld["drill"]),
+            about=tuple(keys))
         for k in keys:
             tx.conn.execute("UPDATE rollcall SET noanswer_alert=? WHERE lockdown_id=? AND person=?",
                             (alert.id, ld["id"], k))
             p = tx.person(k)
-            if p:  # ask them again, loudly
+            if p and nudge:  # ask them again, once (SAFERBOT_ROLLCALL_NUDGE=quiet: never)
                 tx.send(p, Outbound(mark + f"{_title(ld)}: we have not heard from you. Are you safe?",
                                     priority=Priority.alarm, buttons=(
                                         Button("I'm safe", "lockdown.safe", str(ld["id"])),
@@ -330,13 +332,20 @@ def clear_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
 
 @command("rollcall", permission="lockdown", help="the live roll call of a lockdown or evacuation", usage="rollcall")
 def rollcall(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
+    """Scoped like `all clear`: the names of who has not answered are for the managers of that scope."""
     live = active_lockdowns(tx)
     if not live:
         tx.reply(msg, Outbound("There is no lockdown or evacuation going on."), person=person)
         return
+    mine = my_branches(tx, person)
     for ld in live:
-        tx.reply(msg, Outbound("", card=_rollcall_card(ld["id"]), priority=Priority.alarm), person=person,
-                 tag="rollcall")
+        if mine is None or ld["scope"] in mine:
+            tx.reply(msg, Outbound("", card=_rollcall_card(ld["id"]), priority=Priority.alarm), person=person,
+                     tag="rollcall")
+        else:
+            tx.reply(msg, Outbound(f"A {ld['kind'] if ld['kind'] == 'lockdown' else 'evacuation'} is going on at "
+                                   f"{scope_name(tx, ld['scope'])}; it is not in your branches, so its roll call "
+                                   "is for its manager or an admin."), person=person)
 
 
 @home

@@ -62,6 +62,7 @@ class Session:
     status: str
     alert_id: int | None
     next_at: float | None = None
+    drill: bool = False  # fixed when the session started: a drill begun or ended later changes nothing
 
     @property
     def periodic(self) -> bool:
@@ -71,7 +72,7 @@ class Session:
     def from_row(r: sqlite3.Row) -> Session:
         return Session(r["id"], r["person"], r["branch"], r["note"], r["platform"], r["started_at"],
                        r["deadline"], r["every"], r["ends_at"], r["last_checkin"], r["stage"], r["status"],
-                       r["alert_id"], r["next_at"])
+                       r["alert_id"], r["next_at"], bool(r["drill"]))
 
 
 def load(conn: sqlite3.Connection, session_id: int) -> Session | None:
@@ -107,9 +108,10 @@ def open_session(tx: Tx, person: Person, *, seconds: int, note: str = "", every:
     """Record a live session and its first wake-up (also used by the benchmark)."""
     deadline = tx.now + (min(every, seconds) if every else seconds)
     cur = tx.conn.execute(
-        "INSERT INTO lone_sessions(person, branch, note, platform, started_at, deadline, every, ends_at)"
-        " VALUES(?,?,?,?,?,?,?,?)",
-        (person.key, person.branch, note, platform, tx.now, deadline, every, tx.now + seconds))
+        "INSERT INTO lone_sessions(person, branch, note, platform, started_at, deadline, every, ends_at, drill)"
+        " VALUES(?,?,?,?,?,?,?,?,?)",
+        (person.key, person.branch, note, platform, tx.now, deadline, every, tx.now + seconds,
+         int(escalation.is_drill(tx, person.branch))))
     s = load(tx.conn, int(cur.lastrowid or 0))
     assert s is not None
     how = f"every {human(every)} for {human(seconds)}" if every else f"for {human(seconds)}"
@@ -299,8 +301,7 @@ def details(tx: Tx, s: Session, person: Person | None, *, overdue: bool = True) 
              + (f", checking in every {human(s.every)} until {tx.hhmm(s.ends_at)}" if s.periodic else ""),
              f"Last check-in: {tx.hhmm(s.last_checkin) if s.last_checkin else 'none'}"]
     if overdue:
-        mins = max(0, int((tx.now - s.deadline) // 60))
-        lines.append(f"Overdue: {mins} min (check-in was due {tx.hhmm(s.deadline)})")
+        lines.append(f"Overdue: {human(max(0, tx.now - s.deadline))} (check-in was due {tx.hhmm(s.deadline)})")
     else:
         lines.append(f"Next check-in was due {tx.hhmm(s.deadline)}")
     if person is None:
@@ -313,7 +314,7 @@ def _escalate(tx: Tx, s: Session, *, asked: bool) -> None:
     alert = escalation.raise_alert(
         tx, kind="lone", ref=str(s.id), severity=Severity.high,
         ladder=tx.book.ladders[tx.book.lone_working.ladder], title=TITLE, person=worker, branch=s.branch,
-        details=details(tx, s, worker), ack_reply=None)
+        details=details(tx, s, worker), ack_reply=None, drill=s.drill)
     _event(tx, s.id, "escalated", f"no check-in by {tx.hhmm(s.deadline)}: alert #{alert.id} raised")
     s = _update(tx, s, stage="escalated", alert_id=alert.id, next_at=None)
     if asked:
@@ -402,7 +403,8 @@ def duress(tx: Tx, person: Person, s: Session) -> str:
         "\nThey used the duress phrase while finishing a lone-working session and were shown the normal "
         "'finished' reply. Do not mention this in a message to them: phone, go together, or call 999.")
     alert = escalation.raise_alert(tx, kind="lone_duress", ref=str(s.id), severity=Severity.critical, ladder=ladder,
-                                   title=DURESS_TITLE, person=person, branch=s.branch, details=text, ack_reply=None)
+                                   title=DURESS_TITLE, person=person, branch=s.branch, details=text, ack_reply=None,
+                                   drill=s.drill)
     log.info("duress signalled by %s (session %s, alert %s)", person.key, s.id, alert.id)
     if s.alert_id:
         escalation.event(tx, s.alert_id, escalation.Kind.DURESS, f"{person.name} then signalled duress: alert #{alert.id}")

@@ -19,6 +19,7 @@ PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "alerts": ("person", "acked_by", "resolved_by"),
     "alert_events": ("actor",),
     "alert_recipients": ("person",),
+    "alert_about": ("person",),
     "incidents": ("reporter", "reviewed_by"),
     "incident_notes": ("author",),
     "incident_audit": ("reader",),
@@ -162,7 +163,7 @@ def subject_access(conn: sqlite3.Connection, key: str, names: list[str]) -> dict
 # --- erasure ------------------------------------------------------------------------------------------------
 # (table, what happens): rows that exist only for the person go; records others rely on are anonymised
 ERASE_DELETE = ("bindings", "invites", "shifts", "covers", "incident_drafts", "welfare_checkins", "backup_answers",
-                "rollcall", "alert_recipients")  # keyed by (thing, person): anonymising two people would clash
+                "rollcall", "alert_recipients", "alert_about")  # keyed by (thing, person): anonymising two people would clash
 ERASE_ANONYMISE = {
     "incidents": "reporter", "incident_notes": "author", "alerts": "person", "alert_events": "actor",
     "lone_sessions": "person", "backup_requests": "person",

@@ -39,6 +39,7 @@ def purge_copies(conn: sqlite3.Connection, *, cutoff: float, messages_cutoff: fl
                         " AND (details != '' OR title != '' OR person IS NOT NULL OR ?)", cutoff, int(delete))
     conn.executemany("DELETE FROM alert_events WHERE alert_id=?", alerts)
     conn.executemany("DELETE FROM alert_recipients WHERE alert_id=?", alerts)
+    conn.executemany("DELETE FROM alert_about WHERE alert_id=?", alerts)
     conn.executemany("DELETE FROM cards WHERE key='alert:' || ?", alerts)
     conn.executemany("DELETE FROM outbox WHERE alert_id=? AND status NOT IN ('pending', 'sending')", alerts)
     if delete:

@@ -89,7 +89,7 @@ def duty_line(tx: Tx, branch: str | None, phones: bool) -> str:
     covers = d.covering(tx.conn, branch, tx.now)
     line = f"Duty manager: {names(tx, managers, phones)}"
     if covers:
-        line += f" (covering until {tx.hhmm(covers[0]['until'])})"
+        line += f" (covering until {until_text(tx, covers[0]['until'])})"
     return line
 
 
@@ -126,6 +126,11 @@ def parse_until(tx: Tx, text: str) -> float | None:
     return tx.now + took[0] if took[0] > 0 else None
 
 
+def until_text(tx: Tx, ts: float) -> str:
+    """'17:00' today, 'tomorrow 17:00' when the time has passed today (19:15 'until 17:00')."""
+    return words.day_and_time(tx.local(), tx.local(ts))
+
+
 def _next_day(at: datetime) -> datetime:
     return (at.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=at.tzinfo)
 
@@ -160,7 +165,7 @@ def cover(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     tx.conn.execute("INSERT INTO covers(person, branch, start, until) VALUES(?,?,?,?)",
                     (person.key, branch, tx.now, until))
     end_words = "cover end" if branch == person.branch else f"cover end {branch}"
-    say(tx, msg, person, f"You are duty manager for {name} until {tx.hhmm(until)}. "
+    say(tx, msg, person, f"You are duty manager for {name} until {until_text(tx, until)}. "
                          f"Alerts there come to you from now. Say '{end_words}' to hand back early.")
 
 
@@ -186,7 +191,7 @@ def _end_cover(tx: Tx, person: Person, msg: Inbound, branch: str | None) -> None
 def cover_home(tx: Tx, person: Person) -> list[str]:
     rows = tx.conn.execute("SELECT branch, until FROM covers WHERE person=? AND ended_at IS NULL AND until>?",
                            (person.key, tx.now)).fetchall()
-    return [f"You are covering as duty manager at {tx.directory.branch_name(r[0])} until {tx.hhmm(r[1])}."
+    return [f"You are covering as duty manager at {tx.directory.branch_name(r[0])} until {until_text(tx, r[1])}."
             for r in rows]
 
 

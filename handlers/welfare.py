@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import sqlite3
 
+from bot import words
 from bot.messages import Button, Inbound, Outbound
-from bot.model import Person, Priority, parse_duration
-from bot.registry import button, conversation, wakeup
+from bot.model import Person, Priority, Role, parse_duration
+from bot.permissions import allowed
+from bot.registry import COMMANDS, button, conversation, wakeup
 from bot.unit import Tx
 
 from . import incident
@@ -23,6 +25,10 @@ CHECKLIST = ("Immediate support given", "Debrief offered", "Time off offered",
 CHECKIN = "welfare.checkin"
 ANSWER_WINDOW = 3 * 86400  # a typed reply within this long of a check-in counts as its answer
 OPTIONS = {"ok": "I'm OK", "talk": "I'd like to talk", "later": "Not now"}
+# command words that also start everyday sentences ("on my way home", "help, I'm struggling"): only on
+# their own (or as a /command) are they commands; with words after them they are an answer
+PROSE_WORDS = {"on", "off", "help", "start", "continue", "finish", "finished", "status", "menu", "shift",
+               "person", "numbers"}
 
 
 def card_key(incident_id: int) -> str:
@@ -75,7 +81,10 @@ def start(tx: Tx, inc: sqlite3.Row, to: Person | None = None) -> None:
     tx.conn.executemany("INSERT INTO welfare_checklist(incident_id, item) VALUES(?,?)",
                         [(inc["id"], item) for item in CHECKLIST])
     tx.set_card(card_key(inc["id"]), render(tx, inc))
-    managers = incident.managers_for(tx, inc["branch"])
+    # the checklist plans check-ins on the people affected: it is about them, so never goes to them
+    about = {p.key for p in affected(tx, inc)}
+    managers = [m for m in incident.managers_for(tx, inc["branch"]) if m.key not in about] or [
+        p for p in tx.directory.with_role(Role.admin, None) if p.key not in about]
     if to is not None and to.key not in {m.key for m in managers}:
         managers.append(to)
     for m in managers:
@@ -131,7 +140,8 @@ def record(tx: Tx, person: Person, msg: Inbound, c: sqlite3.Row, text: str) -> N
         head += "\nThey would like to talk. Please get in touch privately."
     for m in incident.managers_for(tx, inc["branch"], exclude=person.key):
         tx.send(m, Outbound(head, buttons=(Button("Read", "incident.read", inc["ref"]),)))
-    tx.reply(msg, Outbound("Thank you. I have passed that to your manager."
+    tx.reply(msg, Outbound(f"Thank you. I have passed that to your manager as your answer to the "
+                           f"{incident.human(c['offset_label'])} check-in after {inc['ref']}."
                            + (" They will be in touch." if text == OPTIONS["talk"] else "")), person=person)
 
 
@@ -154,10 +164,19 @@ def typed_answer(tx: Tx, person: Person, msg: Inbound) -> bool:
         return False
     c = tx.conn.execute("SELECT * FROM welfare_checkins WHERE person=? AND status='asked' AND asked_at>=?"
                         " ORDER BY asked_at DESC LIMIT 1", (person.key, tx.now - ANSWER_WINDOW)).fetchone()
-    if c is None:
-        return False
+    if c is None or is_command(person, msg.text):
+        return False  # a recognised command always wins over a pending free-text answer
     record(tx, person, msg, c, msg.text.strip())
     return True
+
+
+def is_command(person: Person, text: str) -> bool:
+    """Is this a command the person may use ('log ...', 'resume INC-...'), rather than an answer in words?"""
+    word, rest = words.split_command(text, COMMANDS)
+    cmd = COMMANDS.get(word)
+    if cmd is None or not allowed(person, cmd.permission):
+        return False
+    return text.lstrip().startswith("/") or not rest or word not in PROSE_WORDS
 
 
 # --- marked serious by a manager; RIDDOR ----------------------------------------------------------

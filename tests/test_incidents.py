@@ -126,7 +126,7 @@ async def test_invalid_answers_are_reasked_with_a_clear_message(harness):
     assert "question 3 of 18" in last.text and "physical assault" in [b.label for b in last.buttons]
     await h.press("alice", "theft")
     await h.press("alice", "Cancel")  # put aside; answers kept
-    assert "answer(s) are kept" in h.last("alice").text
+    assert "your 3 answers are kept" in h.last("alice").text
     await h.say("alice", "staff")  # no longer caught as an answer: help instead
     assert "question" not in h.last("alice").text
     await h.say("alice", "resume")

@@ -373,7 +373,7 @@ async def test_deadline_passed_while_down_escalates_at_start_once(tmp_path, db):
     try:
         card = second.last("bob")
         assert card.text.startswith("[HIGH] Missed lone-working check-in")
-        assert "Overdue: 75 min (check-in was due 15:15)" in card.text
+        assert "Overdue: 1 h 15 min (check-in was due 15:15)" in card.text
         alice = second.texts("alice")
         assert len(alice) == 1 and alice[0].startswith("Are you OK?") and "alerted the duty manager" in alice[0]
         await second.engine.scheduler.run_due()

@@ -168,7 +168,7 @@ def test_example_service_still_loads():
 
 async def test_cover_times_are_read_like_people_write_them(harness):
     for said, until in (("cover until 17", "17:00"), ("cover till 5pm", "17:00"), ("cover 2h", "16:30"),
-                        ("cover until 9:15", "09:15")):  # 9:15 has passed today: tomorrow morning
+                        ("cover until 9:15", "tomorrow 09:15")):  # 9:15 has passed today: tomorrow morning
         await harness.say("bob", said)
         assert harness.last("bob").text.startswith(f"You are duty manager for Central Library until {until}."), said
     await harness.say("bob", "cover until teatime")

@@ -1,10 +1,10 @@
 """The console transport: the embedded default, no accounts or tokens needed.
 
 You type as any rostered person (`@alice Is Mr Brown in today?`) and see, person by
-person, what each phone would receive. Every button shown gets a number that never
-changes and never means another button (`[7] Acknowledge`): `@bob 7` presses it, and so
-does its label in brackets, `@bob [acknowledge]` (the newest message of bob's that has
-it). Anything else is typed text, exactly as on a phone: typing `finish` never presses
+person, what each phone would receive. Each phone numbers its own buttons from 1, and a
+number never changes and never means another button on that phone (`[1] Acknowledge`):
+`@bob 1` presses it, and so does its label in brackets, `@bob [acknowledge]` (the newest
+message of bob's that has it). Anything else is typed text, exactly as on a phone: typing `finish` never presses
 an old Finish button.
 """
 
@@ -31,7 +31,8 @@ HELP = """This console stands in for everyone's phones. Start a line with @name 
 as that person (any name on the roster, in any case; 'people' lists them). Below each
 line you see, person by person, what each phone would receive.
 Type as a person:  @alice Is Mr Brown in today?
-Press a button:    @bob 7   or   @bob [acknowledge]   (the number shown next to it)
+Press a button:    @bob 1   or   @bob [acknowledge]   (the number shown next to it on Bob's phone)
+What can they do:  @name help   shows what that person can do (their role decides)
 Other:             people | help | quit   (the console also ends when its input ends)"""
 
 
@@ -45,7 +46,7 @@ class ConsoleTransport(Transport):
         self.buttons: dict[str, list[tuple[str, tuple[Button, ...]]]] = {}  # chat -> [(message, buttons)]
         self._numbers: dict[tuple[str, str, str, str], int] = {}  # (chat, message, action, arg) -> number
         self._pressable: dict[tuple[str, int], Button] = {}  # (chat, number) -> the button it always means
-        self._button_ids = itertools.count(1)
+        self._button_ids: dict[str, itertools.count] = {}  # chat -> its own numbers, from 1 on each phone
         self._ids = itertools.count(1)
         self._events = itertools.count(1)
         self._run = f"{time.time_ns():x}"  # event ids stay unique across restarts (the store dedupes by id)
@@ -140,7 +141,7 @@ class ConsoleTransport(Transport):
         """The same button on the same message keeps its number when the message is edited."""
         k = (chat, ref, b.action, b.arg)
         if k not in self._numbers:
-            self._numbers[k] = next(self._button_ids)
+            self._numbers[k] = next(self._button_ids.setdefault(chat, itertools.count(1)))
             self._pressable[(chat, self._numbers[k])] = b
         return self._numbers[k]
 

@@ -136,4 +136,12 @@ STEPS = [
         at REAL NOT NULL
     );
     """,
+    """
+    CREATE TABLE alert_about (
+        alert_id INTEGER NOT NULL,     -- an alert about people besides alerts.person (a roll call's silent
+        person TEXT NOT NULL,          -- people): never sent to them, never acknowledged or resolved by them
+        PRIMARY KEY (alert_id, person)
+    );
+    CREATE INDEX outbox_person ON outbox(person, id);  -- a typed button label looks at the person's newest messages
+    """,
 ]

@@ -40,4 +40,8 @@ STEPS: list[str] = [
     INSERT INTO wakeups(kind, ref, due_at) SELECT 'lone.sweep', 'all', MIN(next_at) FROM lone_sessions
         WHERE status='live' HAVING MIN(next_at) IS NOT NULL;
     """,
+    # a drill is fixed when the session starts: the escalation of a session started for real stays real
+    """
+    ALTER TABLE lone_sessions ADD COLUMN drill INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
