@@ -81,6 +81,10 @@ class FileGuard:
         self.lost = asyncio.Event()
         self.why = ""
 
+    def valid(self) -> bool:
+        """Holding the lock file cannot lapse while the process lives: always valid."""
+        return True
+
     async def take(self) -> bool:
         return self.lock.try_acquire()
 
@@ -115,6 +119,9 @@ class LeaseGuard:
     @property
     def why(self) -> str:
         return self.lease.why
+
+    def valid(self) -> bool:
+        return self.lease.valid()
 
     async def take(self) -> bool:
         return await self.lease.try_acquire()

@@ -11,6 +11,11 @@ and an expiry in the database's own clock, so the machines' clocks never matter:
   a holder that lost the lease can no longer claim or change a row, even in a partition;
   and a takeover first ends any write the old holder began before its lease ran out, so
   not even a transaction that stalled across the expiry can commit afterwards;
+- nothing leaves the process unless the lease is known valid by the local monotonic
+  clock at that instant (`valid()`: renewed, or taken, within 2/3 of the ttl), checked by
+  the outbox at hand-off, the last point before a request; a process that wakes from a
+  freeze (SIGSTOP, a VM paused) finds its lease stale and sends nothing until it has
+  renewed, or learns the lease is gone and exits;
 - a holder that cannot renew for 2/3 of the ttl stops sending on its own, before any
   standby may take over, and exits so its service manager restarts it as a standby;
 - a clean stop hands the lease back at once (expiry 0).
@@ -89,6 +94,7 @@ class Lease:
         self.holder = f"host {socket.gethostname()} pid {os.getpid()} id {secrets.token_hex(3)}"
         self.generation: int | None = None
         self.lost = asyncio.Event()  # set when this instance may no longer act
+        self.renewed = 0.0  # monotonic time the last successful take or renewal was sent
         self.why = ""
         self._conn: psycopg.AsyncConnection | None = None
         self._renewer: asyncio.Task | None = None
@@ -104,6 +110,7 @@ class Lease:
         free = await cur.fetchone()
         if free is not None and not free[0]:
             return False  # held and fresh: the usual answer to a standby's look, without any lock
+        began = time.monotonic()
         async with conn.transaction():
             # No fencing gap: a write the old holder began before its lease ran out (and then stalled)
             # still holds the write lock. End that session, so its transaction rolls back, and take the
@@ -115,6 +122,7 @@ class Lease:
         if row is None:
             return False
         self.generation = int(row[0])
+        self.renewed = began
         self._renewer = asyncio.create_task(self._renew_loop())
         return True
 
@@ -135,6 +143,12 @@ class Lease:
                 self._conn = None
             await asyncio.sleep(poll)
 
+    def valid(self) -> bool:
+        """Known valid now by this process's own clock: renewed within 2/3 of the ttl (a standby may take
+        it only after the whole ttl, in the database's clock), and not lost."""
+        return (self.generation is not None and not self.lost.is_set()
+                and time.monotonic() - self.renewed < self.ttl * 2 / 3)
+
     def give_up(self, why: str) -> None:
         if not self.lost.is_set():
             self.why = why
@@ -143,7 +157,7 @@ class Lease:
 
     async def _renew_loop(self) -> None:
         every = self.ttl / 5
-        last_ok = time.monotonic()
+        last_ok = self.renewed
         while not self.lost.is_set():
             await asyncio.sleep(every)
             began = time.monotonic()
@@ -154,7 +168,7 @@ class Lease:
                 if await cur.fetchone() is None:
                     self.give_up(f"the lease (generation {self.generation}) was taken by another instance")
                     return
-                last_ok = began
+                last_ok = self.renewed = began
             except (psycopg.Error, OSError, TimeoutError) as e:
                 log.warning("could not renew the lease (%s)", type(e).__name__)
                 self._conn = None

@@ -108,6 +108,7 @@ async def serve(settings: Settings, console: bool, book, service) -> int:
             await standby_health.stop()
         log.warning("the active process stopped: this standby takes over now")
     engine.fence = guard.generation
+    engine.may_send = guard.valid  # nothing leaves unless the lease is known valid at that instant
     health = Health(engine, settings)
     try:
         try:

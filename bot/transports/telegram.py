@@ -307,6 +307,9 @@ class TelegramTransport(TelegramIntake, Transport):
             self._menus.pop(user_id, None)  # try again next time they write
 
     # --- outbound --------------------------------------------------------------
+    def connected(self) -> bool:
+        return self.ready.is_set()
+
     def chat_interval(self, chat_id: str) -> float:
         return GROUP_INTERVAL if chat_id.startswith("-") else self.limits.per_chat_interval
 
