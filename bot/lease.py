@@ -17,7 +17,10 @@ and an expiry in the database's own clock, so the machines' clocks never matter:
   freeze (SIGSTOP, a VM paused) finds its lease stale and sends nothing until it has
   renewed, or learns the lease is gone and exits;
 - a holder that cannot renew for 2/3 of the ttl stops sending on its own, before any
-  standby may take over, and exits so its service manager restarts it as a standby;
+  standby may take over. If the lease was taken, it exits so its service manager restarts
+  it as a standby; if the database cannot be reached (`unreachable`), it keeps its
+  platform connection and answers codewords without the store until the database
+  answers again, then exits (bot/serve.py, docs/postgresql.md);
 - a clean stop hands the lease back at once (expiry 0).
 """
 
@@ -96,6 +99,7 @@ class Lease:
         self.lost = asyncio.Event()  # set when this instance may no longer act
         self.renewed = 0.0  # monotonic time the last successful take or renewal was sent
         self.why = ""
+        self.unreachable = False  # lost because the database could not be reached, not taken by another
         self._conn: psycopg.AsyncConnection | None = None
         self._renewer: asyncio.Task | None = None
 
@@ -173,8 +177,18 @@ class Lease:
                 log.warning("could not renew the lease (%s)", type(e).__name__)
                 self._conn = None
                 if time.monotonic() - last_ok > self.ttl * 2 / 3:  # before a standby may take over
+                    self.unreachable = True
                     self.give_up(f"could not renew the lease for {time.monotonic() - last_ok:.1f} s")
                     return
+
+    async def reachable(self) -> bool:
+        """Whether the database answers now (a partitioned instance waits for this, then restarts)."""
+        try:
+            async with await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=2) as conn:
+                await asyncio.wait_for(conn.execute("SELECT 1"), 2)
+            return True
+        except (psycopg.Error, OSError, TimeoutError):
+            return False
 
     async def release(self) -> None:
         """A clean stop: hand the lease over at once."""
