@@ -318,6 +318,7 @@ def settled(cluster: Cluster) -> bool:
 def card_of(section: str) -> tuple[str, bool]:
     """Which card a message (or one digest member) is, and whether it was marked a repeat."""
     repeat = REPEAT.strip().splitlines()[0] in section
+    section = section.replace(REPEAT, "")  # a marked copy is still the same card (a roll call starts its text)
     if m := ALERT.search(section):
         return f"alert:{m.group(1)}", repeat
     if "Tell us now: are you safe?" in section:
