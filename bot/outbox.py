@@ -266,6 +266,8 @@ class Outbox:
         self._tasks += [asyncio.create_task(lane.run()) for lane in self.lanes.values()]
 
     async def stop(self) -> None:
+        if self._starter is not None:
+            self._tasks.append(self._starter)
         for t in self._tasks:
             t.cancel()
         for lane in self.lanes.values():
