@@ -78,8 +78,7 @@ def print_figures(f: dict, seconds: list[float], what: str) -> None:
     def target(ok: bool) -> str:
         return "met" if ok else "MISSED"
 
-    print(f"  takeover p50 {pct(seconds, 50):.2f} s  p99 {pct(seconds, 99):.2f} s   target p99 <= 10 s: "
-          f"{target(pct(seconds, 99) <= 10)}")
+    print(f"  takeover {kit.summary(seconds)}   target p99 <= 10 s: {target(pct(seconds, 99) <= 10)}")
     print(f"  codewords lost: {f['codewords lost']} of {f['codewords']}   target 0: {target(f['codewords lost'] == 0)}")
     print(f"  sends after a lease was lost: {f['sends after a lease was lost']}   target 0: "
           f"{target(f['sends after a lease was lost'] == 0)}")

@@ -33,11 +33,32 @@ class Freeze:
     exit_code: int | None
 
 
-async def freeze_active(cluster: Cluster, active: Proc, hold: float = 1.0, timeout: float = 30.0) -> Freeze:
-    """SIGSTOP the active process until a standby has taken over (and `hold` s more), then SIGCONT it."""
+async def freeze_active(cluster: Cluster, active: Proc, hold: float = 1.0, timeout: float = 30.0,
+                        burst: Scenario | None = None) -> Freeze:
+    """SIGSTOP the active process until a standby has taken over (and `hold` s more), then SIGCONT it.
+
+    With `burst`, three codewords are sent and the freeze comes at the active process's first
+    message after them (the rest of the burst waits in its lanes), as in the reported split brain."""
     wire = cluster.wire
-    at = time.monotonic()
-    os.kill(active.proc.pid, signal.SIGSTOP)
+    if burst is not None:
+        frozen: list[float] = []
+
+        def freeze(caller: str) -> None:
+            if caller == active.tag and not frozen:  # type: ignore[attr-defined]
+                os.kill(active.proc.pid, signal.SIGSTOP)
+                frozen.append(time.monotonic())
+
+        wire.on_send = freeze
+        for who, phrase in zip(("alice", "carol", "erin"), burst.rng.sample(PHRASES, 3), strict=True):
+            burst.say(who, phrase)
+        try:
+            await until(lambda: frozen, "the active process's first send of the burst", active, timeout=timeout)
+        finally:
+            wire.on_send = None
+        at = frozen[0]
+    else:
+        at = time.monotonic()
+        os.kill(active.proc.pid, signal.SIGSTOP)
     cluster.start()
     try:
         first = await until(lambda: wire.calls_after(at, ("getupdates",)), "a takeover (getUpdates after the freeze)",
@@ -66,7 +87,7 @@ async def run_freezes(cluster: Cluster, rounds: int, seed: int, gap: tuple[float
     freezes = []
     for n in range(1, rounds + 1):
         await asyncio.sleep(rng.uniform(*gap))
-        f = await freeze_active(cluster, active)
+        f = await freeze_active(cluster, active, burst=scenario if n % 2 else None)  # every other: at a burst
         freezes.append(f)
         scenario.between_kills()
         active = await two_up(cluster)
