@@ -256,7 +256,7 @@ def card_of(section: str) -> tuple[str, bool]:
         return "lockdown-ask", repeat
     if "not in the roll call" in section:
         return "lockdown-info", repeat
-    if section.lstrip(" #0123456789():").startswith("Roll call"):
+    if section.lstrip(" \n#0123456789():").startswith("Roll call"):  # in a digest: "\n(2): Roll call"
         return "rollcall", repeat
     return "", repeat
 
