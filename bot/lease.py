@@ -102,6 +102,7 @@ class Lease:
         self.unreachable = False  # lost because the database could not be reached, not taken by another
         self._conn: psycopg.AsyncConnection | None = None
         self._renewer: asyncio.Task | None = None
+        self._stuck: set[asyncio.Task] = set()  # renewals given up on a silent network, left to end
 
     async def _connection(self) -> psycopg.AsyncConnection:
         if self._conn is None or self._conn.closed or self._conn.broken:
@@ -166,10 +167,8 @@ class Lease:
             await asyncio.sleep(every)
             began = time.monotonic()
             try:
-                conn = await self._connection()
-                cur = await asyncio.wait_for(conn.execute(RENEW, {"ttl": self.ttl, "generation": self.generation,
-                                                                  "holder": self.holder}), every)
-                if await cur.fetchone() is None:
+                row = await self._renew_once(every)
+                if row is None:
                     self.give_up(f"the lease (generation {self.generation}) was taken by another instance")
                     return
                 last_ok = self.renewed = began
@@ -189,6 +188,26 @@ class Lease:
             return True
         except (psycopg.Error, OSError, TimeoutError):
             return False
+
+    async def _renew_once(self, timeout: float) -> tuple | None:
+        """One renewal, given up after `timeout` without waiting for it to end.
+
+        (Cancelling a psycopg query on a silent network waits ~10 s for the cancel and the close;
+        the renewal would learn of the lost lease that much late. The stuck attempt is left to finish.)"""
+
+        async def renew() -> tuple | None:
+            conn = await self._connection()
+            cur = await conn.execute(RENEW, {"ttl": self.ttl, "generation": self.generation, "holder": self.holder})
+            return await cur.fetchone()
+
+        task = asyncio.ensure_future(renew())
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            self._stuck.add(task)
+            task.add_done_callback(lambda t: (self._stuck.discard(t), t.cancelled() or t.exception()))
+            self._conn = None  # the next try opens a fresh connection
+            raise TimeoutError
+        return task.result()
 
     async def release(self) -> None:
         """A clean stop: hand the lease over at once."""

@@ -138,6 +138,8 @@ async def serve(settings: Settings, console: bool, book, service) -> int:
             systemd.notify("STOPPING=1")
             await systemd.stop_watchdog(watchdog)
         if guard.lost.is_set():
+            if guard.unreachable and hasattr(engine.store, "cut_off"):  # first: events waiting on it are answered
+                engine.store.cut_off("PostgreSQL cannot be reached")
             if engine.outbox is not None:  # not one more send, before the platforms are disconnected
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(engine.outbox.stop(), 2)

@@ -32,6 +32,7 @@ class Proxy:
         self.port = 0
         self.server: asyncio.Server | None = None
         self.pipes: set[asyncio.StreamWriter] = set()
+        self.silent = False  # connections stay open but nothing gets through (a network dropping packets)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -47,6 +48,9 @@ class Proxy:
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.silent:
+            self.pipes.add(writer)
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.upstream)
         except OSError:
@@ -57,8 +61,9 @@ class Proxy:
         async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(Exception):
                 while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
+                    if not self.silent:
+                        dst.write(data)
+                        await dst.drain()
             dst.close()
 
         await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
@@ -76,7 +81,13 @@ class Proxy:
         self.pipes.clear()
 
     def restore(self) -> None:
+        if self.silent:
+            self.silent = False
+            self._do(self._cut())  # what was said into the silence is lost: those connections are dead
         self.start()
+
+    def go_silent(self) -> None:
+        self.silent = True
 
     def close(self) -> None:
         self._do(self._cut())
@@ -98,7 +109,8 @@ def via(url: str, port: int) -> str:
     return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
 
 
-async def test_a_codeword_is_answered_while_postgresql_cannot_be_reached(tmp_path, schema, wire):
+@pytest.mark.parametrize("fault", ["refused", "silent"])
+async def test_a_codeword_is_answered_while_postgresql_cannot_be_reached(tmp_path, schema, wire, fault):
     parts = urlsplit(schema.url)
     proxy = Proxy(parts.hostname or "127.0.0.1", parts.port or 5432)
     proxy.start()
@@ -110,7 +122,7 @@ async def test_a_codeword_is_answered_while_postgresql_cannot_be_reached(tmp_pat
         standby = cluster.start()
         await until(lambda: cluster.standing_by(standby), "a standby", standby)
 
-        proxy.cut()
+        proxy.cut() if fault == "refused" else proxy.go_silent()
         await until(lambda: "stops sending now" in active.output(), "the lease lapsing (2/3 of its ttl)", active)
         scenario.say("alice", kit.PHRASES[0])
         alice, bob, dana = (kit.TG[k] for k in ("alice", "bob", "dana"))
