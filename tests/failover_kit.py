@@ -186,7 +186,7 @@ class Scenario:
             self.said.append(("vic", "(pressed I'm safe)"))
 
 
-async def two_up(cluster: Cluster, timeout: float = 20.0) -> Proc:
+async def two_up(cluster: Cluster, timeout: float = 60.0) -> Proc:
     """Wait until one process is active (polling) and another stands by; returns the active one.
 
     A third process may still be starting: the run keeps two standbys, so the next kill need

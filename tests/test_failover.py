@@ -30,6 +30,7 @@ from tests import failover_kit as kit
 from tests.test_intake_confirmed import until
 
 KILLS = int(os.environ.get("SAFERBOT_FAILOVER_KILLS", "20"))
+STARTUP = 60.0  # seconds a process may take to start serving on a loaded machine (an outcome wait, not a limit)
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ async def serving(cluster: kit.Cluster):
     """One process that has started serving: it holds the lease and polls Telegram."""
     proc = cluster.start()
     await until(lambda: cluster.wire.calls_of("getUpdates") and cluster.holder_pid() == proc.proc.pid,
-                "the process serving", proc)
+                "the process serving", proc, timeout=STARTUP)
     return proc
 
 

@@ -23,6 +23,8 @@ import pytest
 from tests import failover_kit as kit
 from tests.test_intake_confirmed import until
 
+STARTUP = 60.0  # seconds a process may take to start on a loaded machine (an outcome wait, not a limit)
+
 
 @pytest.fixture
 async def wire():
@@ -37,9 +39,10 @@ async def test_a_frozen_active_instance_sends_nothing_after_it_wakes_without_its
     scenario = kit.Scenario(cluster, random.Random(0))
     cluster.scenario = scenario  # type: ignore[attr-defined]
     old = cluster.start()
-    await until(lambda: cluster.holder_pid() == old.proc.pid and wire.calls_of("getUpdates"), "the first serving", old)
+    await until(lambda: cluster.holder_pid() == old.proc.pid and wire.calls_of("getUpdates"), "the first serving", old,
+                timeout=STARTUP)
     new = cluster.start()
-    await until(lambda: cluster.standing_by(new), "a standby", new)
+    await until(lambda: cluster.standing_by(new), "a standby", new, timeout=STARTUP)
     frozen: list[float] = []
 
     def freeze(caller: str) -> None:
@@ -75,7 +78,8 @@ async def test_only_a_card_whose_request_had_started_comes_again_marked_repeat(t
     scenario = kit.Scenario(cluster, random.Random(0))
     cluster.scenario = scenario  # type: ignore[attr-defined]
     first = cluster.start()
-    await until(lambda: cluster.holder_pid() == first.proc.pid and wire.calls_of("getUpdates"), "serving", first)
+    await until(lambda: cluster.holder_pid() == first.proc.pid and wire.calls_of("getUpdates"), "serving", first,
+                timeout=STARTUP)
     bob = str(kit.TG["bob"])
     # bob's first card hangs on its way (a slow network): his other cards wait in the lane behind it
     wire.slow[bob] = 5.0

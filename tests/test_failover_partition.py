@@ -22,6 +22,8 @@ import pytest
 from tests import failover_kit as kit
 from tests.test_intake_confirmed import until
 
+STARTUP = 60.0  # seconds a process may take to start on a loaded machine (an outcome wait, not a limit)
+
 
 class Proxy:
     """127.0.0.1:port -> PostgreSQL, on its own thread and loop (the test's own queries block its loop);
@@ -118,9 +120,10 @@ async def test_a_codeword_is_answered_while_postgresql_cannot_be_reached(tmp_pat
     scenario = kit.Scenario(cluster, random.Random(0))
     try:
         active = cluster.start()
-        await until(lambda: cluster.holder_pid() == active.proc.pid and wire.calls_of("getUpdates"), "serving", active)
+        await until(lambda: cluster.holder_pid() == active.proc.pid and wire.calls_of("getUpdates"), "serving", active,
+                    timeout=STARTUP)
         standby = cluster.start()
-        await until(lambda: cluster.standing_by(standby), "a standby", standby)
+        await until(lambda: cluster.standing_by(standby), "a standby", standby, timeout=STARTUP)
 
         proxy.cut() if fault == "refused" else proxy.go_silent()
         await until(lambda: "stops sending now" in active.output(), "the lease lapsing (2/3 of its ttl)", active)
