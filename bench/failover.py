@@ -12,8 +12,15 @@
     on PostgreSQL: time until the sender's cover reply and the duty manager's card are received
     (sendMessage). p50 / p99 each, and PostgreSQL's p99 as a multiple of SQLite's (target <= 2x).
 
+(c) --freeze: the same scenario with SIGSTOP of the active process instead of kill -9, held until a
+    standby has taken over (and 1 s more), then SIGCONT (tests/failover_rounds.py). The woken process
+    must send nothing (its lease is not known valid by its own clock) and exit 2.
+Both runs print: takeover p50/p99, codewords lost, sends after a lease was lost, unmarked doubles,
+REPEAT-marked copies per 100 kills and cover replies doubled per 100 kills.
+
     python bench/failover.py                      # 20 kills at ttl 5, then 50 codewords on each store
     python bench/failover.py --kills 5 --ttl 1 --skip-latency
+    python bench/failover.py --freeze 10 --kills 20 --skip-latency
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.alert_latency import PG_URL, pct, run_telegram  # noqa: E402
 from tests import failover_kit as kit  # noqa: E402
+from tests import failover_rounds as rounds  # noqa: E402
 
 
 async def takeovers(kills: int, ttl: float | None, seed: int, pg_url: str) -> None:
@@ -59,6 +67,48 @@ async def takeovers(kills: int, ttl: float | None, seed: int, pg_url: str) -> No
                   f"{'nothing wrong' if not problems else f'{len(problems)} PROBLEMS'}")
             for p in problems:
                 print("   ", p)
+            print_figures(rounds.figures(cluster, kills), seconds, "kills")
+        finally:
+            cluster.kill_all()
+            await wire.stop()
+
+
+# --- (c) freezes, and the figures both runs print ------------------------------------------------------
+def print_figures(f: dict, seconds: list[float], what: str) -> None:
+    def target(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    print(f"  takeover {kit.summary(seconds)}   target p99 <= 10 s: {target(pct(seconds, 99) <= 10)}")
+    print(f"  codewords lost: {f['codewords lost']} of {f['codewords']}   target 0: {target(f['codewords lost'] == 0)}")
+    print(f"  sends after a lease was lost: {f['sends after a lease was lost']}   target 0: "
+          f"{target(f['sends after a lease was lost'] == 0)}")
+    print(f"  unmarked doubles: {f['unmarked doubles']}   target 0: {target(f['unmarked doubles'] == 0)}")
+    print(f"  REPEAT-marked copies per 100 {what}: {f['REPEAT copies per 100']:.1f}   target < 10: "
+          f"{target(f['REPEAT copies per 100'] < 10)}")
+    print(f"  cover replies doubled per 100 {what}: {f['cover replies doubled per 100']:.1f}")
+
+
+async def freezes(n: int, ttl: float | None, seed: int, pg_url: str) -> None:
+    from bench.alert_latency import database
+
+    wire = kit.Wire()
+    await wire.start()
+    with tempfile.TemporaryDirectory() as tmp, database("postgresql", pg_url) as url:
+        cluster = kit.Cluster(Path(tmp), wire, url, ttl=ttl)
+        try:
+            began = time.monotonic()
+            took = await rounds.run_freezes(cluster, n, seed, log=lambda line: print("  " + line, flush=True))
+            await kit.until(lambda: kit.settled(cluster), "every ladder ending", timeout=120)
+            cluster.kill_all()
+            seconds = [t.seconds for t in took]
+            print(f"\n(c) SIGSTOP of the active instance until a standby took over, then SIGCONT; lease ttl {ttl or 5:g}"
+                  f" s, seed {seed}, {time.monotonic() - began:.0f} s in all")
+            print(f"  SIGSTOP -> new active instance polling:  {kit.summary(seconds)}")
+            print(f"  the woken process exited 2 (as a standby-to-be): {sum(t.exit_code == 2 for t in took)} of {n}")
+            f = rounds.figures(cluster, n, took)
+            for p in f["problems"]:
+                print("   ", p)
+            print_figures(f, seconds, "freezes")
         finally:
             cluster.kill_all()
             await wire.stop()
@@ -92,11 +142,17 @@ def main() -> None:
     parser.add_argument("--pg-url", default=PG_URL, help="PostgreSQL server (a schema is made and dropped)")
     parser.add_argument("--skip-takeover", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--freeze", type=int, default=0, metavar="N",
+                        help="also N rounds of SIGSTOP/SIGCONT of the active instance (default 0)")
     args = parser.parse_args()
     if not args.skip_takeover:
         seed = args.seed if args.seed is not None else random.randrange(10**6)
         print(f"(a) {args.kills} kills, seed {seed}", flush=True)
         asyncio.run(takeovers(args.kills, args.ttl, seed, args.pg_url))
+    if args.freeze:
+        seed = args.seed if args.seed is not None else random.randrange(10**6)
+        print(f"\n(c) {args.freeze} freezes, seed {seed}", flush=True)
+        asyncio.run(freezes(args.freeze, args.ttl, seed, args.pg_url))
     if not args.skip_latency:
         latency(args.n, args.gap, args.pg_url)
 

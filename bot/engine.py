@@ -68,6 +68,7 @@ class Engine:
         self.emergency = Emergency(self)
         self.overdue_at_start = 0
         self.fence: int | None = None  # PostgreSQL, several instances: the lease generation we act under
+        self.may_send: Callable[[], bool] = lambda: True  # the lease is known valid now (bot.instance guard)
 
     # --- life cycle ------------------------------------------------------------
     async def start(self) -> int:
@@ -81,7 +82,7 @@ class Engine:
                              backoff_max=self.settings.outbox_backoff_max,
                              max_attempts=self.settings.outbox_max_attempts, on_failed=self._delivery_failed,
                              on_outage=self._outage, probe_interval=self.settings.outbox_probe_interval,
-                             outage_notice=self.settings.outbox_outage_notice)
+                             outage_notice=self.settings.outbox_outage_notice, may_send=self.may_send)
         await self.outbox.start()
         self.scheduler = Scheduler(self.store, self.clock, self.fire)
         if hasattr(self.clock, "listeners"):

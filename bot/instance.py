@@ -81,6 +81,12 @@ class FileGuard:
         self.lost = asyncio.Event()
         self.why = ""
 
+    unreachable = False  # a lock file is never out of reach
+
+    def valid(self) -> bool:
+        """Holding the lock file cannot lapse while the process lives: always valid."""
+        return True
+
     async def take(self) -> bool:
         return self.lock.try_acquire()
 
@@ -115,6 +121,17 @@ class LeaseGuard:
     @property
     def why(self) -> str:
         return self.lease.why
+
+    def valid(self) -> bool:
+        return self.lease.valid()
+
+    @property
+    def unreachable(self) -> bool:
+        """The lease was lost because PostgreSQL could not be reached (not taken by another instance)."""
+        return self.lease.unreachable
+
+    async def reachable(self) -> bool:
+        return await self.lease.reachable()
 
     async def take(self) -> bool:
         return await self.lease.try_acquire()

@@ -11,8 +11,16 @@ and an expiry in the database's own clock, so the machines' clocks never matter:
   a holder that lost the lease can no longer claim or change a row, even in a partition;
   and a takeover first ends any write the old holder began before its lease ran out, so
   not even a transaction that stalled across the expiry can commit afterwards;
+- nothing leaves the process unless the lease is known valid by the local monotonic
+  clock at that instant (`valid()`: renewed, or taken, within 2/3 of the ttl), checked by
+  the outbox at hand-off, the last point before a request; a process that wakes from a
+  freeze (SIGSTOP, a VM paused) finds its lease stale and sends nothing until it has
+  renewed, or learns the lease is gone and exits;
 - a holder that cannot renew for 2/3 of the ttl stops sending on its own, before any
-  standby may take over, and exits so its service manager restarts it as a standby;
+  standby may take over. If the lease was taken, it exits so its service manager restarts
+  it as a standby; if the database cannot be reached (`unreachable`), it keeps its
+  platform connection and answers codewords without the store until the database
+  answers again, then exits (bot/serve.py, docs/postgresql.md);
 - a clean stop hands the lease back at once (expiry 0).
 """
 
@@ -89,9 +97,12 @@ class Lease:
         self.holder = f"host {socket.gethostname()} pid {os.getpid()} id {secrets.token_hex(3)}"
         self.generation: int | None = None
         self.lost = asyncio.Event()  # set when this instance may no longer act
+        self.renewed = 0.0  # monotonic time the last successful take or renewal was sent
         self.why = ""
+        self.unreachable = False  # lost because the database could not be reached, not taken by another
         self._conn: psycopg.AsyncConnection | None = None
         self._renewer: asyncio.Task | None = None
+        self._stuck: set[asyncio.Task] = set()  # renewals given up on a silent network, left to end
 
     async def _connection(self) -> psycopg.AsyncConnection:
         if self._conn is None or self._conn.closed or self._conn.broken:
@@ -104,6 +115,7 @@ class Lease:
         free = await cur.fetchone()
         if free is not None and not free[0]:
             return False  # held and fresh: the usual answer to a standby's look, without any lock
+        began = time.monotonic()
         async with conn.transaction():
             # No fencing gap: a write the old holder began before its lease ran out (and then stalled)
             # still holds the write lock. End that session, so its transaction rolls back, and take the
@@ -115,6 +127,7 @@ class Lease:
         if row is None:
             return False
         self.generation = int(row[0])
+        self.renewed = began
         self._renewer = asyncio.create_task(self._renew_loop())
         return True
 
@@ -135,6 +148,12 @@ class Lease:
                 self._conn = None
             await asyncio.sleep(poll)
 
+    def valid(self) -> bool:
+        """Known valid now by this process's own clock: renewed within 2/3 of the ttl (a standby may take
+        it only after the whole ttl, in the database's clock), and not lost."""
+        return (self.generation is not None and not self.lost.is_set()
+                and time.monotonic() - self.renewed < self.ttl * 2 / 3)
+
     def give_up(self, why: str) -> None:
         if not self.lost.is_set():
             self.why = why
@@ -143,24 +162,52 @@ class Lease:
 
     async def _renew_loop(self) -> None:
         every = self.ttl / 5
-        last_ok = time.monotonic()
+        last_ok = self.renewed
         while not self.lost.is_set():
             await asyncio.sleep(every)
             began = time.monotonic()
             try:
-                conn = await self._connection()
-                cur = await asyncio.wait_for(conn.execute(RENEW, {"ttl": self.ttl, "generation": self.generation,
-                                                                  "holder": self.holder}), every)
-                if await cur.fetchone() is None:
+                row = await self._renew_once(every)
+                if row is None:
                     self.give_up(f"the lease (generation {self.generation}) was taken by another instance")
                     return
-                last_ok = began
+                last_ok = self.renewed = began
             except (psycopg.Error, OSError, TimeoutError) as e:
                 log.warning("could not renew the lease (%s)", type(e).__name__)
                 self._conn = None
                 if time.monotonic() - last_ok > self.ttl * 2 / 3:  # before a standby may take over
+                    self.unreachable = True
                     self.give_up(f"could not renew the lease for {time.monotonic() - last_ok:.1f} s")
                     return
+
+    async def reachable(self) -> bool:
+        """Whether the database answers now (a partitioned instance waits for this, then restarts)."""
+        try:
+            async with await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=2) as conn:
+                await asyncio.wait_for(conn.execute("SELECT 1"), 2)
+            return True
+        except (psycopg.Error, OSError, TimeoutError):
+            return False
+
+    async def _renew_once(self, timeout: float) -> tuple | None:
+        """One renewal, given up after `timeout` without waiting for it to end.
+
+        (Cancelling a psycopg query on a silent network waits ~10 s for the cancel and the close;
+        the renewal would learn of the lost lease that much late. The stuck attempt is left to finish.)"""
+
+        async def renew() -> tuple | None:
+            conn = await self._connection()
+            cur = await conn.execute(RENEW, {"ttl": self.ttl, "generation": self.generation, "holder": self.holder})
+            return await cur.fetchone()
+
+        task = asyncio.ensure_future(renew())
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            self._stuck.add(task)
+            task.add_done_callback(lambda t: (self._stuck.discard(t), t.cancelled() or t.exception()))
+            self._conn = None  # the next try opens a fresh connection
+            raise TimeoutError
+        return task.result()
 
     async def release(self) -> None:
         """A clean stop: hand the lease over at once."""

@@ -11,6 +11,14 @@ Alarms never give up: only a permanent answer ends their tries on a platform. Wh
 platform fails, one waiting message probes it every `probe_interval`; its first
 success releases everything waiting for it, and an outage longer than `outage_notice`
 is told (timeline and admins) once, and again when it ends.
+
+Hand-off is the last point before a request leaves the process, and the one place that
+decides whether it may: only while this instance's lease is known valid by the local
+monotonic clock (`may_send`; a process that wakes from a freeze finds its lease stale and
+holds), and only once the platform's transport is connected (a transport still
+connecting is not a failure: nothing is counted, nothing backs off, the rows wait in
+order). At hand-off a row is marked started (store), so only a row whose request had
+begun is in doubt after a crash.
 """
 
 from __future__ import annotations
@@ -21,8 +29,8 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 
 from . import digest as digests
 from .clock import Clock
@@ -38,6 +46,8 @@ RESULT_COALESCE = 0.0  # seconds; results are bookkeeping (the message is alread
 # the platform-wide rate is counted over a slightly longer window than a second: requests sent
 # a second apart can arrive closer together, and one 429 holds the whole platform back
 RATE_WINDOW = 1.1
+HOLD = 0.05  # seconds between looks while the lease is stale or the transport is not connected yet
+STORE_RETRY = 0.5  # seconds before handing off again when the started mark could not be written
 
 
 @dataclass
@@ -64,12 +74,18 @@ def _digestible(c: Claimed) -> bool:
             and not d.form and not d.ephemeral and len(d.text) <= digests.MAX_CARD_TEXT)
 
 
+HandOff = Callable[[list[Claimed]], Awaitable[list[Claimed] | None]]
+
+
 class Lane:
     """One platform's queue: priority order, a per-chat gap, a global rate, one send per chat at a time."""
 
-    def __init__(self, transport: Transport, report: Callable[[_Result], None]):
+    def __init__(self, transport: Transport, report: Callable[[_Result], None], hand_off: HandOff,
+                 may_send: Callable[[], bool] = lambda: True):
         self.transport = transport
         self.report = report
+        self.hand_off = hand_off
+        self.may_send = may_send
         self.waiting: list[Claimed] = []
         self.busy: set[str] = set()
         self.chat_free_at: dict[str, float] = {}
@@ -100,6 +116,8 @@ class Lane:
         limits = self.transport.limits
         if now < self.paused_until:
             return None, self.paused_until - now
+        if self.waiting and not (self.transport.connected() and self.may_send()):
+            return None, HOLD  # not a failure: the rows wait, in order, with no attempt counted
         if limits.per_second:
             self.sent_times = [t for t in self.sent_times if now - t < RATE_WINDOW]
             if len(self.sent_times) >= limits.per_second:
@@ -161,6 +179,15 @@ class Lane:
                 self.report(_Result(c, outcome, digest=key, **kw))
 
         try:
+            started = await self.hand_off(batch)
+            if not started:
+                if started is None:  # not now (a stale lease, a store that cannot write): back in line
+                    for c in batch:
+                        bisect.insort(self.waiting, c, key=_order)
+                    self.paused_until = max(self.paused_until, time.monotonic() + HOLD)
+                return
+            batch, first = started, started[0]  # without any row cancelled meanwhile (an ack)
+            key = f"d{first.delivery.id}" if len(batch) > 1 else None
             ref = await self.transport.deliver(_as_digest(batch) if key else first.delivery)
             report("sent", message_ref=ref)
         except RetryAfter as e:
@@ -194,8 +221,10 @@ class Outbox:
     def __init__(self, store: Store, clock: Clock, transports: dict[str, Transport], *, backoff: float,
                  backoff_max: float, max_attempts: int,
                  on_failed: Callable[[sqlite3.Connection, Claimed, str, float], int],
-                 on_outage: OnOutage | None = None, probe_interval: float = 1.0, outage_notice: float = 60.0):
+                 on_outage: OnOutage | None = None, probe_interval: float = 1.0, outage_notice: float = 60.0,
+                 may_send: Callable[[], bool] = lambda: True):
         self.store = store
+        self.may_send = may_send  # the lease is known valid now (bot.instance); SQLite: always
         self.clock = clock
         self.backoff, self.backoff_max, self.max_attempts = backoff, backoff_max, max_attempts
         self.on_failed = on_failed
@@ -204,7 +233,9 @@ class Outbox:
         self.down: dict[str, float] = {}  # platform -> when its current run of failures began (engine clock)
         self.told: set[str] = set()  # platforms whose outage has been told
         self.results: list[_Result] = []
-        self.lanes = {name: Lane(t, self._report) for name, t in transports.items()}
+        self.lanes = {name: Lane(t, self._report, self._hand_off, may_send) for name, t in transports.items()}
+        self._starting: list[tuple[list[int], asyncio.Future]] = []
+        self._starter: asyncio.Task | None = None
         self._kick = asyncio.Event()
         self._flush = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -235,6 +266,8 @@ class Outbox:
         self._tasks += [asyncio.create_task(lane.run()) for lane in self.lanes.values()]
 
     async def stop(self) -> None:
+        if self._starter is not None:
+            self._tasks.append(self._starter)
         for t in self._tasks:
             t.cancel()
         for lane in self.lanes.values():
@@ -259,6 +292,49 @@ class Outbox:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), timeout=wait)
 
+    async def _hand_off(self, batch: list[Claimed]) -> list[Claimed] | None:
+        """The last point before a request leaves: mark the rows started, then check the lease again.
+
+        None: not now (the lease is not known valid, or the mark could not be written); the lane
+        puts the rows back. Otherwise the rows to send now, each with its attempt counted.
+        """
+        if not self.may_send():
+            return None
+        try:
+            started = await self._mark_started([c.delivery.id for c in batch])
+        except Exception as e:  # the store cannot write (a lost lease is told by the store's fence)
+            log.warning("could not mark %d message(s) as started (%s); holding them", len(batch), type(e).__name__)
+            for lane in self.lanes.values():
+                lane.paused_until = max(lane.paused_until, time.monotonic() + STORE_RETRY)
+            return None
+        if not self.may_send():  # the write outlasted the lease's validity (a freeze, a stall): nothing leaves
+            return None
+        return [replace(c, attempts=c.attempts + 1) for c in batch if c.delivery.id in started]
+
+    async def _mark_started(self, ids: list[int]) -> set[int]:
+        """One write for every lane handing off at this moment (a burst is not one transaction per card)."""
+        done = asyncio.get_running_loop().create_future()
+        self._starting.append((ids, done))
+        if self._starter is None or self._starter.done():
+            self._starter = asyncio.create_task(self._write_starts())
+        return await done
+
+    async def _write_starts(self) -> None:
+        while self._starting:
+            await asyncio.sleep(0)  # let the other lanes handing off now join this write
+            waiting, self._starting = self._starting, []
+            try:
+                started = await self.store.run(rows.mark_started, [i for ids, _ in waiting for i in ids],
+                                               self.clock.now())
+            except Exception as e:
+                for _, done in waiting:
+                    if not done.done():
+                        done.set_exception(e)
+                continue
+            for _, done in waiting:
+                if not done.done():
+                    done.set_result(started)
+
     def _report(self, result: _Result) -> None:
         self.results.append(result)
         self._flush.set()
@@ -280,6 +356,7 @@ class Outbox:
         """While a platform fails, keep one message trying it, so its return is noticed at once."""
         while True:
             await asyncio.sleep(self.probe_interval)
+            await self._unconnected()
             for platform in list(self.down):
                 lane = self.lanes.get(platform)
                 if lane is None or lane.waiting or lane.busy:
@@ -289,6 +366,24 @@ class Outbox:
                         self.kick()
                 except Exception:
                     log.exception("probing %s failed", platform)
+
+    async def _unconnected(self) -> None:
+        """A transport that stays unconnected while messages wait is an outage, told as one (never silent)."""
+        now = self.clock.now()
+        tell = {}
+        for platform, lane in self.lanes.items():
+            if lane.waiting and not lane.transport.connected():
+                since = self.down.setdefault(platform, now)
+                if platform not in self.told and now - since >= self.outage_notice and self.may_send():
+                    self.told.add(platform)
+                    tell[platform] = since
+        if tell:
+            try:
+                if await self.store.run(self._apply, [], now, None, tell):
+                    self.kick()
+            except Exception:
+                log.exception("telling an outage failed")
+                self.told -= set(tell)
 
     def _health(self, batch: list[_Result], now: float) -> tuple[dict[str, tuple[float, bool]], dict[str, float]]:
         """Platforms that answered again (since, told) and outages long enough to tell (since)."""
@@ -326,7 +421,7 @@ class Outbox:
             c = r.claimed
             alarm = c.delivery.priority == Priority.alarm
             if r.outcome == "sent":
-                conn.execute("UPDATE outbox SET status='sent', sent_at=?, message_ref=?, card_version=?, error=NULL,"
+                conn.execute("UPDATE outbox SET status='sent', sent_at=COALESCE(sent_at, ?), message_ref=?, card_version=?, error=NULL,"
                              " digest=? WHERE id=?", (now, r.message_ref, c.card_version, r.digest, c.delivery.id))
                 if c.card and c.delivery.kind == "send":
                     current = conn.execute("SELECT version FROM cards WHERE key=?", (c.card,)).fetchone()
@@ -337,7 +432,8 @@ class Outbox:
             elif r.outcome == "retry" and (alarm or c.attempts < self.max_attempts or r.delay):
                 # alarms never give up: they wait for the platform as long as it takes
                 delay = r.delay or min(self.backoff * 2 ** (c.attempts - 1), self.backoff_max)
-                conn.execute("UPDATE outbox SET status='pending', next_at=?, error=? WHERE id=? AND status='sending'",
+                conn.execute("UPDATE outbox SET status='pending', next_at=?, error=?, sent_at=NULL WHERE id=? AND"
+                             " status='sending'",
                              (now + delay, r.error, c.delivery.id))
                 queued += 1
             else:

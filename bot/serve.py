@@ -108,6 +108,7 @@ async def serve(settings: Settings, console: bool, book, service) -> int:
             await standby_health.stop()
         log.warning("the active process stopped: this standby takes over now")
     engine.fence = guard.generation
+    engine.may_send = guard.valid  # nothing leaves unless the lease is known valid at that instant
     health = Health(engine, settings)
     try:
         try:
@@ -137,9 +138,16 @@ async def serve(settings: Settings, console: bool, book, service) -> int:
             systemd.notify("STOPPING=1")
             await systemd.stop_watchdog(watchdog)
         if guard.lost.is_set():
+            if guard.unreachable and hasattr(engine.store, "cut_off"):  # first: events waiting on it are answered
+                engine.store.cut_off("PostgreSQL cannot be reached")
             if engine.outbox is not None:  # not one more send, before the platforms are disconnected
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(engine.outbox.stop(), 2)
+            if guard.unreachable:  # PostgreSQL is out of reach, not taken over: keep answering without it
+                if not await _partitioned(engine, guard, stop):
+                    return 0
+                raise Fatal("PostgreSQL can be reached again; exiting so this process restarts as the active "
+                            "instance or a standby")
             raise Fatal(f"{guard.why}; exiting so this process restarts as a standby (another instance is active)")
         fatal = [t.fatal for t in engine.transports.values() if getattr(t, "fatal", "")]
         if fatal:
@@ -148,6 +156,35 @@ async def serve(settings: Settings, console: bool, book, service) -> int:
     finally:
         await _bounded_stop(engine, health)
         await guard.release()
+
+
+async def _partitioned(engine, guard, stop: asyncio.Event) -> bool:
+    """The database cannot be reached and the lease has lapsed: no ladders, no timers, no outbox.
+
+    The platforms stay connected, so a codeword still gets its cover reply and reaches its first
+    tier and the admins directly, marked NOT SAVED (bot/emergency.py), unconfirmed so that it is
+    handled for real once the database answers. Returns once it answers (True) or on a stop signal.
+    """
+    from . import systemd
+
+    log.error("cannot reach PostgreSQL (%s): this instance runs no ladders, timers or deliveries now; it "
+              "keeps its platform connections and answers codewords without the database (cover reply, first "
+              "tier and admins told directly) until the database answers again, then restarts", guard.why)
+    if engine.scheduler is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(engine.scheduler.stop(), 2)
+    if engine.outbox is not None:
+        engine.outbox.results.clear()  # they cannot be written: those rows stay claimed, in doubt if started
+    watchdog = systemd.start_watchdog()  # the loop is alive and answering: systemd must not kill it
+    try:
+        while not stop.is_set():
+            if await guard.reachable():
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+        return False
+    finally:
+        await systemd.stop_watchdog(watchdog)
 
 
 async def _first(work, stop_wait) -> bool:

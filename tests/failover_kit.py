@@ -28,7 +28,7 @@ import yaml
 
 from bot.digest import RULE
 from bot.store.outbox import REPEAT
-from tests.fakes.telegram_api import FakeTelegram
+from tests.failover_wire import Wire
 from tests.test_intake_confirmed import Proc, until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,23 +39,6 @@ PHRASES = ("Is Mr Brown in today?", "Can someone bring the red folder", "Time fo
 LOCKDOWN = "lockdown central intruder near the children's library"
 ALERT = re.compile(r"\(alert #(\d+)\)")
 STEP = re.compile(r"\((tier \d+(?:, repeat \d+)?)\)$")
-
-
-class Wire(FakeTelegram):
-    """The fake Telegram; `first` keeps every sent message's text as it first arrived."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.first: list[tuple[int, str, float]] = []  # (chat, text shown, monotonic time)
-
-    async def api_sendmessage(self, p: dict) -> dict:
-        out = await super().api_sendmessage(p)
-        chat = out["chat"]["id"]
-        self.first.append((chat, self.messages[(chat, out["message_id"])].text, time.monotonic()))
-        return out
-
-    def calls_after(self, at: float, methods: tuple[str, ...]) -> list:
-        return [c for c in self.calls if c.at > at and c.method.lower() in methods]
 
 
 def short_book(tmp: Path, step: int) -> Path:
@@ -106,7 +89,12 @@ class Cluster:
         self.procs: list[Proc] = []
 
     def start(self) -> Proc:
-        proc = Proc(self.env, self.tmp, f"run{len(self.procs) + 1}")
+        name = f"run{len(self.procs) + 1}"
+        env = self.env
+        if getattr(self.wire, "tagged_url", ""):  # each process's calls say which process made them
+            env = env | {"SAFERBOT_TELEGRAM_API_URL": f"{self.wire.tagged_url}/{name}"}
+        proc = Proc(env, self.tmp, name)
+        proc.tag = name  # type: ignore[attr-defined]
         self.procs.append(proc)
         return proc
 
@@ -159,11 +147,13 @@ class Scenario:
     rng: random.Random
     said: list[tuple[str, str]] = field(default_factory=list)
     lone: list[str] = field(default_factory=list)  # people who started a session (none checks in)
+    updates: list[tuple[str, str, int]] = field(default_factory=list)  # (who, text, Telegram update id)
 
     def say(self, who: str, text: str) -> None:
         w = self.cluster.wire
-        w.say(w.users[TG[who]], text)
+        uid = w.say(w.users[TG[who]], text)
         self.said.append((who, text))
+        self.updates.append((who, text, uid))
 
     def begin(self) -> None:
         self.say("bob", LOCKDOWN)
@@ -196,7 +186,7 @@ class Scenario:
             self.said.append(("vic", "(pressed I'm safe)"))
 
 
-async def two_up(cluster: Cluster, timeout: float = 20.0) -> Proc:
+async def two_up(cluster: Cluster, timeout: float = 60.0) -> Proc:
     """Wait until one process is active (polling) and another stands by; returns the active one.
 
     A third process may still be starting: the run keeps two standbys, so the next kill need
@@ -259,13 +249,14 @@ def settled(cluster: Cluster) -> bool:
 def card_of(section: str) -> tuple[str, bool]:
     """Which card a message (or one digest member) is, and whether it was marked a repeat."""
     repeat = REPEAT.strip().splitlines()[0] in section
+    section = section.replace(REPEAT, "")  # a marked copy is still the same card (a roll call starts its text)
     if m := ALERT.search(section):
         return f"alert:{m.group(1)}", repeat
     if "Tell us now: are you safe?" in section:
         return "lockdown-ask", repeat
     if "not in the roll call" in section:
         return "lockdown-info", repeat
-    if section.lstrip(" #0123456789():").startswith("Roll call"):
+    if section.lstrip(" \n#0123456789():").startswith("Roll call"):  # in a digest: "\n(2): Roll call"
         return "rollcall", repeat
     return "", repeat
 
@@ -411,3 +402,4 @@ def summary(values: list[float]) -> str:
     ordered = sorted(values)
     p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
     return f"p50 {statistics.median(values):.2f} s  p99 {p99:.2f} s  max {max(values):.2f} s  (n={len(values)})"
+

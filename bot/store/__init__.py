@@ -201,6 +201,10 @@ class PgStore(Store):
         self._worker = worker
         self.fence = fence
         self.on_fenced: Callable[[str], None] | None = None  # told when a write was refused for a lost lease
+        # set while the lease has lapsed for want of the database (bot/serve.py, `cut_off`): every call fails
+        # at once, so each event is answered on the not-stored path now, not after a connect timeout each
+        self.unreachable: str | None = None
+        self._waiting: set[asyncio.Future] = set()  # calls in flight, failed at once by `cut_off`
 
     @classmethod
     async def open_url(cls, url: str, fence: int | None = None) -> PgStore:
@@ -233,15 +237,44 @@ class PgStore(Store):
             return fn(self._connection(), *args)
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        if self.unreachable:
+            raise psycopg.OperationalError(self.unreachable)
         loop = asyncio.get_running_loop()
+        waiter = loop.create_future()  # answered by the worker, or failed by cut_off (a silent network)
+        self._waiting.add(waiter)
+
+        def done(f) -> None:
+            if waiter.done() or f.cancelled():
+                return
+            if f.exception() is not None:
+                waiter.set_exception(f.exception())
+            else:
+                waiter.set_result(f.result())
+
+        self._worker.submit(self._work, fn, *args).add_done_callback(
+            lambda f: loop.call_soon_threadsafe(done, f))
         try:
-            return await loop.run_in_executor(self._worker, lambda: self._work(fn, *args))
+            return await waiter
         except Fenced as e:
             if self.on_fenced:
                 self.on_fenced(str(e))
             raise
+        finally:
+            self._waiting.discard(waiter)
+
+    def cut_off(self, why: str) -> None:
+        """The database cannot be reached: fail every call now, those waiting on a silent connection too.
+
+        (A network that drops packets leaves a query waiting for minutes; its thread is left to it.)"""
+        self.unreachable = why
+        for waiter in list(self._waiting):
+            if not waiter.done():
+                waiter.set_exception(psycopg.OperationalError(why))
 
     async def close(self) -> None:
+        if self.unreachable:  # the worker may be stuck on a silent connection: do not wait for it
+            self._worker.shutdown(wait=False, cancel_futures=True)
+            return
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._worker, self._conn.close)
         self._worker.shutdown(wait=False)

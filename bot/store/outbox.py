@@ -4,8 +4,13 @@ Claiming is a conditional UPDATE, so a row goes out once even with two workers.
 Rows that belong to a live card render the card's latest text when delivered; a
 copy delivered with an older version gets an edit queued straight after. Several
 alarm cards sent as one digest message share a `digest` key; an edit of any of them
-re-renders the whole digest. A row claimed by a process that died is `in_doubt`: it
-may have arrived, so a card sent again says it is a repeat.
+re-renders the whole digest.
+
+A row is claimed (`sending`) when it is queued on a lane, but it is only *started*
+(`sent_at` set, one attempt counted) at hand-off, just before its request goes to the
+platform. A row started by a process that died is `in_doubt`: it may have arrived, so a
+card sent again says it is a repeat. A row that only waited in a lane (for per-chat
+pacing, or for its platform to connect) never left, and goes again unmarked.
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ def enqueue(
         " alert_id, tag, form, form_ref, ephemeral, attachment, next_at, created_at, status, attempts)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
         (kind, person, platform, chat_id, user_id, text, buttons, priority, card, edit_of, alert_id, tag,
-         form, form_ref, int(ephemeral), attachment, now, now, "sending" if claim else "pending", int(claim)),
+         form, form_ref, int(ephemeral), attachment, now, now, "sending" if claim else "pending", 0),
     ).fetchone()
 
 
@@ -90,7 +95,7 @@ def claim_due(conn: sqlite3.Connection, now: float, limit: int) -> tuple[list[Cl
 
 def _claim(conn: sqlite3.Connection, select_ids: str, args: tuple) -> list[Claimed]:
     rows = conn.execute(
-        f"UPDATE outbox SET status='sending', attempts=attempts+1 WHERE status='pending' AND id IN ({select_ids})"
+        f"UPDATE outbox SET status='sending' WHERE status='pending' AND id IN ({select_ids})"
         " RETURNING *",
         args,
     ).fetchall()
@@ -156,9 +161,23 @@ def waiting_alarms(conn: sqlite3.Connection, platform: str) -> tuple[int, list[i
     return len(rows), sorted({r[0] for r in rows if r[0] is not None})
 
 
+def mark_started(conn: sqlite3.Connection, ids: list[int], now: float) -> set[int]:
+    """At hand-off, before the request: these rows may arrive from now on. Returns the ids still
+    to send (a row cancelled meanwhile, e.g. by an ack, is not started)."""
+    if not ids:
+        return set()
+    marks = ",".join("?" * len(ids))
+    rows = conn.execute(f"UPDATE outbox SET sent_at=?, attempts=attempts+1 WHERE status='sending' AND id IN ({marks})"
+                        " RETURNING id", (now, *ids)).fetchall()
+    return {r[0] for r in rows}
+
+
 def release_claims(conn: sqlite3.Connection) -> int:
-    """At start-up: rows claimed by a process that died go back to the queue."""
-    return conn.execute("UPDATE outbox SET status='pending', in_doubt=1 WHERE status='sending'").rowcount
+    """At start-up: rows claimed by a process that died go back to the queue; those whose request had
+    started are in doubt (they may have arrived), those that only waited in a lane are not."""
+    return conn.execute("UPDATE outbox SET status='pending', sent_at=NULL,"
+                        " in_doubt=CASE WHEN sent_at IS NOT NULL THEN 1 ELSE in_doubt END"
+                        " WHERE status='sending'").rowcount
 
 
 def cancel_for_alert(conn: sqlite3.Connection, alert_id: int, tag: str) -> list[int]:

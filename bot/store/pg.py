@@ -111,12 +111,18 @@ class Cursor:
         return iter(self.fetchall())
 
 
+SILENT_PEER = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
+               "tcp_user_timeout": 10000}  # libpq: dead-peer detection (idle waits and unacknowledged writes)
+
+
 class Connection:
     """What bot.store and the handlers use of sqlite3.Connection, on a psycopg connection."""
 
     def __init__(self, url: str):
         self.url = url
-        self._conn = psycopg.connect(url, autocommit=True, row_factory=_rows, connect_timeout=5)
+        # a server or network that goes silent (no reset) ends a waiting query within seconds, not the
+        # kernel's ~15 min: the store then fails, and the not-stored path answers (bot/emergency.py)
+        self._conn = psycopg.connect(url, autocommit=True, row_factory=_rows, connect_timeout=5, **SILENT_PEER)
         _adapt(self._conn)
         self.row_factory: Any = None  # accepted and ignored: rows always answer by name and position
         self._keys: tuple[tuple[str, str], ...] | None = None

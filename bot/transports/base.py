@@ -50,6 +50,10 @@ class Transport(ABC):
     async def deliver(self, d: Delivery) -> str | None:
         """Send (d.kind == 'send', return the platform's message id) or edit (d.kind == 'edit')."""
 
+    def connected(self) -> bool:
+        """Whether a delivery can be tried now; until then the outbox holds rows (no failure, no backoff)."""
+        return True
+
     def chat_interval(self, chat_id: str) -> float:
         """Seconds between two messages to this chat (a platform may pace groups more slowly)."""
         return self.limits.per_chat_interval

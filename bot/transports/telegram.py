@@ -53,6 +53,7 @@ from .. import relay  # noqa: E402
 from ..messages import Button, Delivery, Inbound  # noqa: E402
 from ..model import Person  # noqa: E402
 from ..settings import Settings  # noqa: E402
+from . import gate  # noqa: E402
 from .base import Limits, RetryAfter, Transport, Undeliverable  # noqa: E402
 from .telegram_intake import ALLOWED_UPDATES, REFUSED, TelegramIntake  # noqa: E402
 
@@ -121,9 +122,11 @@ class TelegramTransport(TelegramIntake, Transport):
         api = settings.telegram_api_url.rstrip("/")
         token = settings.telegram_token.get_secret_value()
         # no rate limiter, no retries: the outbox paces, retries and falls back
+        # every socket write of a send or an edit asks whether the lease is valid at that instant (gate)
         request = HTTPXRequest(connection_pool_size=64, connect_timeout=request_timeout,
                                read_timeout=request_timeout, write_timeout=request_timeout,
-                               pool_timeout=request_timeout, media_write_timeout=max(request_timeout, 20.0))
+                               pool_timeout=request_timeout, media_write_timeout=max(request_timeout, 20.0),
+                               httpx_kwargs={"transport": gate.transport(self._may_send, 64)})
         updates_request = HTTPXRequest(connection_pool_size=2, connect_timeout=request_timeout,
                                        read_timeout=request_timeout, pool_timeout=request_timeout)
         # updater(None): PTB's Updater confirms updates before they are stored; we poll ourselves
@@ -144,6 +147,9 @@ class TelegramTransport(TelegramIntake, Transport):
         self.ready = asyncio.Event()  # set once connected and receiving
         self.quit = asyncio.Event()  # set when the token is refused later: the process exits (bot/serve.py)
         self.fatal = ""
+
+    def _may_send(self) -> bool:
+        return self.engine is None or self.engine.may_send()
 
     def give_up(self, why: str) -> None:
         """A fault no retry can mend (the token was revoked): the process exits with the fix."""
@@ -307,6 +313,9 @@ class TelegramTransport(TelegramIntake, Transport):
             self._menus.pop(user_id, None)  # try again next time they write
 
     # --- outbound --------------------------------------------------------------
+    def connected(self) -> bool:
+        return self.ready.is_set()
+
     def chat_interval(self, chat_id: str) -> float:
         return GROUP_INTERVAL if chat_id.startswith("-") else self.limits.per_chat_interval
 

@@ -34,6 +34,7 @@ log = logging.getLogger("bot.transports.telegram")
 ALLOWED_UPDATES = ["message", "callback_query"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 RETRY_MAX = 30.0  # seconds: the longest wait before asking Telegram again after a failure
+NOT_STORED_RETRY = 2.0  # seconds: the longest wait while updates cannot be stored (new codewords still answered)
 
 
 def _backoff(failures: int) -> float:
@@ -70,25 +71,30 @@ class TelegramIntake:
                 self._offset = updates[stored - 1].update_id + 1
             if stored < len(updates):  # not stored: ask for it again (unconfirmed, Telegram still has it)
                 failures += 1
-                await asyncio.sleep(_backoff(failures))
+                # answered without the store meanwhile (bot/emergency.py): look again soon for new ones
+                await asyncio.sleep(min(_backoff(failures), NOT_STORED_RETRY))
             else:
                 failures = 0
 
     async def _take(self: TelegramTransport, updates: list[Update]) -> int:
         """Store a batch in order, one update after another (as PTB did); how many were stored.
 
-        Stops at the first that could not be stored: it and those after it stay unconfirmed.
+        The first that could not be stored and those after it stay unconfirmed; those after it are
+        still handed over, so each codeword is answered even while the store fails.
         (Handing a burst to the engine all at once would share one commit, but delays the
         first reply behind the whole burst; one codeword's latency is the same either way.)
         """
+        stored = None
         for i, update in enumerate(updates):
             try:
                 await self._on_update(update)
             except Exception as e:
                 log.warning("Telegram update %s not stored (%s); it stays unconfirmed and comes again",
                             update.update_id, e or type(e).__name__)
-                return i
-        return len(updates)
+                # the ones after it are still handed over (while the store fails, each is answered
+                # without it, bot/emergency.py), but none is confirmed past the first one not stored
+                stored = i if stored is None else stored
+        return len(updates) if stored is None else stored
 
     async def _serve_webhook(self: TelegramTransport, path: str) -> None:
         """Listen for Telegram's webhook POSTs (once); the socket is bound here so port 0 works."""
