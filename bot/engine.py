@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from . import escalation, faults, outage
 from .clock import Clock
 from .directory import Directory
-from .emergency import Emergency
+from .emergency import Emergency, store_fault
 from .matching import PhraseMatcher
 from .messages import Inbound, Outbound
 from .model import Book, Person, Service
@@ -242,8 +242,10 @@ class Engine:
             try:
                 answered = msg.key in self.emergency.answered
                 tx, _ = self._in_tx(conn, _intake, (msg, answered))
-            except Exception:
-                if not conn.in_transaction:  # the store failed (disk full, I/O error): the whole batch is lost
+            except Exception as e:
+                # the store failed (disk full, no file descriptor, I/O error, locked): the whole batch is not
+                # stored and stays unconfirmed (bot/emergency.py answers it); a handler bug is this event's alone
+                if not conn.in_transaction or store_fault(e):
                     raise
                 log.exception("handling %s event %s failed", msg.platform, msg.event_id)
                 conn.execute("ROLLBACK TO inbound")
