@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from . import listen
 from .messages import Outbound
 from .model import Priority, Role
 from .unit import Tx
@@ -124,8 +125,8 @@ class Health:
         app.router.add_get("/healthz", healthz)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.health_listen, self.settings.health_port)
-        await site.start()
+        s = self.settings
+        await listen.Site(self._runner, s.host_for(s.health_listen), s.health_port, limits=listen.Limits.of(s)).start()
 
 
 def _write_beat(tx: Tx) -> None:
@@ -191,7 +192,8 @@ async def standby_endpoint(settings: Settings, active: Callable[[], Awaitable[st
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, settings.health_listen, settings.health_port).start()
+        await listen.Site(runner, settings.host_for(settings.health_listen), settings.health_port,
+                          limits=listen.Limits.of(settings)).start()
     except OSError as e:  # the active instance on this same machine has the port: no standby endpoint
         log.warning("standby: no /healthz on port %s (%s)", settings.health_port, e.strerror)
         await runner.cleanup()

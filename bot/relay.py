@@ -88,22 +88,24 @@ class StandbyRelay:
     async def start(self) -> None:
         from aiohttp import web
 
+        from . import listen
         from .transports.slack import HTTP_PATH
 
         s = self.settings
         sites = []
         if s.telegram_token and s.telegram_webhook_url and s.telegram_webhook_secret:
             path = urlsplit(s.telegram_webhook_url).path or "/"
-            sites.append(("telegram", web.post(path, self._telegram), s.telegram_webhook_listen,
+            sites.append(("telegram", web.post(path, self._telegram), s.host_for(s.telegram_webhook_listen),
                           s.telegram_webhook_port))
         if s.slack_bot_token and s.slack_signing_secret and not s.slack_app_token:  # HTTP mode, as the transport
-            sites.append(("slack", web.post(HTTP_PATH, self._slack), s.slack_http_listen, s.slack_http_port))
+            sites.append(("slack", web.post(HTTP_PATH, self._slack), s.host_for(s.slack_http_listen),
+                          s.slack_http_port))
         for platform, route, host, port in sites:
             app = web.Application()
             app.add_routes([route])
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
-            site = web.TCPSite(runner, host, port)
+            site = listen.Site(runner, host, port, limits=listen.Limits.of(s))
             try:
                 await site.start()
             except OSError as e:  # the active instance on this same machine has the port
@@ -111,7 +113,7 @@ class StandbyRelay:
                 await runner.cleanup()
                 continue
             self._runners.append(runner)
-            self.ports[platform] = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.ports[platform] = site.port
             log.info("standby: %s webhooks that reach this instance are stored for the active one", platform)
 
     async def stop(self) -> None:

@@ -43,7 +43,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from .. import forms, relay
+from .. import forms, listen, relay
 from ..messages import Button, Delivery, Inbound
 from ..model import Person, Priority
 from ..settings import Settings
@@ -101,7 +101,7 @@ class SlackTransport(Transport):
         # process_before_response: ack only after the listener (and so the store) has finished
         self.app = AsyncApp(client=self.client, signing_secret=secret, name="saferbot",
                             logger=logging.getLogger("saferbot.slack.bolt"), process_before_response=True)
-        self.http_host = http_host or settings.slack_http_listen
+        self.http_host = http_host or settings.host_for(settings.slack_http_listen)
         self.http_port: int | None = None  # the bound port once serving HTTP
         self.engine: Engine | None = None
         self.socket: AsyncSocketModeHandler | None = None
@@ -127,11 +127,10 @@ class SlackTransport(Transport):
             web_app.add_routes([web.post(HTTP_PATH, self._http)])
             self._runner = web.AppRunner(web_app, access_log=None)
             await self._runner.setup()
-            site = web.TCPSite(self._runner, self.http_host, self.settings.slack_http_port)
+            site = listen.Site(self._runner, self.http_host, self.settings.slack_http_port,
+                               limits=listen.Limits.of(self.settings))
             await site.start()
-            server = site._server
-            sockets = getattr(server, "sockets", None) or []
-            self.http_port = sockets[0].getsockname()[1] if sockets else self.settings.slack_http_port
+            self.http_port = site.port
             log.info("Slack: HTTP mode, serving %s on %s:%s", HTTP_PATH, self.http_host, self.http_port)
             if self.settings.on_postgres:  # requests a standby stored for us (bot/relay.py)
                 self._spawn(relay.drain(engine.store, "slack", self._relayed), "taking relayed requests")

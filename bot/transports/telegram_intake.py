@@ -23,6 +23,8 @@ from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.error import RetryAfter as TgRetryAfter
 
+from .. import listen
+
 if TYPE_CHECKING:
     from .telegram import TelegramTransport
 
@@ -96,14 +98,14 @@ class TelegramIntake:
             return
         s = self.settings
         if self._socket is None:
-            self._socket = socket.create_server((s.telegram_webhook_listen, s.telegram_webhook_port))
+            self._socket = socket.create_server((s.host_for(s.telegram_webhook_listen), s.telegram_webhook_port))
             self._socket.setblocking(False)
             self.webhook_port = self._socket.getsockname()[1]
         app = web.Application()
         app.add_routes([web.post(path, self._on_webhook)])
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.SockSite(runner, self._socket).start()
+        await listen.Site(runner, sock=self._socket, limits=listen.Limits.of(s)).start()
         self._webhook = runner
 
     async def _on_webhook(self: TelegramTransport, request: web.Request) -> web.Response:
