@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import re
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from ..engine import Engine
 
 log = logging.getLogger(__name__)
+_NOT_STORED: contextvars.ContextVar[list[bool]] = contextvars.ContextVar("slack_relayed_not_stored")
 
 COMMAND = "/saferbot"
 HTTP_PATH = "/slack/events"
@@ -126,7 +128,8 @@ class SlackTransport(SlackOut, Transport):
             self.http_port = site.port
             log.info("Slack: HTTP mode, serving %s on %s:%s", HTTP_PATH, self.http_host, self.http_port)
             if self.settings.on_postgres:  # requests a standby stored for us (bot/relay.py)
-                self._spawn(relay.drain(engine.store, "slack", self._relayed), "taking relayed requests")
+                self._spawn(relay.drain(engine.store, "slack", self._relayed, self._tell_admins),
+                            "taking relayed requests")
 
     async def _connect_socket(self) -> None:
         assert self.socket is not None
@@ -161,13 +164,26 @@ class SlackTransport(SlackOut, Transport):
         return await to_aiohttp_response(await self.app.async_dispatch(await to_bolt_request(request)))
 
     async def _relayed(self, body: str, headers: dict[str, str]) -> bool:
-        """A request a standby stored: dispatched as if it came now; False if it was not stored."""
-        response = await self.app.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
-        if response.status >= 500:
+        """A request a standby stored (bot/relay.py), dispatched as if it came now: signed afresh, as the
+        standby checked its signature. False if the store could not keep it; raises if handling failed."""
+        secret = self.settings.slack_signing_secret
+        if secret is not None:
+            headers = relay.slack_resigned(body, headers, secret.get_secret_value())
+        not_stored: list[bool] = []
+        token = _NOT_STORED.set(not_stored)
+        try:
+            response = await self.app.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
+        finally:
+            _NOT_STORED.reset(token)
+        if not_stored:
             return False
-        if response.status >= 400:  # e.g. older than Slack's 5 minute signature window: Slack has retried it
-            log.warning("a relayed Slack request was refused (%s); dropped", response.status)
+        if response.status >= 400:
+            raise RuntimeError(f"Slack's app answered {response.status}")
         return True
+
+    async def _tell_admins(self, text: str) -> None:
+        assert self.engine is not None
+        await self.engine.perform(relay.tell_admins, text)
 
     # --- addressing --------------------------------------------------------------
     def address(self, person: Person) -> tuple[str, str] | None:
@@ -204,8 +220,15 @@ class SlackTransport(SlackOut, Transport):
             await self._on_view(ack, body, view)
 
     async def _receive(self, msg: Inbound) -> None:
+        from ..engine import NotStored
+
         assert self.engine is not None
-        await self.engine.receive(msg)
+        try:
+            await self.engine.receive(msg)
+        except NotStored:
+            if (flags := _NOT_STORED.get(None)) is not None:
+                flags.append(True)  # a relayed request: it stays in the relay table (bot/relay.py)
+            raise
 
     async def _on_message(self, body: dict, event: dict) -> None:
         if event.get("bot_id") or event.get("subtype") not in (None, "file_share", "thread_broadcast"):

@@ -115,7 +115,10 @@ class TelegramIntake:
         if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), secret.encode()):
             return web.Response(status=403)
         try:
-            update = Update.de_json(await request.json(), self.app.bot)
+            data = await request.json()
+            if type(data["update_id"]) is not int:  # Infinity, 1e400, NaN: not an update
+                return web.Response(status=400)
+            update = Update.de_json(data, self.app.bot)
         except Exception:
             return web.Response(status=400)
         if update is None:
@@ -129,18 +132,16 @@ class TelegramIntake:
         return web.Response()
 
     async def _relayed(self: TelegramTransport, body: str, headers: dict[str, str]) -> bool:
-        """An update a standby stored (bot/relay.py): stored and handled here; False if it was not stored."""
-        try:
-            update = Update.de_json(json.loads(body), self.app.bot)
-        except Exception:
-            log.warning("a relayed Telegram update could not be read; dropped")
-            return True
+        """An update a standby stored (bot/relay.py): stored and handled here; False if the store could not
+        keep it (tried again); raises if it cannot be read or handled (set aside after a few tries)."""
+        from ..engine import NotStored
+
+        update = Update.de_json(json.loads(body), self.app.bot)
         if update is None:
             return True
         try:
             await self._on_update(update)
-        except Exception as e:
-            log.warning("relayed Telegram update %s not stored (%s); it is tried again", update.update_id,
-                        e or type(e).__name__)
+        except NotStored as e:
+            log.warning("relayed Telegram update %s not stored (%s); it is tried again", update.update_id, e)
             return False
         return True
