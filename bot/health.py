@@ -6,8 +6,8 @@
 - SAFERBOT_HEARTBEAT_URL: called every minute while healthy (the push-URL convention of
   Healthchecks.io and Uptime Kuma), so an outside monitor raises the alarm when saferbot dies.
 - SAFERBOT_HEALTH_PORT: GET /healthz writes a heartbeat and answers 200 only when that write
-  worked, the
-  scheduler is not lagging and no platform is failing its deliveries; 503 with the reasons.
+  worked, the scheduler is not lagging and no platform is failing its deliveries; else 503.
+  The body says only {"status", "active"}: the reasons go to the log, never to the caller.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from . import listen
@@ -117,7 +116,9 @@ class Health:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._beat(), 3)  # a real write: "writable" is measured, not assumed
             problems = self.problems()
-            body = {"status": "unhealthy" if problems else "ok", "active": True, "problems": problems}
+            if problems:  # the reasons go to the log (and `saferbot status`), never to whoever asks
+                log.warning("/healthz: unhealthy: %s", "; ".join(problems))
+            body = {"status": "unhealthy" if problems else "ok", "active": True}
             return web.Response(text=json.dumps(body), status=503 if problems else 200,
                                 content_type="application/json")
 
@@ -169,22 +170,19 @@ class _Endpoint:
             await self._runner.cleanup()
 
 
-async def standby_endpoint(settings: Settings, active: Callable[[], Awaitable[str]]) -> _Endpoint:
-    """A standby's /healthz: 503 {"status": "standby", "active": false}, naming the active instance.
+async def standby_endpoint(settings: Settings) -> _Endpoint:
+    """A standby's /healthz: 503 {"status": "standby", "active": false}, and nothing more.
 
     A load balancer in front of two instances (webhook modes) sends traffic only where
-    /healthz answers 200, which is the active instance.
+    /healthz answers 200, which is the active instance. Which instance is active (host, pid)
+    is for `saferbot status` and the log, not for anyone who can reach the port.
     """
     if not settings.health_port:
         return _Endpoint()
     from aiohttp import web
 
     async def healthz(_request: web.Request) -> web.Response:
-        try:
-            who = await asyncio.wait_for(active(), 3)
-        except Exception as e:
-            who = f"unknown ({type(e).__name__})"
-        body = {"status": "standby", "active": False, "problems": [], "active_instance": who}
+        body = {"status": "standby", "active": False}
         return web.Response(text=json.dumps(body), status=503, content_type="application/json")
 
     app = web.Application()

@@ -60,7 +60,9 @@ def _secrets(settings: object) -> list[str]:
         value = getattr(settings, name, None)
         if value is not None:
             out.append(value.get_secret_value() if hasattr(value, "get_secret_value") else str(value))
-    return out
+    from .settings import passwords_in
+
+    return out + passwords_in(str(getattr(settings, "db", "") or ""))
 
 
 class Repeats(logging.Filter):

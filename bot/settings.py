@@ -8,12 +8,22 @@ from pathlib import Path
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PASSWORD = re.compile(r"(://[^:/@]+):([^@]*)@")  # the password in postgresql://user:password@host/db
+# the password in postgresql://user:password@host/db; greedy to the address's last @, so an unescaped @
+# in the password does not leave its tail showing
+PASSWORD = re.compile(r"(://[^\s:/@]+):(\S*)@")
+QUERY_PASSWORD = re.compile(r"(?i)([?&]password=)([^&\s]*)")  # postgresql://user@host/db?password=...
 
 
 def hide_password(url: str) -> str:
-    """A store URL for logs and messages: its password is never shown."""
-    return PASSWORD.sub(r"\1:***@", url)
+    """A store URL (or a message that quotes one) for logs and messages: its password is never shown."""
+    return QUERY_PASSWORD.sub(r"\1***", PASSWORD.sub(r"\1:***@", url))
+
+
+def passwords_in(url: str) -> list[str]:
+    """The password(s) in a store URL, and the pieces of one with an unescaped @ (an error may quote a piece)."""
+    found = [m.group(2) for m in PASSWORD.finditer(url)] + [m.group(2) for m in QUERY_PASSWORD.finditer(url)]
+    pieces = [p for f in found for p in f.split("@") if len(p) >= 3]
+    return sorted({s for s in found + pieces if s}, key=len, reverse=True)
 
 
 class Settings(BaseSettings):
