@@ -119,6 +119,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         if settings.on_postgres:
             return status_postgres(settings.db, now)
         return status_sqlite(Path(settings.db), now)
+    except BrokenPipeError:
+        raise  # the reader went away (saferbot status | head -1): not a store fault (bot/cli.py)
     except (*StoreError, OSError) as e:
         return fail(f"cannot read the store {settings.db_shown} ({why(e, settings.db)}); "
                     "run `saferbot doctor` for what to fix")
