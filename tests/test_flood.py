@@ -6,7 +6,9 @@ connections that never finish their headers used to take every file descriptor: 
 could not open its files, the engine treated that as a handler bug, confirmed the update and
 answered "Sorry", so the codeword was never raised. Now: a cap on connections per port
 (the oldest idle one makes way), a header timeout, and any store fault at intake leaves the
-update unconfirmed, so Telegram sends it again and it is raised once.
+update unconfirmed, so Telegram sends it again and it is raised once (in process:
+tests/test_intake_not_stored.py). Here: every codeword raised, none answered "Sorry", and
+the log not flooded with asyncio's accept errors (before: ~32,000 lines in 6 s).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import resource
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.test_intake_confirmed import TG_ALICE, Proc, free_port, listening, telegram, telegram_world, until
@@ -36,8 +39,6 @@ class LimitedProc(Proc):
             resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
         self.log = cwd / f"{name}.log"
-        import time
-
         self.started = time.monotonic()
         with self.log.open("w") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=cwd, env=env,
