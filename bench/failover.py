@@ -21,6 +21,7 @@ REPEAT-marked copies per 100 kills and cover replies doubled per 100 kills.
     python bench/failover.py                      # 20 kills at ttl 5, then 50 codewords on each store
     python bench/failover.py --kills 5 --ttl 1 --skip-latency
     python bench/failover.py --freeze 10 --kills 20 --skip-latency
+    python bench/failover.py --flood 1500           # only the flood run (bench/flood.py)
 """
 
 from __future__ import annotations
@@ -144,7 +145,17 @@ def main() -> None:
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--freeze", type=int, default=0, metavar="N",
                         help="also N rounds of SIGSTOP/SIGCONT of the active instance (default 0)")
+    # --- flood (bench/flood.py) ---------------------------------------------------------------------
+    parser.add_argument("--flood", type=int, nargs="?", const=1500, default=0, metavar="CONNECTIONS",
+                        help="only the flood run: half-open connections on the webhook port during codewords"
+                             " (default 1500); prints codewords lost")
+    # --- end flood ----------------------------------------------------------------------------------------
     args = parser.parse_args()
+    if args.flood:  # --- flood (bench/flood.py) ---
+        from bench import flood
+
+        flood.report(asyncio.run(flood.flood(args.flood)))
+        return
     if not args.skip_takeover:
         seed = args.seed if args.seed is not None else random.randrange(10**6)
         print(f"(a) {args.kills} kills, seed {seed}", flush=True)

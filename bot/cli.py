@@ -67,7 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
     logs.setup(settings)  # redacts tokens, invite codes and (unless SAFERBOT_LOG_MESSAGES=1) message text
-    return int(args.func(args, settings) or 0)
+    try:
+        code = int(args.func(args, settings) or 0)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # whoever read our output stopped early (saferbot status | head -1): not an error. Point stdout at
+        # /dev/null so the flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return code
 
 
 if __name__ == "__main__":

@@ -220,7 +220,7 @@ def check_slack(s: Settings, r: Report) -> None:
                   "Basic Information -> App-Level Tokens: generate one with connections:write, put it in "
                   "SAFERBOT_SLACK_APP_TOKEN, and check Socket Mode is on")
     elif s.slack_signing_secret:
-        r.ok(f"Slack: HTTP mode on {s.slack_http_listen}:{s.slack_http_port} (/slack/events)")
+        r.ok(f"Slack: HTTP mode on {s.host_for(s.slack_http_listen)}:{s.slack_http_port} (/slack/events)")
     else:
         r.fix("Slack: neither an app-level token nor a signing secret is set",
               "set SAFERBOT_SLACK_APP_TOKEN (Socket Mode, simplest) or SAFERBOT_SLACK_SIGNING_SECRET (HTTP mode)")

@@ -13,8 +13,12 @@ event is answered here once, however often it comes back.
 
 from __future__ import annotations
 
+import errno
 import logging
+import sqlite3
 from typing import TYPE_CHECKING
+
+import psycopg
 
 from .messages import Delivery, Inbound
 from .model import Person, Priority, Role
@@ -27,6 +31,30 @@ log = logging.getLogger(__name__)
 
 SORRY_NOT_SAVED = ("Sorry, I could not save that just now. If you need help, ask a colleague or phone "
                    "your manager.")
+
+
+# SQLite result codes (primary) that mean the store itself is failing, not the SQL of a handler:
+# BUSY, LOCKED, NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB
+_SQLITE_FAULTS = {5, 6, 7, 8, 10, 11, 13, 14, 15, 26}
+_SQLITE_WORDS = ("unable to open", "disk i/o", "locked", "disk is full", "readonly", "busy", "out of memory",
+                 "malformed", "not a database")
+_OS_FAULTS = {errno.EMFILE, errno.ENFILE, errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EROFS}
+
+
+def store_fault(e: BaseException) -> bool:
+    """Is this the store failing (no file descriptor left, I/O error, locked, full, connection gone)?
+
+    Such an event must not be confirmed to its platform: it takes the not-stored path and comes
+    again. Anything else raised while handling is a bug in that one event (it gets "Sorry").
+    """
+    if isinstance(e, sqlite3.OperationalError):
+        code = getattr(e, "sqlite_errorcode", None)
+        return (code is not None and code & 0xFF in _SQLITE_FAULTS) or any(w in str(e).lower() for w in _SQLITE_WORDS)
+    if isinstance(e, (sqlite3.InternalError, psycopg.OperationalError, psycopg.InterfaceError)):
+        return True
+    if isinstance(e, MemoryError):
+        return True
+    return isinstance(e, OSError) and e.errno in _OS_FAULTS
 
 
 class Emergency:

@@ -6,8 +6,8 @@
 - SAFERBOT_HEARTBEAT_URL: called every minute while healthy (the push-URL convention of
   Healthchecks.io and Uptime Kuma), so an outside monitor raises the alarm when saferbot dies.
 - SAFERBOT_HEALTH_PORT: GET /healthz writes a heartbeat and answers 200 only when that write
-  worked, the
-  scheduler is not lagging and no platform is failing its deliveries; 503 with the reasons.
+  worked, the scheduler is not lagging and no platform is failing its deliveries; else 503.
+  The body says only {"status", "active"}: the reasons go to the log, never to the caller.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from . import listen
 from .messages import Outbound
 from .model import Priority, Role
 from .unit import Tx
@@ -116,7 +116,9 @@ class Health:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._beat(), 3)  # a real write: "writable" is measured, not assumed
             problems = self.problems()
-            body = {"status": "unhealthy" if problems else "ok", "active": True, "problems": problems}
+            if problems:  # the reasons go to the log (and `saferbot status`), never to whoever asks
+                log.warning("/healthz: unhealthy: %s", "; ".join(problems))
+            body = {"status": "unhealthy" if problems else "ok", "active": True}
             return web.Response(text=json.dumps(body), status=503 if problems else 200,
                                 content_type="application/json")
 
@@ -124,8 +126,8 @@ class Health:
         app.router.add_get("/healthz", healthz)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.health_listen, self.settings.health_port)
-        await site.start()
+        s = self.settings
+        await listen.Site(self._runner, s.host_for(s.health_listen), s.health_port, limits=listen.Limits.of(s)).start()
 
 
 def _write_beat(tx: Tx) -> None:
@@ -168,22 +170,19 @@ class _Endpoint:
             await self._runner.cleanup()
 
 
-async def standby_endpoint(settings: Settings, active: Callable[[], Awaitable[str]]) -> _Endpoint:
-    """A standby's /healthz: 503 {"status": "standby", "active": false}, naming the active instance.
+async def standby_endpoint(settings: Settings) -> _Endpoint:
+    """A standby's /healthz: 503 {"status": "standby", "active": false}, and nothing more.
 
     A load balancer in front of two instances (webhook modes) sends traffic only where
-    /healthz answers 200, which is the active instance.
+    /healthz answers 200, which is the active instance. Which instance is active (host, pid)
+    is for `saferbot status` and the log, not for anyone who can reach the port.
     """
     if not settings.health_port:
         return _Endpoint()
     from aiohttp import web
 
     async def healthz(_request: web.Request) -> web.Response:
-        try:
-            who = await asyncio.wait_for(active(), 3)
-        except Exception as e:
-            who = f"unknown ({type(e).__name__})"
-        body = {"status": "standby", "active": False, "problems": [], "active_instance": who}
+        body = {"status": "standby", "active": False}
         return web.Response(text=json.dumps(body), status=503, content_type="application/json")
 
     app = web.Application()
@@ -191,7 +190,8 @@ async def standby_endpoint(settings: Settings, active: Callable[[], Awaitable[st
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, settings.health_listen, settings.health_port).start()
+        await listen.Site(runner, settings.host_for(settings.health_listen), settings.health_port,
+                          limits=listen.Limits.of(settings)).start()
     except OSError as e:  # the active instance on this same machine has the port: no standby endpoint
         log.warning("standby: no /healthz on port %s (%s)", settings.health_port, e.strerror)
         await runner.cleanup()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import time
 from typing import IO, Any
 
 PAYLOAD_LOGGERS = ("telegram", "httpx", "httpcore", "slack_bolt", "slack_sdk", "aiohttp", "hpack")
@@ -28,6 +29,10 @@ MESSAGE_PATTERNS = [  # what people typed, as it appears in JSON payloads and li
     (re.compile(r"""(["']text["']\s*:\s*)("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""), r"\1'[message text]'"),
     (re.compile(r"""(\btext=)("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""), r"\1'[message text]'"),
 ]
+
+REPEAT_WINDOW = 10.0  # seconds
+REPEAT_BURST = 5  # the same line this often within the window is logged; further ones are counted
+_NUMBERS = re.compile(r"\d+")
 
 _old_factory: Any = None
 _handler: logging.Handler | None = None
@@ -55,7 +60,38 @@ def _secrets(settings: object) -> list[str]:
         value = getattr(settings, name, None)
         if value is not None:
             out.append(value.get_secret_value() if hasattr(value, "get_secret_value") else str(value))
-    return out
+    from .settings import passwords_in
+
+    return out + passwords_in(str(getattr(settings, "db", "") or ""))
+
+
+class Repeats(logging.Filter):
+    """A line that repeats (same logger, level and text but for numbers) is logged REPEAT_BURST times per
+    REPEAT_WINDOW seconds; the first one after that says how many were left out. A flood of asyncio
+    accept errors must not fill the disk the store lives on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: dict[tuple, list] = {}  # key -> [window start, logged, left out]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, _NUMBERS.sub("#", str(record.msg))[:160])
+        now = time.monotonic()
+        entry = self.seen.get(key)
+        if entry is None or now - entry[0] >= REPEAT_WINDOW:
+            left_out = entry[2] if entry else 0
+            if len(self.seen) > 2000:
+                self.seen.clear()
+            self.seen[key] = [now, 1, 0]
+            if left_out:
+                record.msg = f"{record.getMessage()} [{left_out} more like this in {REPEAT_WINDOW:.0f} s not logged]"
+                record.args = None
+            return True
+        if entry[1] < REPEAT_BURST:
+            entry[1] += 1
+            return True
+        entry[2] += 1
+        return False
 
 
 def install(redact: Redactor) -> None:
@@ -92,6 +128,7 @@ def setup(settings: object, stream: IO[str] | None = None) -> None:
         root.removeHandler(_handler)
     _handler = logging.StreamHandler(stream or sys.stderr)
     _handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    _handler.addFilter(Repeats())
     root.addHandler(_handler)
     root.setLevel(level)
     logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))

@@ -35,8 +35,13 @@ class Fatal(Exception):
 
 def explain(e: BaseException, settings: Settings) -> str:
     """One line for a fatal start-up fault: the cause and the fix."""
+    from .settings import hide_password, passwords_in
+
     db = settings.db_shown
     text = str(e)
+    for secret in passwords_in(settings.db):  # libpq may quote the URL, or a piece of a password with an @
+        text = text.replace(secret, "***")
+    text = hide_password(text)
     name = type(e).__name__
     if isinstance(e, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text):
         return (f"the file {db} is not a valid saferbot database ({text}). Fix: restore the last backup with "
@@ -96,7 +101,7 @@ async def serve(settings: Settings, console: bool, book, service) -> int:
                         f"first, or set SAFERBOT_STANDBY=true to wait as its standby.")
         log.warning("saferbot is already running on %s (%s); this process waits as a standby, sends nothing, "
                     "and takes over if that one stops", guard.where, running)
-        standby_health = await standby_endpoint(settings, guard.current)
+        standby_health = await standby_endpoint(settings)
         relayed = StandbyRelay(settings)  # webhooks that reach this standby are stored for the active one
         if settings.on_postgres:
             await relayed.start()

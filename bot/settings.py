@@ -9,12 +9,22 @@ from typing import Literal
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PASSWORD = re.compile(r"(://[^:/@]+):([^@]*)@")  # the password in postgresql://user:password@host/db
+# the password in postgresql://user:password@host/db; greedy to the address's last @, so an unescaped @
+# in the password does not leave its tail showing
+PASSWORD = re.compile(r"(://[^\s:/@]+):(\S*)@")
+QUERY_PASSWORD = re.compile(r"(?i)([?&]password=)([^&\s]*)")  # postgresql://user@host/db?password=...
 
 
 def hide_password(url: str) -> str:
-    """A store URL for logs and messages: its password is never shown."""
-    return PASSWORD.sub(r"\1:***@", url)
+    """A store URL (or a message that quotes one) for logs and messages: its password is never shown."""
+    return QUERY_PASSWORD.sub(r"\1***", PASSWORD.sub(r"\1:***@", url))
+
+
+def passwords_in(url: str) -> list[str]:
+    """The password(s) in a store URL, and the pieces of one with an unescaped @ (an error may quote a piece)."""
+    found = [m.group(2) for m in PASSWORD.finditer(url)] + [m.group(2) for m in QUERY_PASSWORD.finditer(url)]
+    pieces = [p for f in found for p in f.split("@") if len(p) >= 3]
+    return sorted({s for s in found + pieces if s}, key=len, reverse=True)
 
 
 class Settings(BaseSettings):
@@ -49,7 +59,7 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org"
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
-    telegram_webhook_listen: str = "0.0.0.0"
+    telegram_webhook_listen: str | None = None  # default: listen_host
     telegram_webhook_port: int = 8443
     telegram_bot_username: str | None = None  # for invite links when the bot has not run yet
     invite_valid_for: str = "7d"  # how long a registration link works (used once)
@@ -59,7 +69,7 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     slack_http_port: int = 3000
-    slack_http_listen: str = "0.0.0.0"
+    slack_http_listen: str | None = None  # default: listen_host
 
     # delivery: retry backoff starts here and doubles up to outbox_backoff_max
     outbox_backoff: float = 1.0
@@ -90,7 +100,17 @@ class Settings(BaseSettings):
     standby: bool = True  # a second process on the same database waits as a standby (False: it refuses)
     heartbeat_url: str | None = None  # called every minute while healthy (Healthchecks.io / Uptime Kuma push URL)
     health_port: int | None = None  # GET /healthz on this port (off when unset)
-    health_listen: str = "127.0.0.1"
+    health_listen: str | None = None  # default: listen_host
+
+    # ports facing the network (bot/listen.py): where they bind, and what a flood of connections may take
+    listen_host: str = "127.0.0.1"  # webhooks, Slack HTTP and /healthz; a reverse proxy in front (docs/operating.md)
+    listen_max_connections: int = 256  # per port (fewer if the open-file limit is low)
+    listen_header_timeout: float = 10.0  # seconds for a request's headers (and idle time between requests)
+    listen_body_timeout: float = 30.0  # seconds for a request's body once its headers arrived
+
+    def host_for(self, specific: str | None) -> str:
+        """Where one port binds: its own setting if given, else SAFERBOT_LISTEN_HOST."""
+        return specific or self.listen_host
 
     @property
     def console_only(self) -> bool:

@@ -157,3 +157,31 @@ async def test_telegram_polling_survives_getupdates_errors(tmp_path, telegram):
         assert await b.query("SELECT COUNT(*) FROM alerts") == [(1,)]
     finally:
         await b.engine.stop()
+
+
+@pytest.mark.parametrize("error", ["unable to open database file", "disk I/O error", "database is locked"])
+async def test_any_store_fault_while_handling_is_not_stored_not_a_sorry(harness, monkeypatch, error):
+    """A store fault raised inside a handler (no file descriptor left, an I/O error, a lock) is the store
+    failing, not a handler bug: the sender gets the cover reply without the store, the event stays
+    unconfirmed, and the platform's resend raises the alert once."""
+    import bot.engine
+
+    real, left = bot.engine.route, [1]
+
+    def route(tx, msg):
+        if left[0] > 0:
+            left[0] -= 1
+            raise sqlite3.OperationalError(error)
+        return real(tx, msg)
+
+    monkeypatch.setattr(bot.engine, "route", route)
+    codeword = Inbound("console", "ev-fd", "alice", "alice", text=CODEWORD)
+    with pytest.raises(NotStored):
+        await harness.engine.receive(codeword)
+    await settle(harness.engine)
+    assert harness.texts("alice") == [COVER]  # never "Sorry": the codeword was not lost
+    assert (await harness.query("SELECT COUNT(*) FROM inbound"))[0][0] == 0
+    await harness.engine.receive(codeword)  # the platform sends it again
+    await settle(harness.engine)
+    assert harness.texts("alice") == [COVER]
+    assert (await harness.query("SELECT COUNT(*) FROM alerts"))[0][0] == 1

@@ -134,3 +134,36 @@ def test_doctor_finds_a_damaged_store_and_a_bad_config(tmp_path, monkeypatch, ca
     assert "unknown ladder 'urgnet'" in out
     assert "restore" in out  # the fix for a damaged store names the way back
     assert "no Telegram or Slack token" in out  # console only: said, not failed
+
+
+async def test_backup_and_restore_leave_no_wal_or_shm_files(harness, monkeypatch, tmp_path):
+    h = harness
+    if isinstance(h.db, str):
+        return  # PostgreSQL: pg_dump and pg_restore
+    await h.say("alice", "log shouting at the enquiry desk")
+    folder = tmp_path / "backups"
+    copy = folder / "monday.db"
+    assert await asyncio.to_thread(saferbot, monkeypatch, h.db, "backup", str(copy)) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["monday.db"]  # no .db.part-shm / .db.part-wal
+    await h.engine.stop()
+    before = {p.name for p in tmp_path.iterdir()}
+    assert saferbot(monkeypatch, h.db, "restore", str(copy)) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["monday.db"]
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(("-shm", "-wal")))
+    assert left == sorted(n for n in before if n.endswith(("-shm", "-wal")) and (tmp_path / n).exists()) == [], left
+
+
+def test_status_into_a_closed_pipe_is_not_an_error(tmp_path):
+    """`saferbot status | head -1`: the reader leaving early is no store error and no failure."""
+    import subprocess
+    import sys
+
+    from tests.proc import bot_env
+
+    env = bot_env(tmp_path)
+    p = subprocess.Popen([sys.executable, "-m", "bot.cli", "status"], env=env, cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()  # the reader has gone before anything is written
+    err = p.stderr.read().decode()
+    assert p.wait(30) == 0, err
+    assert "cannot read the store" not in err and "BrokenPipe" not in err, err

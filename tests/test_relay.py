@@ -15,7 +15,7 @@ import aiohttp
 
 from bot.relay import StandbyRelay
 from tests.conftest import make_settings
-from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, post_signed
+from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, post_signed, sign
 from tests.test_intake_confirmed import free_port, until
 from tests.test_slack import ALICE as SL_ALICE
 from tests.test_slack import BOB as SL_BOB
@@ -28,6 +28,17 @@ from tests.test_telegram import start_bot as start_telegram
 
 CODEWORD = "Is Mr Brown in today?"
 SECRET = "s3cret-token"
+
+
+def migrated(schema) -> None:
+    """The tables an active instance would have made (a standby alone makes none)."""
+    from bot.store import migrate, pg
+
+    conn = pg.Connection(schema.url)
+    try:
+        migrate(conn)
+    finally:
+        conn.close()
 
 
 async def test_a_telegram_update_that_reaches_the_standby_is_handled_once_by_the_active(tmp_path, schema,
@@ -96,4 +107,108 @@ async def test_a_slack_event_that_reaches_the_standby_is_handled_once_by_the_act
         assert schema.query("SELECT COUNT(*) FROM relay") == [(0,)]
     finally:
         await standby.stop()
+        await active.engine.stop()
+
+
+async def test_the_standby_refuses_what_slack_bolt_cannot_parse(tmp_path, schema):
+    """A correctly signed body that is not a Slack request (payload=%7B) gets 400 and is never stored."""
+    from urllib.parse import urlencode
+
+    migrated(schema)
+    standby_port = free_port()
+    standby = StandbyRelay(make_settings(schema.url, slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
+                                         slack_http_port=standby_port))
+    await standby.start()
+    try:
+        url = f"http://127.0.0.1:{standby_port}/slack/events"
+        for body in ("payload=%7B", "payload=%5B1%5D", "{not json", "[1, 2]"):
+            headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
+            async with aiohttp.ClientSession() as http, http.post(url, data=body.encode(), headers=headers) as r:
+                assert r.status == 400, body
+        assert urlencode({"payload": "{"}) == "payload=%7B"
+        assert schema.query("SELECT COUNT(*) FROM relay") == [(0,)]
+    finally:
+        await standby.stop()
+
+
+async def test_the_standby_answers_400_for_an_update_id_that_is_not_a_number(tmp_path, schema):
+    migrated(schema)
+    standby_port = free_port()
+    standby = StandbyRelay(make_settings(schema.url, telegram_token="1:x", telegram_webhook_secret=SECRET,
+                                         telegram_webhook_url=f"http://127.0.0.1:{standby_port}/hook",
+                                         telegram_webhook_port=standby_port))
+    await standby.start()
+    try:
+        for raw in ('{"update_id": Infinity}', '{"update_id": 1e400}', '{"update_id": NaN}', '{"update_id": 1.5}',
+                    '{"update_id": true}', '[]'):
+            async with aiohttp.ClientSession() as http, http.post(
+                    f"http://127.0.0.1:{standby_port}/hook", data=raw.encode(),
+                    headers={"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}) as r:
+                assert r.status == 400, raw
+        assert schema.query("SELECT COUNT(*) FROM relay") == [(0,)]
+    finally:
+        await standby.stop()
+
+
+async def test_a_relayed_slack_request_older_than_slack_signature_window_is_still_handled(tmp_path, schema,
+                                                                                        slack_fake):  # noqa: F811
+    """The signature was checked once, by the standby, when it came: the hand-off does not check it again."""
+    import json as _json
+
+    from bot import relay
+
+    fake = slack_fake
+    active = await start_slack(tmp_path, fake, http=True, db=schema.url)
+    try:
+        body = _json.dumps(fake.message_event(SL_ALICE, CODEWORD))
+        old = int(time.time()) - 600  # ten minutes: bolt refuses a signature this old
+        headers = {k.lower(): v for k, v in sign(body, timestamp=old).items()} | {"content-type": "application/json"}
+        await active.engine.store.run(relay.put, relay.slack_key(body), "slack", body, headers, time.time())
+        await until(lambda: texts(fake, SL_ALICE), "the cover reply from the active instance")
+        await until(lambda: schema.query("SELECT COUNT(*) FROM relay") == [(0,)], "the relay row being taken")
+    finally:
+        await active.engine.stop()
+
+
+async def test_a_relayed_row_that_keeps_failing_is_set_aside_and_the_rows_behind_it_are_handled(
+        tmp_path, schema, telegram_fake, capsys):  # noqa: F811
+    from bot import relay
+    from bot.commands.status import cmd_status
+
+    fake = telegram_fake
+    port = free_port()
+    active = await start_telegram(tmp_path, fake, db=schema.url, telegram_webhook_url=f"http://127.0.0.1:{port}/hook",
+                                  telegram_webhook_port=port, telegram_webhook_secret=SECRET)
+    try:
+        alice = await active.register("alice", ALICE, "Alice")
+        await active.register("dana", 1099, "Dana")  # an admin
+        real = active.transport._on_update
+
+        async def on_update(update):
+            if update.update_id == 9001:
+                raise RuntimeError("a bug in handling this one update")
+            return await real(update)
+
+        active.transport._on_update = on_update
+
+        def update(uid: int) -> str:
+            import json as _json
+
+            return _json.dumps({"update_id": uid, "message": {"message_id": uid, "date": int(time.time()),
+                                "from": alice, "chat": {"id": ALICE, "type": "private"}, "text": CODEWORD}})
+
+        now = time.time()
+        await active.engine.store.run(relay.put, "telegram:9001", "telegram", update(9001), {}, now)
+        await active.engine.store.run(relay.put, "telegram:9002", "telegram", update(9002), {}, now)
+        await until(lambda: COVER in fake.texts(ALICE), "the row behind the failing one handled")
+        await until(lambda: schema.query("SELECT COUNT(*) FROM relay WHERE aside_at IS NOT NULL") == [(1,)],
+                    "the failing row set aside")
+        assert schema.query("SELECT key FROM relay") == [("telegram:9001",)]  # kept, not deleted
+        await active.engine.settle(3)
+        told = await active.query("SELECT text FROM outbox WHERE tag='relay'")
+        assert told and "set aside" in told[0][0]
+        capsys.readouterr()
+        assert cmd_status(None, make_settings(schema.url)) == 0
+        assert "1 relayed request(s) set aside" in capsys.readouterr().out
+    finally:
         await active.engine.stop()

@@ -13,6 +13,8 @@ import socket
 import sqlite3
 import uuid
 
+import pytest
+
 from bot.clock import FakeClock
 from bot.commands import status
 from bot.instance import InstanceLock
@@ -118,7 +120,7 @@ async def test_doctor_on_postgresql_checks_server_schema_writes_and_lease(monkey
     intake = schema.query("SELECT key FROM inbound ORDER BY key")
     assert await asyncio.to_thread(saferbot, monkeypatch, schema.url, "doctor") == 0
     out = capsys.readouterr().out
-    assert re.search(r"^OK    store: PostgreSQL 1\d\.\d+ at .*, schema up to date \(7 parts\)$", out, re.M)
+    assert re.search(r"^OK    store: PostgreSQL 1\d\.\d+ at .*, schema up to date \(8 parts\)$", out, re.M)
     assert "OK    store: the user can write (a test row, rolled back)" in out
     assert "NOTE  store: not running (no instance has held the lease yet)" in out
     assert schema.query("SELECT key FROM inbound ORDER BY key") == intake  # the test row was rolled back
@@ -149,3 +151,40 @@ def run_sql(*statements: str) -> None:
     with psycopg.connect(pgtest.PG_URL, autocommit=True) as c:
         for s in statements:
             c.execute(s)
+
+
+PASSWORD_URLS = ("postgresql://saferbot@127.0.0.1:1/saferbot?password=Sup3r-s3cret",
+                 "postgresql://saferbot@127.0.0.1:1/saferbot?sslmode=disable&password=Sup3r-s3cret",
+                 "postgresql://saferbot:Sup3r@s3cret@127.0.0.1:1/saferbot")
+
+
+@pytest.mark.parametrize("url", PASSWORD_URLS)
+@pytest.mark.parametrize("command", ["status", "doctor"])
+def test_a_password_in_the_url_is_never_printed(monkeypatch, capsys, url, command):
+    """As a ?password= parameter, or with an unescaped @ in it: never shown, not even its tail."""
+    saferbot(monkeypatch, url, command)
+    out = capsys.readouterr()
+    shown = out.out + out.err
+    assert "Sup3r" not in shown and "s3cret" not in shown, shown
+
+
+@pytest.mark.parametrize("url", PASSWORD_URLS)
+def test_hide_password_hides_every_form(url):
+    from bot.settings import hide_password
+
+    assert "s3cret" not in hide_password(url) and "Sup3r" not in hide_password(url)
+    assert "127.0.0.1:1/saferbot" in hide_password(url)
+
+
+@pytest.mark.parametrize("url", PASSWORD_URLS)
+def test_the_start_up_error_never_shows_the_password(url):
+    import psycopg
+
+    from bot.serve import explain
+    from bot.settings import Settings
+
+    try:
+        psycopg.connect(url, connect_timeout=2)
+    except psycopg.Error as e:
+        line = explain(e, Settings(db=url))
+    assert "s3cret" not in line and "Sup3r" not in line, line

@@ -456,3 +456,19 @@ def test_escape_and_split_are_exact():
     text = "a & b\n" * 2000
     parts = chunks(text)
     assert len(parts) > 1 and all(len(escape(p)) <= 4096 for p in parts) and "\n".join(parts) == text
+
+
+async def test_webhook_answers_400_for_an_update_id_that_is_not_a_whole_number(tmp_path, fake):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram-hook"
+    b = await start_bot(tmp_path, fake, telegram_webhook_url=url, telegram_webhook_secret="s3cret-token",
+                        telegram_webhook_port=port)
+    try:
+        async with aiohttp.ClientSession() as http:
+            for raw in ('{"update_id": Infinity}', '{"update_id": 1e400}', '{"update_id": NaN}'):
+                async with http.post(url, data=raw.encode(), headers={
+                        "X-Telegram-Bot-Api-Secret-Token": "s3cret-token", "Content-Type": "application/json"}) as r:
+                    assert r.status == 400, raw
+        assert await b.query("SELECT key FROM inbound") == []
+    finally:
+        await b.engine.stop()

@@ -59,8 +59,26 @@ def running(db: Path) -> str | None:
 
 
 # --- checking a database file ------------------------------------------------------------------------------
+def _side_files(path: Path) -> set[Path]:
+    return {p for p in (path.with_name(path.name + "-shm"), path.with_name(path.name + "-wal")) if p.exists()}
+
+
+def _tidy(path: Path, before: set[Path]) -> None:
+    """Remove the -shm/-wal files a read-only look at a WAL-mode file left beside it (it never writes to them)."""
+    for p in _side_files(path) - before:
+        p.unlink(missing_ok=True)
+
+
 def check_database(path: Path) -> str | None:
     """None if `path` is a whole saferbot database this version can use, else why not."""
+    before = _side_files(path)
+    try:
+        return _check_database(path)
+    finally:
+        _tidy(path, before)
+
+
+def _check_database(path: Path) -> str | None:
     from ..store.migrations import COMPONENTS
 
     try:
@@ -81,14 +99,20 @@ def check_database(path: Path) -> str | None:
 
 
 def copy_database(src: Path, dst: Path) -> None:
-    """SQLite's online backup API: a consistent copy even while another process writes."""
+    """SQLite's online backup API: a consistent copy even while another process writes.
+
+    The copy is one self-contained file (rollback journal, not WAL), so nothing is left beside it.
+    """
+    before = _side_files(src)
     source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
     target = sqlite3.connect(dst)
     try:
         source.backup(target)
+        target.execute("PRAGMA journal_mode=DELETE")
     finally:
         target.close()
         source.close()
+        _tidy(src, before)
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
@@ -146,13 +170,16 @@ def _restore(db: Path, src: Path) -> int:
         print(f"The database as it was is kept in {saved}")
     else:
         db.parent.mkdir(parents=True, exist_ok=True)
+    before = _side_files(src)
     source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
     target = sqlite3.connect(db)
     try:
         source.backup(target)  # through SQLite, so a leftover -wal file can never be replayed over it
+        target.execute("PRAGMA journal_mode=DELETE")  # saferbot switches it to WAL when it starts
     finally:
         target.close()
         source.close()
+        _tidy(src, before)
     os.chmod(db, 0o600)
     print(f"Restored {db} from {src}. Start saferbot again; overdue timers fire at once.")
     return 0

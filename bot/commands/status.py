@@ -13,8 +13,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .. import relay
 from ..settings import Settings
-from ..store import StoreError, pg
+from ..store import StoreError, columns, pg
 from .ops import fail, running
 from .store import shown, why
 
@@ -72,6 +73,11 @@ def counts(conn, now: float, active: bool) -> None:
         hint = (" (they fire as soon as saferbot starts)" if not active
                 else " (a running saferbot fires these within seconds: if this stays, run saferbot doctor)")
     line("overdue wake-ups", f"{overdue}{hint}")
+    if "aside_at" in columns(conn, "relay"):  # webhooks a standby relayed that could not be handled (bot/relay.py)
+        aside = relay.set_aside(conn)
+        if aside:
+            line("relay", ", ".join(f"{n} relayed request(s) set aside ({platform})" for platform, n in aside)
+                 + ": kept in the relay table, see the log")
     beat = conn.execute("SELECT at FROM heartbeat WHERE id=1").fetchone()
     line("last heartbeat", f"{when(beat[0])} ({ago(now - beat[0])})" if beat else "none written yet")
 
@@ -113,6 +119,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         if settings.on_postgres:
             return status_postgres(settings.db, now)
         return status_sqlite(Path(settings.db), now)
+    except BrokenPipeError:
+        raise  # the reader went away (saferbot status | head -1): not a store fault (bot/cli.py)
     except (*StoreError, OSError) as e:
         return fail(f"cannot read the store {settings.db_shown} ({why(e, settings.db)}); "
                     "run `saferbot doctor` for what to fix")

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..instance import InstanceLock
-from ..settings import PASSWORD, Settings, hide_password
+from ..settings import Settings, hide_password, passwords_in
 from ..store import StoreError, columns, connect, is_url, pg, transaction
 from ..store.migrations import COMPONENTS
 from .ops import fail
@@ -60,9 +60,8 @@ def why(error: BaseException, *urls: str) -> str:
     """An error's first line for a message, with any password in it hidden (libpq may echo a bad URL)."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     for url in urls:
-        m = PASSWORD.search(url)
-        if m and m.group(2):
-            text = text.replace(m.group(2), "***")
+        for secret in passwords_in(url):
+            text = text.replace(secret, "***")
     return f"{type(error).__name__}: " + hide_password(text)
 
 

@@ -14,11 +14,7 @@ the engine's intake dedupe (event id) makes a repeat act once. The App Home tab 
 published from `engine.home(person)` when opened, and again shortly after anything is
 delivered to that person, so it stays current.
 
-Out: the outbox calls `deliver`. This module only translates: 429 -> RetryAfter,
-permanent Slack errors -> Undeliverable, everything else (5xx, network) propagates so
-the outbox retries with backoff. slack_sdk's own retry handlers are switched off so
-the two never fight. Message refs are "CHANNEL:ts" because a DM is posted to the
-user id but can only be edited through the real channel id.
+Out: bot/transports/slack_out.py (the outbox calls `deliver`; it only translates Slack's answers).
 
 Replies to `/saferbot` go to the person's DM with the bot (private, with working
 buttons) and the command itself is answered with a one-line ephemeral pointer when
@@ -29,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import re
@@ -43,17 +40,21 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from .. import forms, relay
-from ..messages import Button, Delivery, Inbound
-from ..model import Person, Priority
+from .. import forms, listen, relay
+from ..messages import Button, Inbound
+from ..model import Person
 from ..settings import Settings
 from . import slack_blocks as blocks
-from .base import Limits, RetryAfter, Transport, Undeliverable
+from .base import Limits, Transport
+from .slack_out import METADATA_TYPE, SlackOut
+
+__all__ = ["COMMAND", "COMMAND_POINTER", "HTTP_PATH", "METADATA_TYPE", "PERMANENT", "SlackTransport"]
 
 if TYPE_CHECKING:
     from ..engine import Engine
 
 log = logging.getLogger(__name__)
+_NOT_STORED: contextvars.ContextVar[list[bool]] = contextvars.ContextVar("slack_relayed_not_stored")
 
 COMMAND = "/saferbot"
 HTTP_PATH = "/slack/events"
@@ -67,20 +68,14 @@ PERMANENT = {
     "invalid_blocks", "invalid_blocks_format", "no_text", "too_many_attachments", "channel_is_archived",
     "team_access_not_granted", "invalid_arguments",
 }
-TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
 NEUTRAL_HOME = "Hello! This app is for library staff. If you work here, ask your manager to add you."
 HOME_FOOTER = "Send /saferbot help, or message me here, to see what you can do."
 FORM_DID_NOT_OPEN = "Sorry, the form did not open. Please press the button again."
 COMMAND_POINTER = "I've answered in your messages with saferbot (Apps > saferbot)."
 HOME_REFRESH_DELAY = 1.0  # after a message to someone, their Home tab is republished this much later
-EPHEMERAL_CHANNEL_TTL = 600.0  # an ephemeral reply to a slash command goes to that channel for this long
 
 
-def _is_user_id(chat: str) -> bool:
-    return chat[:1] in ("U", "W")
-
-
-class SlackTransport(Transport):
+class SlackTransport(SlackOut, Transport):
     platform = "slack"
 
     def __init__(self, settings: Settings, *, limits: Limits | None = None, http_host: str | None = None):
@@ -101,7 +96,7 @@ class SlackTransport(Transport):
         # process_before_response: ack only after the listener (and so the store) has finished
         self.app = AsyncApp(client=self.client, signing_secret=secret, name="saferbot",
                             logger=logging.getLogger("saferbot.slack.bolt"), process_before_response=True)
-        self.http_host = http_host or settings.slack_http_listen
+        self.http_host = http_host or settings.host_for(settings.slack_http_listen)
         self.http_port: int | None = None  # the bound port once serving HTTP
         self.engine: Engine | None = None
         self.socket: AsyncSocketModeHandler | None = None
@@ -127,14 +122,14 @@ class SlackTransport(Transport):
             web_app.add_routes([web.post(HTTP_PATH, self._http)])
             self._runner = web.AppRunner(web_app, access_log=None)
             await self._runner.setup()
-            site = web.TCPSite(self._runner, self.http_host, self.settings.slack_http_port)
+            site = listen.Site(self._runner, self.http_host, self.settings.slack_http_port,
+                               limits=listen.Limits.of(self.settings))
             await site.start()
-            server = site._server
-            sockets = getattr(server, "sockets", None) or []
-            self.http_port = sockets[0].getsockname()[1] if sockets else self.settings.slack_http_port
+            self.http_port = site.port
             log.info("Slack: HTTP mode, serving %s on %s:%s", HTTP_PATH, self.http_host, self.http_port)
             if self.settings.on_postgres:  # requests a standby stored for us (bot/relay.py)
-                self._spawn(relay.drain(engine.store, "slack", self._relayed), "taking relayed requests")
+                self._spawn(relay.drain(engine.store, "slack", self._relayed, self._tell_admins),
+                            "taking relayed requests")
 
     async def _connect_socket(self) -> None:
         assert self.socket is not None
@@ -169,13 +164,26 @@ class SlackTransport(Transport):
         return await to_aiohttp_response(await self.app.async_dispatch(await to_bolt_request(request)))
 
     async def _relayed(self, body: str, headers: dict[str, str]) -> bool:
-        """A request a standby stored: dispatched as if it came now; False if it was not stored."""
-        response = await self.app.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
-        if response.status >= 500:
+        """A request a standby stored (bot/relay.py), dispatched as if it came now: signed afresh, as the
+        standby checked its signature. False if the store could not keep it; raises if handling failed."""
+        secret = self.settings.slack_signing_secret
+        if secret is not None:
+            headers = relay.slack_resigned(body, headers, secret.get_secret_value())
+        not_stored: list[bool] = []
+        token = _NOT_STORED.set(not_stored)
+        try:
+            response = await self.app.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
+        finally:
+            _NOT_STORED.reset(token)
+        if not_stored:
             return False
-        if response.status >= 400:  # e.g. older than Slack's 5 minute signature window: Slack has retried it
-            log.warning("a relayed Slack request was refused (%s); dropped", response.status)
+        if response.status >= 400:
+            raise RuntimeError(f"Slack's app answered {response.status}")
         return True
+
+    async def _tell_admins(self, text: str) -> None:
+        assert self.engine is not None
+        await self.engine.perform(relay.tell_admins, text)
 
     # --- addressing --------------------------------------------------------------
     def address(self, person: Person) -> tuple[str, str] | None:
@@ -212,8 +220,15 @@ class SlackTransport(Transport):
             await self._on_view(ack, body, view)
 
     async def _receive(self, msg: Inbound) -> None:
+        from ..engine import NotStored
+
         assert self.engine is not None
-        await self.engine.receive(msg)
+        try:
+            await self.engine.receive(msg)
+        except NotStored:
+            if (flags := _NOT_STORED.get(None)) is not None:
+                flags.append(True)  # a relayed request: it stays in the relay table (bot/relay.py)
+            raise
 
     async def _on_message(self, body: dict, event: dict) -> None:
         if event.get("bot_id") or event.get("subtype") not in (None, "file_share", "thread_broadcast"):
@@ -353,120 +368,3 @@ class SlackTransport(Transport):
         task = asyncio.create_task(later())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    # --- out ---------------------------------------------------------------------
-    async def deliver(self, d: Delivery) -> str | None:
-        try:
-            if d.kind == "edit":
-                ref = await self._edit(d)
-            elif d.ephemeral:
-                ref = await self._ephemeral(d)
-            else:
-                ref = await self._post(d)
-        except SlackApiError as e:
-            raise self._translate(e) from e
-        if d.user_id:
-            self._home_changed(d.user_id)
-        return ref
-
-    def _render(self, d: Delivery) -> tuple[str, list[dict]]:
-        buttons = list(d.buttons)
-        if d.form and d.form in forms.FORMS and not any(forms.FORM_BUTTONS.get(b.action) == d.form for b in buttons):
-            buttons.append(Button(f"Open {forms.FORMS[d.form].title}", blocks.FORM_OPEN, f"{d.form}|{d.form_ref}"))
-        return blocks.message(d.text, buttons, urgent=d.priority == Priority.alarm)
-
-    async def _post(self, d: Delivery) -> str:
-        text, blks = self._render(d)
-        if d.in_doubt and not d.live and (found := await self._already_posted(d)):
-            return found  # sent before a crash: Slack has it, so no duplicate (a card is marked as a repeat instead)
-        resp = await self.client.chat_postMessage(channel=d.chat_id, text=text, blocks=blks, unfurl_links=False,
-                                                  unfurl_media=False, metadata=_metadata(d))
-        channel, ts = resp.get("channel") or d.chat_id, resp.get("ts") or ""
-        if _is_user_id(d.chat_id) and channel:
-            self._dm[d.chat_id] = channel
-        if d.attachment:
-            await self._upload(channel, d.attachment)
-        return f"{channel}:{ts}"
-
-    async def _already_posted(self, d: Delivery) -> str | None:
-        """The message this outbox row became before a crash, found by its metadata in recent history."""
-        try:
-            channel = d.chat_id
-            if _is_user_id(channel):
-                channel = self._dm.get(channel) or (await self.client.conversations_open(users=channel))["channel"]["id"]
-            history = await self.client.conversations_history(channel=channel, limit=50, include_all_metadata=True)
-        except SlackApiError as e:
-            log.info("Slack: could not look for an earlier copy of delivery %s: %s", d.id, e)
-            return None
-        for m in history.get("messages") or []:
-            meta = m.get("metadata") or {}
-            if meta.get("event_type") == METADATA_TYPE and (meta.get("event_payload") or {}).get("outbox_id") == d.id:
-                return f"{channel}:{m.get('ts')}"
-        return None
-
-    async def _upload(self, channel: str, path: str) -> None:
-        """Post a file (e.g. a chart) after its message; the text has already arrived, so a failure is logged."""
-        try:
-            await self.client.files_upload_v2(channel=channel, file=path)
-        except SlackApiError as e:
-            status = getattr(e.response, "status_code", 0)
-            if status == 429 or status >= 500:
-                log.warning("Slack: attachment %s not uploaded (%s); the text was sent", path, e)
-            else:
-                log.error("Slack: attachment %s refused: %s", path, e)
-        except OSError as e:
-            log.error("Slack: attachment %s unreadable: %s", path, e)
-
-    async def _ephemeral(self, d: Delivery) -> str | None:
-        text, blks = self._render(d)
-        channel, user = d.chat_id, d.user_id or d.chat_id
-        if _is_user_id(channel):
-            # an answer to /saferbot shows where the command was typed (if recent); otherwise in the DM
-            recent = self._command_channel.pop(user, None)
-            if recent and time.monotonic() - recent[1] < EPHEMERAL_CHANNEL_TTL:
-                channel = recent[0]
-            elif user in self._dm:
-                channel = self._dm[user]
-            else:
-                return await self._post(d)
-        try:
-            await self.client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blks)
-        except SlackApiError as e:
-            if channel != d.chat_id and getattr(e.response, "status_code", 0) == 200:
-                return await self._post(d)  # the bot is not in that channel: answer in the DM instead
-            raise
-        return None  # an ephemeral message can never be edited
-
-    async def _edit(self, d: Delivery) -> str | None:
-        if not d.message_ref or ":" not in d.message_ref:
-            return d.message_ref  # nothing we could edit (e.g. an ephemeral copy)
-        channel, _, ts = d.message_ref.partition(":")
-        text, blks = self._render(d)
-        await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blks)
-        return d.message_ref
-
-    def _translate(self, e: SlackApiError) -> Exception:
-        resp = e.response
-        status = getattr(resp, "status_code", None) or getattr(resp, "status", 0) or 0
-        headers = getattr(resp, "headers", {}) or {}
-        data = getattr(resp, "data", None)
-        error = data.get("error", "") if isinstance(data, dict) else ""
-        if status == 429 or error == "ratelimited":
-            try:
-                seconds = float(headers.get("Retry-After", "1"))
-            except (TypeError, ValueError):
-                seconds = 1.0
-            return RetryAfter(max(seconds, 0.1))
-        if status >= 500 or error in TRANSIENT:
-            return e
-        if status == 200 and error:  # Slack refused this message for good (PERMANENT lists the usual ones)
-            return Undeliverable(error)
-        return e
-
-
-METADATA_TYPE = "saferbot_outbox"
-
-
-def _metadata(d: Delivery) -> dict:
-    """Slack message metadata naming the outbox row, so a resend after a crash can find the first copy."""
-    return {"event_type": METADATA_TYPE, "event_payload": {"outbox_id": d.id}}

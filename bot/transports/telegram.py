@@ -198,7 +198,8 @@ class TelegramTransport(TelegramIntake, Transport):
                                            secret_token=s.telegram_webhook_secret.get_secret_value())
             self.mode = "webhook"
             if s.on_postgres and (self._relay is None or self._relay.done()):  # webhooks a standby stored
-                self._relay = self._spawn(relay.drain(self.engine.store, "telegram", self._relayed))
+                self._relay = self._spawn(relay.drain(self.engine.store, "telegram", self._relayed,
+                                                      self._tell_admins))
         else:
             await self.app.bot.delete_webhook()  # getUpdates is refused while a webhook is set
             if self._poller is None or self._poller.done():
@@ -230,6 +231,10 @@ class TelegramTransport(TelegramIntake, Transport):
             return
 
         await self.engine.remember(USERNAME_KEY, self.username)
+
+    async def _tell_admins(self, text: str) -> None:
+        assert self.engine is not None
+        await self.engine.perform(relay.tell_admins, text)
 
     def _spawn(self, coro) -> asyncio.Task:
         task = asyncio.create_task(coro)

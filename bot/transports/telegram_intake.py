@@ -23,6 +23,8 @@ from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.error import RetryAfter as TgRetryAfter
 
+from .. import listen
+
 if TYPE_CHECKING:
     from .telegram import TelegramTransport
 
@@ -102,14 +104,14 @@ class TelegramIntake:
             return
         s = self.settings
         if self._socket is None:
-            self._socket = socket.create_server((s.telegram_webhook_listen, s.telegram_webhook_port))
+            self._socket = socket.create_server((s.host_for(s.telegram_webhook_listen), s.telegram_webhook_port))
             self._socket.setblocking(False)
             self.webhook_port = self._socket.getsockname()[1]
         app = web.Application()
         app.add_routes([web.post(path, self._on_webhook)])
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.SockSite(runner, self._socket).start()
+        await listen.Site(runner, sock=self._socket, limits=listen.Limits.of(s)).start()
         self._webhook = runner
 
     async def _on_webhook(self: TelegramTransport, request: web.Request) -> web.Response:
@@ -119,7 +121,10 @@ class TelegramIntake:
         if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), secret.encode()):
             return web.Response(status=403)
         try:
-            update = Update.de_json(await request.json(), self.app.bot)
+            data = await request.json()
+            if type(data["update_id"]) is not int:  # Infinity, 1e400, NaN: not an update
+                return web.Response(status=400)
+            update = Update.de_json(data, self.app.bot)
         except Exception:
             return web.Response(status=400)
         if update is None:
@@ -133,18 +138,16 @@ class TelegramIntake:
         return web.Response()
 
     async def _relayed(self: TelegramTransport, body: str, headers: dict[str, str]) -> bool:
-        """An update a standby stored (bot/relay.py): stored and handled here; False if it was not stored."""
-        try:
-            update = Update.de_json(json.loads(body), self.app.bot)
-        except Exception:
-            log.warning("a relayed Telegram update could not be read; dropped")
-            return True
+        """An update a standby stored (bot/relay.py): stored and handled here; False if the store could not
+        keep it (tried again); raises if it cannot be read or handled (set aside after a few tries)."""
+        from ..engine import NotStored
+
+        update = Update.de_json(json.loads(body), self.app.bot)
         if update is None:
             return True
         try:
             await self._on_update(update)
-        except Exception as e:
-            log.warning("relayed Telegram update %s not stored (%s); it is tried again", update.update_id,
-                        e or type(e).__name__)
+        except NotStored as e:
+            log.warning("relayed Telegram update %s not stored (%s); it is tried again", update.update_id, e)
             return False
         return True

@@ -5,7 +5,7 @@ capabilities can add tables without touching each other. A step is never edited
 once released; add a new step instead.
 """
 
-from . import codeword, core, incidents, lone, people, privacy, registration
+from . import codeword, core, incidents, lone, people, privacy, registration, relay
 
 COMPONENTS: dict[str, list[str]] = {
     "core": core.STEPS,
@@ -15,4 +15,5 @@ COMPONENTS: dict[str, list[str]] = {
     "registration": registration.STEPS,
     "privacy": privacy.STEPS,
     "codeword": codeword.STEPS,
+    "relay": relay.STEPS,
 }
