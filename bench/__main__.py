@@ -99,7 +99,7 @@ def telegram(figs: dict[str, Figure]) -> None:
     text = run(["bench/alert_latency.py", "--transport", "telegram", "-n", "20", "200"])
     for n in (20, 200):
         block = text.split(f"\n{n} codewords at once", 1)[-1]
-        figs[f"telegram {n} at once: card within 10 s"].value = 100 * number(
+        figs[f"telegram {n} at once: card within 10 s"].value = number(
             r"duty manager's card .*?within 10 s\s+([\d.]+)%", block)
     figs["telegram 200 at once: platform limit within 10 s"].value = number(
         r"platform allows at most ([\d.]+)%", text.split("\n200 codewords at once", 1)[-1])
