@@ -250,7 +250,19 @@ async def run_slack(n: int) -> tuple[dict[str, dict[int, float]], int]:
     return watch.result(), len(fake.limited)
 
 
-def report(n: int, results: dict[str, dict[int, float]], limited: int, per_alert: bool) -> None:
+def visible_limit(n: int, interval: float = 1.0, burst: int = 2, within: float = 10.0) -> tuple[float, str]:
+    """The most alerts one chat can see within `within` s: messages the platform lets through to one
+    chat in that time (a burst, then one each `interval`) times the cards one digest message holds."""
+    from bot.digest import MAX_CARDS
+
+    messages = burst + int(within / interval)
+    return min(1.0, messages * MAX_CARDS / n), (f"{messages} messages to one chat in {within:g} s"
+                                                 f" ({burst} at once, then 1 per {interval:g} s) x {MAX_CARDS}"
+                                                 f" alerts per digest = {messages * MAX_CARDS} of {n}")
+
+
+def report(n: int, results: dict[str, dict[int, float]], limited: int, per_alert: bool,
+           limit: float | None = None, limit_why: str = "") -> None:
     print(f"\n{n} codewords at once from {n} people; one duty manager; times in s from the codeword being sent")
     for label, times in results.items():
         values = list(times.values())
@@ -263,6 +275,8 @@ def report(n: int, results: dict[str, dict[int, float]], limited: int, per_alert
         print(f"  {label:<22} p50 {statistics.median(values):6.2f}  p90 {pct(values, 90):6.2f}  max "
               f"{max(values):6.2f}  within 10 s {in10:6.1%}  within 40 s {in40:6.1%}"
               + (f"  NOT ARRIVED {missing}" if missing else ""))
+    if limit is not None:
+        print(f"  platform allows at most {limit:.1%} within 10 s: {limit_why}")
     print(f"  429 answers from the fake platform: {limited}")
     if per_alert:
         cards, covers = results["duty manager's card"], results["sender's cover reply"]
@@ -300,9 +314,11 @@ def main() -> None:
         for _ in range(args.runs or 1):
             if args.transport == "telegram":
                 results, limited = asyncio.run(run_telegram(n, args.db, args.pg_url, args.gap))
+                limit, why = visible_limit(n) if not args.gap else (None, "")
             else:
                 results, limited = asyncio.run(run_slack(n))
-            report(n, results, limited, args.per_alert or n <= 20)
+                limit, why = None, ""
+            report(n, results, limited, args.per_alert or n <= 20, limit, why)
     print("\nBS 8484 (alarm receiving centres): 80% within 10 s, 98.5% within 40 s")
 
 

@@ -139,17 +139,19 @@ class Lane:
         if first.delivery.kind == "edit":  # a new card for this chat goes before edits of older ones
             first = next((c for c in self.waiting if c.delivery.chat_id == first.delivery.chat_id
                           and c.delivery.priority == first.delivery.priority and _new_card(c)), first)
-        self.waiting.remove(first)
+        del self.waiting[next(j for j, c in enumerate(self.waiting) if c is first)]
         if not _digestible(first) or not self.transport.chat_interval(first.delivery.chat_id):
             # a platform without per-chat pacing shows each card at once anyway
             return [first]
         batch = [first]
-        for c in list(self.waiting):
+        for c in self.waiting:
             if c.delivery.chat_id == first.delivery.chat_id and _digestible(c):
                 if not digests.fits([m.delivery.text for m in batch] + [c.delivery.text]):
                     break
                 batch.append(c)
-                self.waiting.remove(c)
+        if len(batch) > 1:  # one pass, by identity: list.remove compared whole rows field by field
+            taken = {id(c) for c in batch}
+            self.waiting = [c for c in self.waiting if id(c) not in taken]
         return batch
 
     async def run(self) -> None:
