@@ -124,11 +124,10 @@ class Connection:
         # kernel's ~15 min: the store then fails, and the not-stored path answers (bot/emergency.py)
         self._conn = psycopg.connect(url, autocommit=True, row_factory=_rows, connect_timeout=5, **SILENT_PEER)
         _adapt(self._conn)
-        if "synchronous_commit" not in url:  # the URL may ask for more (options=-csynchronous_commit=on)
-            # The SQLite store's durability (WAL, synchronous=NORMAL): a commit survives the bot's crash
-            # at once and is on disk within moments, without waiting for the WAL flush (fsync) in every
-            # COMMIT: 4-6 ms of each alert's 10 here, the most of PostgreSQL's extra latency.
-            self._conn.execute("SET synchronous_commit = off")
+        # Commits wait for the WAL flush (the server's synchronous_commit, on by default): an alert that was
+        # confirmed to its platform survives a crash of the database server too. That wait is most of
+        # PostgreSQL's extra latency (4-6 ms an alert here); a service may trade it away in its URL
+        # (options=-csynchronous_commit=off), see docs/postgresql.md.
         self.row_factory: Any = None  # accepted and ignored: rows always answer by name and position
         self._keys: tuple[tuple[str, str], ...] | None = None
         self.fence: int | None = None  # the lease generation this process holds (None: not fenced)
