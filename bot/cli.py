@@ -52,10 +52,34 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def db_folder_problem(settings: Settings) -> str | None:
+    """A SQLite database needs a folder that exists and that this user may write (its lock and WAL live there)."""
+    if settings.on_postgres:
+        return None
+    from pathlib import Path
+
+    folder = Path(settings.db).absolute().parent
+    fix = f"Fix: create it for the bot's user (mkdir -p {folder}), or point SAFERBOT_DB at a file in a folder that is."
+    if not folder.is_dir():
+        return f"cannot open the database {settings.db_shown}: the folder {folder} does not exist. {fix}"
+    probe = folder / f".saferbot-probe-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        return (f"cannot open the database {settings.db_shown}: this user may not write in {folder} "
+                f"({e.strerror or e}). {fix.replace('create it', 'let it be written')}")
+    return None
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from .serve import run
 
     book, service = load_config(settings)  # a bad file stops here with the full report
+    problem = db_folder_problem(settings)
+    if problem:
+        print(f"saferbot: {problem}", file=sys.stderr)
+        return 2
     return run(settings, args.command == "console", book, service)
 
 

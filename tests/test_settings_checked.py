@@ -119,3 +119,22 @@ def test_doctor_changes_nothing(tmp_path):
     r = bot("doctor", env={}, tmp_path=tmp_path)
     assert "files/" not in {p.name + "/" for p in tmp_path.iterdir()}, r.stdout
     assert "files: charts and exports will go to" in r.stdout and not (tmp_path / "saferbot.db").exists()
+
+
+@pytest.mark.parametrize("where", ["missing", "read-only", "a file"])
+def test_run_with_the_database_in_an_unusable_folder_says_so_in_one_line(where, tmp_path):
+    (tmp_path / "note.txt").write_text("x")
+    db = {"missing": tmp_path / "no" / "such" / "saferbot.db", "read-only": "/sys/saferbot.db",  # EACCES even as root
+          "a file": tmp_path / "note.txt" / "saferbot.db"}[where]
+    r = bot("run", env={"SAFERBOT_DB": str(db)}, tmp_path=tmp_path)
+    assert r.returncode == 2, r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "Traceback" not in r.stderr and str(db.parent if isinstance(db, Path) else "/sys") in lines[0]
+    assert "SAFERBOT_DB" in lines[0] and "Fix:" in lines[0]
+
+
+def test_roster_list_of_an_unknown_branch_says_so(tmp_path):
+    r = bot("roster", "list", "nosuch", env={}, tmp_path=tmp_path)
+    assert r.returncode == 2 and "no branch 'nosuch'" in r.stderr and "central" in r.stderr, r.stderr
+    good = bot("roster", "list", "central", env={}, tmp_path=tmp_path)
+    assert good.returncode == 0 and "Bob" in good.stdout
