@@ -91,8 +91,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="saferbot", description="Safety bot for library staff.")
-    parser.add_argument("--env-file", metavar="FILE", help="read SAFERBOT_* settings from FILE first, the way "
-                        "systemd's EnvironmentFile= does (e.g. /etc/saferbot/saferbot.env)")
+    parser.add_argument("--env-file", metavar="FILE", help="read SAFERBOT_* settings from FILE (- for standard "
+                        "input) first, the way systemd's EnvironmentFile= does (e.g. /etc/saferbot/saferbot.env)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start every transport whose tokens are set (the console if none)").set_defaults(
         func=cmd_run)

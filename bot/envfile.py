@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -47,10 +48,13 @@ def parse(text: str, where: str = "env file") -> dict[str, str]:
 
 
 def load(path: str | Path) -> dict[str, str]:
-    """Read `path` and put its variables into this process's environment (they win over the shell's)."""
+    """Read `path` (`-`: standard input) and put its variables into this process's environment.
+
+    They win over the environment's own, as EnvironmentFile= wins over the unit's Environment= lines.
+    """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = sys.stdin.read() if str(path) == "-" else p.read_text(encoding="utf-8")
     except OSError as e:
         raise EnvFileError(f"cannot read the env file {p}: {e.strerror or e}") from None
     except UnicodeDecodeError:

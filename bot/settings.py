@@ -218,6 +218,7 @@ class Settings(BaseSettings):
     lockdown_ladder: Annotated[str, AfterValidator(_ladder)] = "urgent"  # ladder for "I need help" and no-answer alerts during a lockdown
 
     # operating it (docs/operating.md)
+    console: bool = True  # false (services, containers): `run` never reads standard input, even with no token
     standby: bool = True  # a second process on the same database waits as a standby (False: it refuses)
     heartbeat_url: str | None = None  # called every minute while healthy (Healthchecks.io / Uptime Kuma push URL)
     health_port: int | None = None  # GET /healthz on this port (off when unset)
