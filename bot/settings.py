@@ -85,8 +85,8 @@ def _check_field(name: str, value: object) -> object:
     if isinstance(value, bool) or value is None:
         return value
     if name.endswith("_port") and isinstance(value, int):
-        if not 1 <= value <= 65535:
-            raise ValueError("a TCP port, 1 to 65535")
+        if not 0 <= value <= 65535:
+            raise ValueError("a TCP port, 1 to 65535 (0: any free port)")
     elif isinstance(value, int | float):
         low, high = BOUNDS.get(name, (0, 1_000_000))
         if not (math.isfinite(value) and low <= value <= high and value > 0):

@@ -138,3 +138,16 @@ def test_roster_list_of_an_unknown_branch_says_so(tmp_path):
     assert r.returncode == 2 and "no branch 'nosuch'" in r.stderr and "central" in r.stderr, r.stderr
     good = bot("roster", "list", "central", env={}, tmp_path=tmp_path)
     assert good.returncode == 0 and "Bob" in good.stdout
+
+
+async def test_the_suite_writes_charts_under_tmp_not_into_the_checkout(schema, clock):
+    """On PostgreSQL there is no database folder: the harness must still keep files/ out of the checkout."""
+    before = set((ROOT / "files").glob("*")) if (ROOT / "files").exists() else set()
+    h = await start_engine(schema.url, clock)
+    try:
+        await h.say("carol", "log shouting at the desk")
+        await h.say("dana", "report month")
+    finally:
+        await h.engine.stop()
+    after = set((ROOT / "files").glob("*")) if (ROOT / "files").exists() else set()
+    assert after == before and list(h.engine.settings.files_dir.glob("incidents-*.png"))
