@@ -4,6 +4,7 @@ the shell, "Stopped (tty input)", and with it every alarm), and the standby take
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import re
@@ -48,10 +49,16 @@ class Terminal:
         return self.out
 
     def close(self) -> None:
-        self.type("kill %2 %3 2>/dev/null; exit")
-        time.sleep(0.5)
-        os.kill(self.pid, signal.SIGKILL)
-        os.waitpid(self.pid, 0)
+        """Stop every job the example left running, then the shell."""
+        self.type("kill $(jobs -p) 2>/dev/null; wait; exit")
+        end = time.monotonic() + 30
+        while time.monotonic() < end and os.waitpid(self.pid, os.WNOHANG) == (0, 0):
+            with contextlib.suppress(OSError):
+                if select.select([self.fd], [], [], 0.2)[0]:
+                    os.read(self.fd, 65536)
+        with contextlib.suppress(ChildProcessError, ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
         os.close(self.fd)
 
 
