@@ -24,7 +24,7 @@ PASSWORD = re.compile(r"(://[^:/@]+):([^@]*)@")  # the password in postgresql://
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DURATION = "a duration such as 90s, 45m, 2h, 1h30m, 7d or 1w, at most 366d"
 LONGEST = 366 * 86400  # no setting waits longer than a year; a typo of ten digits is caught
-BOUNDS = {"retention_years": (1, 100)}  # any other number: above 0, at most a million
+BOUNDS = {"retention_years": (0, 100)}  # 0: purge anything before now. Any other number: above 0, at most a million
 BOOL = "true or false (also 1/0, yes/no, on/off)"
 TOKENS = {  # what each platform's secrets look like: a comment or a quote copied in is caught here
     "telegram_token": (re.compile(r"\d+:[A-Za-z0-9_-]+"), "a BotFather token such as 123456:ABC-def..."),
@@ -88,9 +88,9 @@ def _check_field(name: str, value: object) -> object:
         if not 0 <= value <= 65535:
             raise ValueError("a TCP port, 1 to 65535 (0: any free port)")
     elif isinstance(value, int | float):
-        low, high = BOUNDS.get(name, (0, 1_000_000))
-        if not (math.isfinite(value) and low <= value <= high and value > 0):
-            raise ValueError(f"a number above 0, at most {high}" if low == 0 else f"a number from {low} to {high}")
+        low, high = BOUNDS.get(name, (None, 1_000_000))
+        if not (math.isfinite(value) and value <= high and (value > 0 if low is None else value >= low)):
+            raise ValueError(f"a number above 0, at most {high}" if low is None else f"a number from {low} to {high}")
     elif isinstance(value, SecretStr):
         pattern, accepted = TOKENS.get(name, ANY_SECRET)
         if not pattern.fullmatch(value.get_secret_value()):

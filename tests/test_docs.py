@@ -74,7 +74,7 @@ def test_readme_is_a_short_front_door_linking_every_guide():
                   "permissions"):
         assert f"docs/{guide}.md" in readme, guide
     # the two quick-start commands, pinned by constraints.txt; CI runs the second exactly as written
-    install = "python3 -m venv .venv && .venv/bin/pip install -q -c constraints.txt -e"
+    install = "python3 -m venv .venv && .venv/bin/pip install -c constraints.txt -e"  # no -q: pip shows progress
     assert f"{install} . && .venv/bin/saferbot run" in readme
     test_command = f"{install} '.[test]' && .venv/bin/pytest"
     assert test_command in readme
