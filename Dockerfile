@@ -1,6 +1,7 @@
 # saferbot in a container: docs/admin.md, "Docker".
 #   docker build -t saferbot .
-#   docker run -d --name saferbot --env-file .env -v saferbot-data:/data saferbot
+#   cp config/saferbot.env saferbot.env     # then put your tokens in saferbot.env
+#   docker run -d --name saferbot --env-file saferbot.env --ulimit nofile=65536:65536 -v saferbot-data:/data saferbot
 # The database (and its lock and files/ folder) live on the /data volume: keep it, back it up.
 FROM python:3.11-slim
 
@@ -10,15 +11,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     MPLCONFIGDIR=/tmp/matplotlib \
     SAFERBOT_DB=/data/saferbot.db \
-    SAFERBOT_HEALTH_PORT=8080
+    SAFERBOT_HEALTH_PORT=8080 \
+    SAFERBOT_CONSOLE=false
 
 WORKDIR /app
 
-# dependencies first, so a code change does not reinstall them
-COPY pyproject.toml README.md ./
+# the versions in constraints.txt, as every other install (docs/admin.md)
+COPY pyproject.toml README.md constraints.txt ./
 COPY bot ./bot
 COPY handlers ./handlers
-RUN pip install --no-compile .
+RUN pip install --no-compile -c constraints.txt .
 
 # the codeword book, the example service file and the guides (`saferbot guide staff`);
 # mount your own config/service.yaml and codewords.yaml over these (see compose.yaml)

@@ -9,19 +9,40 @@ import sys
 
 from . import commands, logs
 from .book import ConfigError, load_all, resolve_service_path
-from .settings import Settings
+from .settings import Settings, SettingsError, load_settings
 from .words import plural
 
 
 def load_config(settings: Settings):
     """Both files, or a report of every problem and exit code 2."""
     try:
-        return load_all(settings.codewords_file, settings.service_file)
+        book, service = load_all(settings.codewords_file, settings.service_file)
     except ConfigError as e:
         print(f"saferbot: {len(e.problems)} problem(s) in the configuration:\n", file=sys.stderr)
         for p in e.problems:
             print(str(p) + "\n", file=sys.stderr)
         raise SystemExit(2) from None
+    unknown = ladder_problems(settings, book)
+    if unknown:
+        settings_failed(unknown)
+    return book, service
+
+
+def ladder_problems(settings: Settings, book) -> list[str]:
+    """The settings that name a ladder must name one the codeword book has (else a fallback would be used)."""
+    known = ", ".join(book.ladders)
+    return [f"SAFERBOT_{name.upper()}={getattr(settings, name)!r} is not a ladder in {settings.codewords_file}; "
+            f"accepted: {known}" for name in ("backup_ladder", "lockdown_ladder")
+            if getattr(settings, name) not in book.ladders]
+
+
+def settings_failed(problems: list[str]):
+    print(f"saferbot: {len(problems)} setting(s) cannot be used:", file=sys.stderr)
+    for p in problems:
+        print(f"  {p}", file=sys.stderr)
+    print("Fix them in the environment or the env file (docs/admin.md, Settings); nothing was started.",
+          file=sys.stderr)
+    raise SystemExit(2)
 
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
@@ -34,10 +55,34 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def db_folder_problem(settings: Settings) -> str | None:
+    """A SQLite database needs a folder that exists and that this user may write (its lock and WAL live there)."""
+    if settings.on_postgres:
+        return None
+    from pathlib import Path
+
+    folder = Path(settings.db).absolute().parent
+    fix = f"Fix: create it for the bot's user (mkdir -p {folder}), or point SAFERBOT_DB at a file in a folder that is."
+    if not folder.is_dir():
+        return f"cannot open the database {settings.db_shown}: the folder {folder} does not exist. {fix}"
+    probe = folder / f".saferbot-probe-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        return (f"cannot open the database {settings.db_shown}: this user may not write in {folder} "
+                f"({e.strerror or e}). {fix.replace('create it', 'let it be written')}")
+    return None
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from .serve import run
 
     book, service = load_config(settings)  # a bad file stops here with the full report
+    problem = db_folder_problem(settings)
+    if problem:
+        print(f"saferbot: {problem}", file=sys.stderr)
+        return 2
     return run(settings, args.command == "console", book, service)
 
 
@@ -49,6 +94,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="saferbot", description="Safety bot for library staff.")
+    parser.add_argument("--env-file", metavar="FILE", help="read SAFERBOT_* settings from FILE (- for standard "
+                        "input) first, the way systemd's EnvironmentFile= does (e.g. /etc/saferbot/saferbot.env)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start every transport whose tokens are set (the console if none)").set_defaults(
         func=cmd_run)
@@ -65,7 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)  # the database, its WAL, exports and charts: readable by the service's own user only
     args = build_parser().parse_args(argv)
-    settings = Settings()
+    if args.env_file:
+        from .envfile import EnvFileError, load
+
+        try:
+            load(args.env_file)
+        except EnvFileError as e:
+            print(f"saferbot: {e}", file=sys.stderr)
+            return 2
+    try:
+        settings = load_settings()
+    except SettingsError as e:
+        settings_failed(e.problems)
     logs.setup(settings)  # redacts tokens, invite codes and (unless SAFERBOT_LOG_MESSAGES=1) message text
     try:
         code = int(args.func(args, settings) or 0)

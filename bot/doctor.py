@@ -73,6 +73,10 @@ def check_config(s: Settings, r: Report):
         for p in e.problems:
             r.fix(f"{p.file}:{p.line}: {p.what}", p.fix)
         return None
+    from .cli import ladder_problems, settings_failed
+
+    if ladder_problems(s, book):
+        settings_failed(ladder_problems(s, book))  # a setting that cannot work: exit 2, as check-config and run
     path = resolve_service_path(s.service_file)
     r.ok(f"config: {s.codewords_file} ({len(book.codewords)} codewords), {path} ({len(service.people)} people)")
     if path.name == "service.example.yaml":
@@ -122,12 +126,20 @@ def check_store(s: Settings, r: Report) -> None:
 
 
 def check_files(s: Settings, r: Report) -> None:
-    try:
-        from .files import files_dir
+    """Whether the bot could create and write the files folder; doctor itself creates nothing."""
+    import os
 
-        r.ok(f"files: charts and exports go to {files_dir(s)} (private)")
-    except OSError as e:
-        r.fix(f"files: cannot use the files folder ({e})", "set SAFERBOT_FILES_DIR to a folder the bot's user owns")
+    from .files import files_path
+
+    where = files_path(s).absolute()
+    parent = next((p for p in (where, *where.parents) if p.exists()), Path("/"))
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        r.fix(f"files: cannot use the files folder {where} ({parent} is not a folder this user may write in)",
+              "set SAFERBOT_FILES_DIR to a folder the bot's user owns")
+    elif parent == where:
+        r.ok(f"files: charts and exports go to {where} (private)")
+    else:
+        r.ok(f"files: charts and exports will go to {where} (created, private, when first needed)")
 
 
 def check_postgres(s: Settings, r: Report) -> None:

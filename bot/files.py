@@ -12,10 +12,15 @@ from pathlib import Path
 from .settings import Settings
 
 
-def files_dir(settings: Settings) -> Path:
+def files_path(settings: Settings) -> Path:
     """SAFERBOT_FILES_DIR, or a `files/` folder beside the SQLite database (the working folder on PostgreSQL)."""
     beside = Path.cwd() if settings.on_postgres else Path(settings.db).resolve().parent
-    d = Path(settings.files_dir) if settings.files_dir else beside / "files"
+    return Path(settings.files_dir) if settings.files_dir else beside / "files"
+
+
+def files_dir(settings: Settings) -> Path:
+    """files_path, created private (0700) if it is not there yet."""
+    d = files_path(settings)
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(d, 0o700)
     return d

@@ -1,18 +1,43 @@
-"""Settings from SAFERBOT_* environment variables or a .env file."""
+"""Settings from SAFERBOT_* environment variables or a .env file.
+
+Every value is parsed and checked here, when settings load, so a typo stops `check-config`,
+`doctor` and `run` at once with the variable, the value and what is accepted (exit 2), instead
+of a "Sorry" to the first person who needs the setting. The rules go by field type and name,
+so a setting added later is checked too: numbers are finite and positive, `*_port` is a TCP
+port, `*_url` is an http(s) URL, `*_listen` / `*_host` is an address to listen on.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import SecretStr, field_validator
+from pydantic import AfterValidator, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .model import parse_duration
 
 # the password in postgresql://user:password@host/db; greedy to the address's last @, so an unescaped @
 # in the password does not leave its tail showing
 PASSWORD = re.compile(r"(://[^\s:/@]+):(\S*)@")
 QUERY_PASSWORD = re.compile(r"(?i)([?&]password=)([^&\s]*)")  # postgresql://user@host/db?password=...
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DURATION = "a duration such as 90s, 45m, 2h, 1h30m, 7d or 1w, at most 366d"
+LONGEST = 366 * 86400  # no setting waits longer than a year; a typo of ten digits is caught
+BOUNDS = {"retention_years": (0, 100)}  # 0: purge anything before now. Any other number: above 0, at most a million
+BOOL = "true or false (also 1/0, yes/no, on/off)"
+TOKENS = {  # what each platform's secrets look like: a comment or a quote copied in is caught here
+    "telegram_token": (re.compile(r"\d+:[A-Za-z0-9_-]+"), "a BotFather token such as 123456:ABC-def..."),
+    "slack_bot_token": (re.compile(r"xoxb-[A-Za-z0-9-]+"), "a bot token starting xoxb-"),
+    "slack_app_token": (re.compile(r"xapp-[A-Za-z0-9-]+"), "an app-level token starting xapp-"),
+    "telegram_webhook_secret": (re.compile(r"[A-Za-z0-9_-]{1,256}"), "1-256 letters, digits, _ or -"),
+}
+ANY_SECRET = (re.compile(r"[!-~]+"), "printable characters without spaces or quotes")
+TYPE_ERRORS = {"int": "a whole number", "float": "a number", "bool": BOOL, "path": "a file or folder path",
+               "string": "text"}
 
 
 def hide_password(url: str) -> str:
@@ -27,13 +52,121 @@ def passwords_in(url: str) -> list[str]:
     return sorted({s for s in found + pieces if s}, key=len, reverse=True)
 
 
+def _duration(value: str) -> str:
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        raise ValueError(DURATION) from None
+    if seconds > LONGEST:
+        raise ValueError(DURATION)
+    return value.strip()
+
+
+def _durations(value: str) -> str:
+    for part in value.split(","):
+        if part.strip():
+            _duration(part)
+    return value
+
+
+def _level(value: str) -> str:
+    if value.strip().upper() not in LEVELS:
+        raise ValueError(", ".join(LEVELS))
+    return value.strip().upper()
+
+
+def _ladder(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", value.strip()):
+        raise ValueError("the name of a ladder in codewords.yaml, such as urgent")
+    return value.strip()
+
+
+def _username(value: str) -> str:
+    if not re.fullmatch(r"@?[A-Za-z][A-Za-z0-9_]{4,31}", value.strip()):
+        raise ValueError("the bot's Telegram username, 5-32 letters, digits or _ (such as MyLibrarySaferBot)")
+    return value.strip().removeprefix("@")
+
+
+DurationText = Annotated[str, AfterValidator(_duration)]
+
+
+def _check_field(name: str, value: object) -> object:
+    """The name- and type-based rules for every field (see the module docstring)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if name.endswith("_port") and isinstance(value, int):
+        if not 0 <= value <= 65535:
+            raise ValueError("a TCP port, 1 to 65535 (0: any free port)")
+    elif isinstance(value, int | float):
+        low, high = BOUNDS.get(name, (None, 1_000_000))
+        if not (math.isfinite(value) and value <= high and (value > 0 if low is None else value >= low)):
+            raise ValueError(f"a number above 0, at most {high}" if low is None else f"a number from {low} to {high}")
+    elif isinstance(value, SecretStr):
+        pattern, accepted = TOKENS.get(name, ANY_SECRET)
+        if not pattern.fullmatch(value.get_secret_value()):
+            raise ValueError(accepted)
+    elif isinstance(value, str) and name.endswith("_url"):
+        if not re.fullmatch(r"https?://[^\s/?#\"']+[^\s\"']*", value):
+            raise ValueError("an http:// or https:// URL")
+    elif isinstance(value, str) and name.endswith(("_listen", "_host")):
+        try:
+            ipaddress.ip_address(value.strip("[]"))
+        except ValueError:
+            if value != "localhost":
+                raise ValueError("an IP address to listen on, such as 127.0.0.1, 0.0.0.0 or ::") from None
+    return value
+
+
+class SettingsError(Exception):
+    """Some SAFERBOT_* values are not usable: one line per variable, for people to read."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _shown(name: str, value: object) -> str:
+    """The bad value as typed; a secret is never printed, only its length."""
+    if "token" in name or "secret" in name:
+        return f"(hidden, {len(str(value))} characters)"
+    return repr(value if isinstance(value, str) else str(value))
+
+
+def explain(error: ValidationError) -> SettingsError:
+    """Pydantic's report, as one line per variable naming the value and what is accepted."""
+    problems = []
+    for e in error.errors(include_url=False):
+        name = str(e["loc"][0]) if e["loc"] else "?"
+        kind = e["type"]
+        if kind == "value_error":
+            accepted = str(e.get("ctx", {}).get("error", e["msg"]))
+        else:
+            accepted = next((v for k, v in TYPE_ERRORS.items() if kind.startswith(k)), e["msg"])
+        problems.append(f"SAFERBOT_{name.upper()}={_shown(name, e.get('input'))} is not usable; accepted: {accepted}")
+    return SettingsError(problems)
+
+
+def load_settings(**values) -> Settings:
+    """Settings() with a SettingsError (one line per bad variable) instead of a pydantic traceback."""
+    try:
+        return Settings(**values)
+    except ValidationError as e:
+        raise explain(e) from None
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SAFERBOT_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SAFERBOT_", env_file=".env", extra="ignore",
+                                      env_ignore_empty=True)
 
     @field_validator("db", mode="before")
     @classmethod
     def _db_text(cls, v: object) -> str:
         return str(v)  # a Path is fine too
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _every_field(cls, v: object, info: ValidationInfo) -> object:
+        return _check_field(info.field_name or "", v)
 
     @property
     def db_shown(self) -> str:
@@ -50,7 +183,7 @@ class Settings(BaseSettings):
     db: str = "saferbot.db"  # a SQLite file path, or a postgresql://user@host/db URL
     service_file: Path = Path("config/service.yaml")
     codewords_file: Path = Path("codewords.yaml")
-    log_level: str = "INFO"
+    log_level: Annotated[str, AfterValidator(_level)] = "INFO"
     log_messages: bool = False  # True: what people type may appear in DEBUG logs (tokens never do)
     files_dir: Path | None = None  # charts and exports (private); default: files/ beside the database
     lease_ttl: float = 5.0  # PostgreSQL, two instances: seconds a silent active instance keeps the lease
@@ -61,8 +194,8 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None
     telegram_webhook_listen: str | None = None  # default: listen_host
     telegram_webhook_port: int = 8443
-    telegram_bot_username: str | None = None  # for invite links when the bot has not run yet
-    invite_valid_for: str = "7d"  # how long a registration link works (used once)
+    telegram_bot_username: Annotated[str, AfterValidator(_username)] | None = None  # for invite links when the bot has not run yet
+    invite_valid_for: DurationText = "7d"  # how long a registration link works (used once)
 
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
@@ -79,24 +212,25 @@ class Settings(BaseSettings):
     outbox_outage_notice: float = 60.0  # seconds of failing alarm delivery before admins are told
 
     # incidents and evidence
-    incident_reminder_first: str = "2h"
-    incident_reminder_every: str = "24h"
-    incident_manager_after: str = "24h"
+    incident_reminder_first: DurationText = "2h"
+    incident_reminder_every: DurationText = "24h"
+    incident_manager_after: DurationText = "24h"
     retention_years: int = 6
-    outbox_retention: str = "30d"  # delivered message bodies (they may quote an incident) are cleared after this
-    welfare_checkins: str = "1w,2w,4w"
+    outbox_retention: DurationText = "30d"  # delivered message bodies (they may quote an incident) are cleared after this
+    welfare_checkins: Annotated[str, AfterValidator(_durations)] = "1w,2w,4w"
 
     # people, duty, backup and lockdown
     roster_refresh: float = 2.0  # seconds: how soon a command-line roster edit reaches a running bot
-    shift_expiry: str = "14h"  # a forgotten "on shift" (or "off shift") stops counting after this
-    backup_wait: str = "2m"  # nobody says On my way within this: the backup request climbs its ladder
-    backup_ladder: str = "urgent"  # ladder for a typed `backup` (a codeword uses its own ladder)
-    rollcall_wait: str = "5m"  # no answer to a lockdown/evacuation roll call within this: escalate
+    shift_expiry: DurationText = "14h"  # a forgotten "on shift" (or "off shift") stops counting after this
+    backup_wait: DurationText = "2m"  # nobody says On my way within this: the backup request climbs its ladder
+    backup_ladder: Annotated[str, AfterValidator(_ladder)] = "urgent"  # ladder for a typed `backup` (a codeword uses its own ladder)
+    rollcall_wait: DurationText = "5m"  # no answer to a lockdown/evacuation roll call within this: escalate
     # a silent person may be hiding: "once" asks them again once when they are escalated, "quiet" never does
     rollcall_nudge: Literal["once", "quiet"] = "once"
-    lockdown_ladder: str = "urgent"  # ladder for "I need help" and no-answer alerts during a lockdown
+    lockdown_ladder: Annotated[str, AfterValidator(_ladder)] = "urgent"  # ladder for "I need help" and no-answer alerts during a lockdown
 
     # operating it (docs/operating.md)
+    console: bool = True  # false (services, containers): `run` never reads standard input, even with no token
     standby: bool = True  # a second process on the same database waits as a standby (False: it refuses)
     heartbeat_url: str | None = None  # called every minute while healthy (Healthchecks.io / Uptime Kuma push URL)
     health_port: int | None = None  # GET /healthz on this port (off when unset)

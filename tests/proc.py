@@ -63,11 +63,25 @@ def blocks(stdout: str) -> list[tuple[str, str]]:
     return out
 
 
+def any_time_service(tmp_path: Path) -> Path:
+    """The example service file with a duty rota that holds at any hour of any day (Bob at Central, Fran at
+    Riverside, no dated overrides): a real process runs on the wall clock, so who is on duty must not
+    depend on when the suite runs."""
+    import yaml
+
+    service = yaml.safe_load((ROOT / "config" / "service.example.yaml").read_text())
+    service.update(rota=[{"branch": "central", "person": "bob"}, {"branch": "riverside", "person": "fran"}],
+                   overrides=[])
+    path = tmp_path / "service.any-time.yaml"
+    path.write_text(yaml.safe_dump(service))
+    return path
+
+
 def bot_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """A clean environment: a temp database, the example service file, no tokens."""
+    """A clean environment: a temp database, the example people and a rota that holds at any time, no tokens."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFERBOT_")}
     env.update(SAFERBOT_DB=str(tmp_path / "saferbot.db"), SAFERBOT_CODEWORDS_FILE=str(ROOT / "codewords.yaml"),
-               PYTHONUNBUFFERED="1", SAFERBOT_SERVICE_FILE=str(ROOT / "config" / "service.example.yaml"),
+               PYTHONUNBUFFERED="1", SAFERBOT_SERVICE_FILE=str(any_time_service(tmp_path)),
                PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""))
     env.update(extra)
     return env

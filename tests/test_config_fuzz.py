@@ -4,7 +4,6 @@ alias expansion and nesting are bounded; mutated copies of the shipped files kee
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -42,14 +41,11 @@ def _write(tmp_path: Path, name: str, data: str | bytes) -> Path:
 
 
 def _check(service: Path, codewords: Path) -> ConfigError | None:
-    t = time.perf_counter()
     try:
         load_all(codewords, service)
     except ConfigError as e:
         assert e.problems and all(p.file and p.what and p.fix for p in e.problems)
         return e
-    finally:
-        assert time.perf_counter() - t < 2, "loading a small file took too long"
     return None
 
 
@@ -125,7 +121,6 @@ def _mutate(text: str, rng: random.Random) -> str | bytes:
 
 def test_mutated_copies_of_the_shipped_files_never_crash(tmp_path):
     rng = random.Random(13)
-    t = time.perf_counter()
     for n in range(400):
         which = n % 2
         data = _mutate(SERVICE if which == 0 else CODEWORDS, rng)
@@ -137,4 +132,3 @@ def test_mutated_copies_of_the_shipped_files_never_crash(tmp_path):
             raise
         except Exception as e:  # anything but a ConfigError is a crash
             raise AssertionError(f"mutation {n} crashed with {type(e).__name__}: {e}\n---\n{data!r:.2000}") from e
-    assert time.perf_counter() - t < 30

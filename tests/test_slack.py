@@ -139,12 +139,13 @@ async def test_a_press_is_acked_at_once_even_when_slack_is_slow(bot):
     fake = bot.fake
     await fake.acked(await fake.dm(ALICE, "Is Mr Brown in today?"))
     await bot.settle()
-    fake.slow("chat.update", 1.5)
-    fake.slow("chat.postMessage", 1.5)
+    fake.slow("chat.update", 5)
+    fake.slow("chat.postMessage", 5)
     env = await fake.press(BOB, "Acknowledge")
-    await fake.acked(env, timeout=3)
-    assert fake.ack_times[env] - fake.sent_at[env] < 0.5
-    await fake.wait_for(lambda: "Acknowledged by Bob" in bot.card(BOB).shown, 5, "the card to show the ack")
+    await fake.acked(env, timeout=30)
+    # the order, not a duration: the press was acked while Slack was still slow to update the card
+    assert "Acknowledged by Bob" not in bot.card(BOB).shown
+    await fake.wait_for(lambda: "Acknowledged by Bob" in bot.card(BOB).shown, 30, "the card to show the ack")
 
 
 async def test_a_retried_event_raises_one_alert(bot):
@@ -607,10 +608,8 @@ async def test_slack_being_unreachable_does_not_hold_up_the_bot(tmp_path):
     nowhere = FakeSlack()
     nowhere.port = port
     telegram = MemoryTransport("telegram")
-    started = time.monotonic()
-    bot = await start_bot(tmp_path, nowhere, extra=[telegram], wait=False)
+    bot = await start_bot(tmp_path, nowhere, extra=[telegram], wait=False)  # returns with Slack unreachable
     try:
-        assert time.monotonic() - started < 2
         alice = bot.engine.directory.person("alice").model_copy(update={"telegram": 1001})
         bot.engine.directory.put(alice)
         await telegram.say("1001", "Is Mr Brown in today?")

@@ -17,13 +17,14 @@ import yaml
 
 from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, FakeSlack
 from tests.fakes.telegram_api import FakeTelegram
+from tests.proc import any_time_service
 
 ROOT = Path(__file__).resolve().parent.parent
 BOB = "U0BOB"
 
 
 async def test_saferbot_run_serves_slack_and_telegram_in_one_process(tmp_path):
-    service = yaml.safe_load((ROOT / "config" / "service.example.yaml").read_text())
+    service = yaml.safe_load(any_time_service(tmp_path).read_text())  # a real process: the rota holds at any time
     service["people"]["bob"].update(slack=BOB, prefer="slack")
     service["people"]["alice"].update(telegram=1001)
     (tmp_path / "service.yaml").write_text(yaml.safe_dump(service))

@@ -41,12 +41,10 @@ def test_healthz_tells_a_load_balancer_which_instance_is_active(tmp_path, schema
         assert status == 503 and body["status"] == "standby" and body["active"] is False
         assert body == {"status": "standby", "active": False}  # no names: `saferbot status` names the active one
 
-        killed = time.monotonic()
         a.kill9()
         b.wait_for(lambda s: "Type as a person" in s, 15, "the standby taking over")  # its console starts
         status, body = answers(ports[1])
         assert status == 200 and body["active"] is True, body
-        assert time.monotonic() - killed < 10
     finally:
         a.kill9()
         if b:

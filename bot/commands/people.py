@@ -9,6 +9,7 @@ chat apply at once. Removing someone ends their chat accounts and invites at onc
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,6 +45,10 @@ def cmd_roster(args: argparse.Namespace, settings) -> int:
     try:
         apply_overlay(directory, conn)
         if args.roster_command == "list":
+            if args.branch and args.branch not in service.branches:
+                print(f"saferbot: there is no branch '{args.branch}'; the branches are: "
+                      f"{', '.join(service.branches)}", file=sys.stderr)
+                return 2
             people = [p for p in directory.people.values() if not args.branch or p.branch == args.branch]
             for p in sorted(people, key=lambda p: (p.branch or "", -p.role.rank, p.name)):
                 print(describe(directory, p, phones=True))

@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+
 from ..settings import Settings
 from .base import Transport
+
+log = logging.getLogger("saferbot")
+
+
+def keyboard_elsewhere() -> bool:
+    """Standard input is a terminal this process may not read: a background job (`saferbot run &`).
+
+    Reading it would stop the process ("Stopped (tty input)") and with it every alarm.
+    """
+    try:
+        fd = sys.stdin.fileno()
+        return os.isatty(fd) and os.tcgetpgrp(fd) != os.getpgrp()
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def build(settings: Settings, console: bool = False) -> list[Transport]:
@@ -19,5 +37,13 @@ def build(settings: Settings, console: bool = False) -> list[Transport]:
     if console or not transports:
         from .console import ConsoleTransport
 
-        transports.append(ConsoleTransport())
+        read = (console or settings.console) and not keyboard_elsewhere()
+        if not read and not console and not transports:
+            log.warning("no SAFERBOT_TELEGRAM_TOKEN or SAFERBOT_SLACK_BOT_TOKEN is set, so nobody can reach this "
+                        "bot; set one (docs/telegram.md, docs/slack.md). It runs on, showing on standard output "
+                        "what it would send.")
+        if not read:
+            log.warning("console: not reading standard input (%s)", "a background job may not read the terminal"
+                        if keyboard_elsewhere() else "SAFERBOT_CONSOLE=false")
+        transports.append(ConsoleTransport(read_stdin=read))
     return transports
