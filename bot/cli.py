@@ -35,10 +35,11 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from .compose import build_app
     from .serve import run
 
     book, service = load_config(settings)  # a bad file stops here with the full report
-    return run(settings, args.command == "console", book, service)
+    return run(settings, args.command == "console", book, service, build_app())
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from .messages import Button, Outbound
 from .model import Ladder, Person, Priority, Role, Severity
-from .registry import DRILL_CHECKS, wakeup
+from .registry import wakeup
 from .unit import Tx
 
 CLIMB = "alert.climb"
@@ -169,7 +169,7 @@ def raise_alert(
 
 def is_drill(tx: Tx, branch: str | None) -> bool:
     """Is the branch in drill mode NOW: only for deciding what something being raised now is."""
-    return any(check(tx, branch) for check in DRILL_CHECKS)
+    return any(check(tx, branch) for check in tx.app.drill_check)
 
 
 def subjects(conn: sqlite3.Connection, alert: Alert) -> set[str]:
@@ -313,12 +313,9 @@ def resolve(tx: Tx, alert_id: int, person: Person | None, note: str = "", *,
     tx.set_card(alert.card, render(tx, alert))
     if was_open and tell_sender:
         _confirm_to_sender(tx, alert)
-    for hook in RESOLVE_HOOKS:
+    for hook in tx.app.on_alert_resolved:
         hook(tx, alert)
     return alert
-
-
-RESOLVE_HOOKS: list = []  # fn(tx, alert): e.g. incidents turns a resolved alert into a stub
 
 
 def render(tx: Tx, alert: Alert) -> Outbound:

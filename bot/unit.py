@@ -18,6 +18,7 @@ from .messages import Inbound, Outbound, buttons_to_json
 from .store import outbox
 
 if TYPE_CHECKING:
+    from .app import App
     from .clock import Clock
     from .directory import Directory
     from .matching import PhraseMatcher
@@ -37,6 +38,7 @@ class Context:
     settings: Settings
     matcher: PhraseMatcher
     addresses: Callable[[Person], list[Address]]
+    app: App  # the composition: what capabilities answer to, on which ports
 
 
 @dataclass
@@ -59,6 +61,10 @@ class Tx:
     @property
     def book(self) -> Book:
         return self.ctx.book
+
+    @property
+    def app(self) -> App:
+        return self.ctx.app
 
     @property
     def directory(self) -> Directory:

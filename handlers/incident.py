@@ -14,14 +14,14 @@ import sqlite3
 from datetime import datetime
 
 from bot import escalation
-from bot.forms import CARD_NUMBER_MESSAGE, FORMS, looks_like_card_number
+from bot.forms import CARD_NUMBER_MESSAGE, INCIDENT, looks_like_card_number
 from bot.messages import Button, Inbound, Outbound
 from bot.model import Person, Priority, Role, parse_duration
 from bot.permissions import allowed
 from bot.registry import command, home, wakeup
 from bot.unit import Tx
 
-FORM = FORMS["incident"]
+FORM = INCIDENT
 REMIND = "incident.remind"
 OVERDUE = "incident.overdue"
 RIDDOR = "incident.riddor"
@@ -184,7 +184,7 @@ RECORDED_BY_RESOLVER = ("lone_duress", "lockdown")
 
 
 def stub_from_alert(tx: Tx, alert: escalation.Alert) -> None:
-    """RESOLVE_HOOKS: a resolved alert becomes a stub, linked to its timeline.
+    """on_alert_resolved (bot/compose.py): a resolved alert becomes a stub, linked to its timeline.
 
     Discretion: the person an alert is about never receives its title. A codeword sender is
     asked, in neutral words, to complete the record; other kinds go to whoever resolved it.
@@ -214,7 +214,6 @@ def stub_from_alert(tx: Tx, alert: escalation.Alert) -> None:
                                priority=Priority.reminder))
 
 
-escalation.RESOLVE_HOOKS.append(stub_from_alert)
 
 
 # --- reminders -----------------------------------------------------------------------------------

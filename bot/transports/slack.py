@@ -51,6 +51,7 @@ from . import slack_blocks as blocks
 from .base import Limits, RetryAfter, Transport, Undeliverable
 
 if TYPE_CHECKING:
+    from ..app import App
     from ..engine import Engine
 
 log = logging.getLogger(__name__)
@@ -248,7 +249,7 @@ class SlackTransport(Transport):
         if channel.startswith("D"):
             self._dm[user] = channel
             channel = user
-        form_name = forms.FORM_BUTTONS.get(name)
+        form_name = self._app.form_buttons.get(name)
         if name == blocks.FORM_OPEN:
             form_name, _, arg = arg.partition("|")
         if form_name:
@@ -266,8 +267,13 @@ class SlackTransport(Transport):
         await self._receive(Inbound(platform="slack", event_id=event_id, user_id=user, chat_id=user,
                                     text=self._plain(command.get("text")).strip()))
 
+    @property
+    def _app(self) -> App:  # the forms it can show are the App's (bot/compose.py names them)
+        assert self.engine is not None
+        return self.engine.app
+
     async def _open_form(self, trigger_id: str, name: str, arg: str, channel: str, user: str) -> None:
-        form = forms.FORMS.get(name)
+        form = self._app.forms.get(name)
         if form is None or not trigger_id:
             log.warning("Slack: no form %r to open", name)
             return
@@ -282,7 +288,7 @@ class SlackTransport(Transport):
     async def _on_view(self, ack: Any, body: dict, view: dict) -> None:
         assert self.engine is not None
         name = view.get("callback_id", "")[len(blocks.CALLBACK_PREFIX):]
-        form = forms.FORMS.get(name)
+        form = self._app.forms.get(name)
         if form is None:
             await ack()
             return
@@ -371,8 +377,9 @@ class SlackTransport(Transport):
 
     def _render(self, d: Delivery) -> tuple[str, list[dict]]:
         buttons = list(d.buttons)
-        if d.form and d.form in forms.FORMS and not any(forms.FORM_BUTTONS.get(b.action) == d.form for b in buttons):
-            buttons.append(Button(f"Open {forms.FORMS[d.form].title}", blocks.FORM_OPEN, f"{d.form}|{d.form_ref}"))
+        app = self._app
+        if d.form and d.form in app.forms and not any(app.form_buttons.get(b.action) == d.form for b in buttons):
+            buttons.append(Button(f"Open {app.forms[d.form].title}", blocks.FORM_OPEN, f"{d.form}|{d.form_ref}"))
         return blocks.message(d.text, buttons, urgent=d.priority == Priority.alarm)
 
     async def _post(self, d: Delivery) -> str:
