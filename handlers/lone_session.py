@@ -241,16 +241,12 @@ def sweep(tx: Tx, ref: str) -> None:
 
 def _step_alone(tx: Tx, s: Session) -> None:
     """One session's step in a savepoint: a fault in one session never holds up the others."""
-    rows, wakes, dropped, later = len(tx.new_rows), len(tx.new_wakeups), len(tx.dropped), len(tx.after_commit)
-    tx.conn.execute("SAVEPOINT lone_step")
     try:
-        step(tx, s)
+        with tx.savepoint("lone_step"):
+            step(tx, s)
     except Exception:
         log.exception("lone-working session %s: step failed; trying again in 30 s", s.id)
-        tx.conn.execute("ROLLBACK TO lone_step")
-        del tx.new_rows[rows:], tx.new_wakeups[wakes:], tx.dropped[dropped:], tx.after_commit[later:]
         tx.conn.execute("UPDATE lone_sessions SET next_at=? WHERE id=?", (tx.now + 30, s.id))
-    tx.conn.execute("RELEASE lone_step")
 
 
 def step(tx: Tx, s: Session) -> None:
