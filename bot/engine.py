@@ -57,7 +57,7 @@ class Engine:
         self.transports: dict[str, Transport] = {t.platform: t for t in transports}
         self.directory = Directory(service)
         matcher = PhraseMatcher({k: c.phrases for k, c in book.codewords.items()})
-        self.ctx = Context(book, self.directory, self.clock, settings, matcher, self.addresses, app)
+        self.ctx = Context(book, self.directory, self.clock, settings, matcher, self.addresses, self.address_of, app)
         self.store: Store | None = None
         self.scheduler: Scheduler | None = None
         self.outbox: Outbox | None = None
@@ -143,6 +143,12 @@ class Engine:
             if addr:
                 out.append((t.platform, addr[0], addr[1]))
         return out
+
+    def address_of(self, platform: str, person: Person) -> Address | None:
+        """Where a person is on one platform, as that platform's transport says (None: not there)."""
+        t = self.transports.get(platform)
+        addr = t.address(person) if t else None
+        return (platform, addr[0], addr[1]) if addr else None
 
     # --- units of work ----------------------------------------------------------
     async def perform(self, fn: Callable[..., T], *args: Any) -> T:

@@ -288,8 +288,8 @@ def ack(tx: Tx, alert_id: int, person: Person) -> tuple[bool, Alert | None]:
 def _confirm_to_sender(tx: Tx, alert: Alert) -> None:
     if alert.ack_reply and alert.reply_platform and alert.reply_chat:
         sender = tx.person(alert.person)
-        user = sender.key if sender and alert.reply_platform == "console" else (
-            str(getattr(sender, alert.reply_platform, "") or "") if sender else "")
+        addr = tx.ctx.address_of(alert.reply_platform, sender) if sender else None
+        user = addr[2] if addr else ""
         tx.send_to((alert.reply_platform, alert.reply_chat, user), Outbound(alert.ack_reply, priority=Priority.alarm),
                    person=alert.person, alert_id=alert.id, tag="confirm")
         event(tx, alert.id, Kind.CONFIRMED, "discreet confirmation sent to the sender")

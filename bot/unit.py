@@ -39,6 +39,7 @@ class Context:
     settings: Settings
     matcher: PhraseMatcher
     addresses: Callable[[Person], list[Address]]
+    address_of: Callable[[str, Person], Address | None]  # one platform's address for a person (its transport's)
     app: App  # the composition: what capabilities answer to, on which ports
 
 
