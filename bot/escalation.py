@@ -101,10 +101,17 @@ def load(conn: sqlite3.Connection, alert_id: int) -> Alert | None:
     return Alert.from_row(row) if row else None
 
 
-def event(tx: Tx, alert_id: int, kind: Kind | str, text: str, actor: str | None = None) -> None:
-    """Add to an alert's timeline; an unknown kind is a programming error, refused here."""
-    tx.conn.execute("INSERT INTO alert_events(alert_id, at, kind, actor, text) VALUES(?,?,?,?,?)",
-                    (alert_id, tx.now, Kind(kind).value, actor, text))
+def event(tx: Tx, alert_id: int, kind: Kind | str, text: str, actor: str | None = None,
+          meta: dict | None = None) -> None:
+    """Add to an alert's timeline; an unknown kind is a programming error, refused here. `meta`: facts
+    others read back (an outage's platform), kept as data so nobody parses the text."""
+    tx.conn.execute("INSERT INTO alert_events(alert_id, at, kind, actor, text, meta) VALUES(?,?,?,?,?,?)",
+                    (alert_id, tx.now, Kind(kind).value, actor, text, json.dumps(meta) if meta else None))
+
+
+def event_meta(row: sqlite3.Row) -> dict:
+    """The facts recorded with a timeline event ({} when none)."""
+    return json.loads(row["meta"]) if row["meta"] else {}
 
 
 def recipients(conn: sqlite3.Connection, alert_id: int) -> list[str]:

@@ -200,7 +200,7 @@ def stub_from_alert(tx: Tx, alert: escalation.Alert) -> None:
         reporter = tx.person(alert.person) or tx.person(alert.resolved_by)
     lines = [f"{alert.title} (alert #{alert.id})"]
     for e in escalation.timeline(tx.conn, alert.id):
-        if e["kind"] not in ("notified", "confirmed"):
+        if e["kind"] not in (escalation.Kind.NOTIFIED, escalation.Kind.CONFIRMED):
             lines.append(f"{tx.hhmm(e['at'])} {e['text']}")
     inc = create_stub(tx, reporter, alert.branch, "\n".join(lines[:30]), alert_id=alert.id, drill=alert.drill)
     if reporter is None:
