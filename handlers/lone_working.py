@@ -30,6 +30,7 @@ from .lone_session import (
     MAX_SESSION,
     NO_SESSION,
     USAGE,
+    LoneEvent,
     Session,
     _due_text,
     _end,
@@ -352,7 +353,7 @@ def _on_resolve(tx: Tx, alert: escalation.Alert) -> None:
         return  # the worker's own check-in resolved it, or the session moved on
     who = tx.person(alert.resolved_by)
     by = who.name if who else "a manager"
-    _end(tx, s, "closed", alert.resolved_by, f"closed when {by} resolved alert #{alert.id}")
+    _end(tx, s, LoneEvent.CLOSED, alert.resolved_by, f"closed when {by} resolved alert #{alert.id}")
     _to_worker(tx, s, Outbound(f"{by} has closed your lone-working session. Start a new one if you are still "
                                "working alone.", priority=Priority.reply))
 
