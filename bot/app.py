@@ -12,6 +12,7 @@ Ports (who the core asks, by name):
   drill_check        fn(tx, branch) -> bool, is a branch in drill mode
   home_sections      fn(tx, person) -> lines, a person's overview, in display order
   codeword_actions   action -> fn(tx, person, msg, codeword), a codeword whose action is not an alert
+  on_incident_serious fn(tx, incident), a completed form that is serious (welfare starts its checklist)
   platform_values    fn(conn, key, value, now), keeps what a platform reports
   forms              name -> Form, the forms a transport can show (form_buttons: button -> form)
 """
@@ -47,6 +48,7 @@ class App:
     drill_check: list[Handler] = field(default_factory=list)  # fn(tx, branch) -> bool
     on_alert_resolved: list[Handler] = field(default_factory=list)  # fn(tx, alert)
     codeword_actions: dict[str, Handler] = field(default_factory=dict)  # action -> fn(tx, person, msg, cw)
+    on_incident_serious: list[Handler] = field(default_factory=list)  # fn(tx, incident row): a form marked serious
     platform_values: list[Handler] = field(default_factory=list)  # fn(conn, key, value, now)
     forms: dict[str, Form] = field(default_factory=dict)  # form name -> definition
     form_buttons: dict[str, str] = field(default_factory=dict)  # button action -> form name (Slack opens it)

@@ -8,20 +8,10 @@ import os
 import sys
 
 from . import commands, logs
-from .book import ConfigError, load_all, resolve_service_path
+from .book import resolve_service_path
+from .commands.config import load_config
 from .settings import Settings
 from .words import plural
-
-
-def load_config(settings: Settings):
-    """Both files, or a report of every problem and exit code 2."""
-    try:
-        return load_all(settings.codewords_file, settings.service_file)
-    except ConfigError as e:
-        print(f"saferbot: {len(e.problems)} problem(s) in the configuration:\n", file=sys.stderr)
-        for p in e.problems:
-            print(str(p) + "\n", file=sys.stderr)
-        raise SystemExit(2) from None
 
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:

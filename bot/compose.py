@@ -56,6 +56,7 @@ def build_app() -> App:
         retention.watch_checkpoints,
     ]
     app.on_alert_resolved[:] = [incident.stub_from_alert, lone_working._on_resolve]
+    app.on_incident_serious[:] = [welfare.start]
     # the overview (Slack App Home), in display order
     app.home_sections[:] = [alerts.alerts_home, backup.backup_home, lockdown.lockdown_home, incident.home_lines,
                             lone_working.lone_home, roster.cover_home]

@@ -18,7 +18,7 @@ from .transports.console import ConsoleTransport
 
 
 async def run_demo(settings: Settings) -> int:
-    from .cli import load_config
+    from .commands.config import load_config
     from .compose import build_app  # an entry point: it composes the capabilities
 
     book, service = load_config(settings)

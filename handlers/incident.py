@@ -307,10 +307,9 @@ def complete_form(tx: Tx, person: Person, inc: sqlite3.Row, clean: dict[str, str
     buttons = (Button("Read", "incident.read", inc["ref"]), Button("Mark reviewed", "incident.reviewed", inc["ref"]))
     for m in managers_for(tx, inc["branch"], exclude=person.key):
         tx.send(m, Outbound("\n".join(lines), buttons=buttons))
-    if serious:
-        from . import welfare
-
-        welfare.start(tx, by_id(tx.conn, inc["id"]) or inc)
+    if serious:  # the App's port (bot/compose.py): welfare starts its checklist
+        for start in tx.app.on_incident_serious:
+            start(tx, by_id(tx.conn, inc["id"]) or inc)
 
 
 # --- home --------------------------------------------------------------------------------------------------
