@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
-from .messages import Button, Outbound
+from .messages import Button, Outbound, drill_mark
 from .model import Ladder, Person, Priority, Role, Severity
 from .registry import wakeup
 from .unit import Tx
@@ -329,7 +329,7 @@ def render(tx: Tx, alert: Alert) -> Outbound:
     """The alert card everyone notified sees, in its current state."""
     sender = tx.person(alert.person)
     lines = [
-        ("[DRILL] " if alert.drill else "") + f"[{alert.severity.value.upper()}] {alert.title} (alert #{alert.id})",
+        drill_mark(alert.drill) + f"[{alert.severity.value.upper()}] {alert.title} (alert #{alert.id})",
         f"From: {sender.name if sender else 'unknown'}"
         + (f" ({sender.phone})" if sender and sender.phone else "")
         + f", {tx.directory.branch_name(alert.branch)}",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 
 from bot import escalation, words
-from bot.messages import Button, Inbound, Outbound
+from bot.messages import DRILL, Button, Inbound, Outbound
 from bot.model import Codeword, Person, Priority, Role, Severity, parse_duration
 from bot.permissions import allowed
 from bot.registry import button, codeword_action, command, home, reads, wakeup
@@ -20,7 +20,6 @@ from bot.unit import Tx
 from handlers.codeword import alert as codeword_alert
 
 WAIT = "backup.wait"
-DRILL = "[DRILL] "
 STAND_DOWN_WORDS = words.STAND_DOWN
 
 
