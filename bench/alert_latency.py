@@ -33,8 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import handlers  # noqa: E402, F401  (the entry point composes the capabilities)
 from bot.book import load_book  # noqa: E402
+from bot.compose import build_app  # noqa: E402
 from bot.engine import Engine  # noqa: E402
 from bot.messages import Inbound  # noqa: E402
 from bot.model import Service  # noqa: E402
@@ -78,7 +78,7 @@ async def run_memory(n: int) -> dict[str, list[float]]:
         settings = Settings(db=Path(tmp) / "bench.db", _env_file=None)
         svc = service(n)
         transport = MemoryTransport("console")
-        engine = Engine(settings, load_book(ROOT / "codewords.yaml", svc), svc, transports=[transport])
+        engine = Engine(settings, load_book(ROOT / "codewords.yaml", svc), svc, app=build_app(), transports=[transport])
         await engine.start()
         started: dict[str, float] = {}
 
@@ -186,7 +186,7 @@ async def run_telegram(n: int, db: str = "sqlite", pg_url: str = PG_URL,
     with database(db, pg_url) as target:
         settings = Settings(db=target, telegram_token=fake.token, telegram_api_url=fake.url, _env_file=None)
         transport = TelegramTransport(settings, poll_timeout=1, request_timeout=10)
-        engine = Engine(settings, load_book(ROOT / "codewords.yaml", svc), svc, transports=[transport])
+        engine = Engine(settings, load_book(ROOT / "codewords.yaml", svc), svc, app=build_app(), transports=[transport])
         await engine.start()
         await asyncio.wait_for(transport.ready.wait(), 10)
         for i in range(n):
@@ -226,7 +226,7 @@ async def run_slack(n: int) -> tuple[dict[str, dict[int, float]], int]:
         settings = Settings(db=Path(tmp) / "bench.db", slack_bot_token=BOT_TOKEN, slack_app_token=APP_TOKEN,
                             slack_api_url=fake.api_url, _env_file=None)
         transport = SlackTransport(settings, http_host="127.0.0.1")
-        engine = Engine(settings, load_book(ROOT / "codewords.yaml", svc), svc, transports=[transport])
+        engine = Engine(settings, load_book(ROOT / "codewords.yaml", svc), svc, app=build_app(), transports=[transport])
         await engine.start()
         await asyncio.wait_for(fake.connected.wait(), 10)
         for i in range(n):

@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from bench.alert_latency import PG_URL, database  # noqa: E402
 from bot.book import load_book  # noqa: E402
 from bot.clock import FakeClock  # noqa: E402
+from bot.compose import build_app  # noqa: E402
 from bot.engine import Engine  # noqa: E402
 from bot.messages import Delivery  # noqa: E402
 from bot.model import Book, Service  # noqa: E402
@@ -153,7 +154,7 @@ async def insert(engine: Engine, svc: Service, deadlines: list[float]) -> None:
 async def lateness(n: int, spread: float, lead: int, grace: int, db: str) -> dict:
     svc = service(n)
     transport = Counting(n)
-    engine = Engine(Settings(db=db, _env_file=None), book(svc, lead, grace), svc, transports=[transport])
+    engine = Engine(Settings(db=db, _env_file=None), book(svc, lead, grace), svc, app=build_app(), transports=[transport])
     await engine.start()
     work = Work()
     await work.watch(engine)
@@ -190,7 +191,7 @@ async def build_restart_db(db: Path, n: int, overdue: int) -> None:
     svc = service(n)
     now = time.time()
     clock = FakeClock(now - 7200)
-    engine = Engine(Settings(db=db, _env_file=None), book(svc, 300, 300), svc, clock=clock,
+    engine = Engine(Settings(db=db, _env_file=None), book(svc, 300, 300), svc, app=build_app(), clock=clock,
                     transports=[MemoryTransport("console")])
     await engine.start()
     # the first `overdue` sessions' deadlines passed 10-20 min ago (well past the 5 min grace); the rest later
@@ -202,7 +203,7 @@ async def build_restart_db(db: Path, n: int, overdue: int) -> None:
 async def restart_child(db: Path, n: int, overdue: int) -> dict:
     svc = service(n)
     transport = Counting(overdue)
-    engine = Engine(Settings(db=db, _env_file=None), book(svc, 300, 300), svc, transports=[transport])
+    engine = Engine(Settings(db=db, _env_file=None), book(svc, 300, 300), svc, app=build_app(), transports=[transport])
     t_engine = time.time()
     fired_at_start = await engine.start()
     t_started = time.time()

@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import handlers  # noqa: E402,F401  (the entry point composes the capabilities)
 from bench.alert_latency import pct, service  # noqa: E402
 from bot.book import load_book  # noqa: E402
+from bot.compose import build_app  # noqa: E402
 from bot.engine import Engine  # noqa: E402
 from bot.messages import Inbound  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -42,7 +42,7 @@ async def run(burst: int, singles: int) -> tuple[list[float], list[float]]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(db=Path(tmp) / "bench.db", _env_file=None)
         svc = service(burst + singles)
-        engine = Engine(settings, fast_book(svc), svc, transports=[MemoryTransport("console")])
+        engine = Engine(settings, fast_book(svc), svc, app=build_app(), transports=[MemoryTransport("console")])
         fired: dict[int, float] = {}
         real_fire = engine.fire
 

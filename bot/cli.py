@@ -8,41 +8,10 @@ import os
 import sys
 
 from . import commands, logs
-from .book import ConfigError, load_all, resolve_service_path
+from .book import resolve_service_path
+from .commands.config import load_config, settings_failed
 from .settings import Settings, SettingsError, load_settings
 from .words import plural
-
-
-def load_config(settings: Settings):
-    """Both files, or a report of every problem and exit code 2."""
-    try:
-        book, service = load_all(settings.codewords_file, settings.service_file)
-    except ConfigError as e:
-        print(f"saferbot: {len(e.problems)} problem(s) in the configuration:\n", file=sys.stderr)
-        for p in e.problems:
-            print(str(p) + "\n", file=sys.stderr)
-        raise SystemExit(2) from None
-    unknown = ladder_problems(settings, book)
-    if unknown:
-        settings_failed(unknown)
-    return book, service
-
-
-def ladder_problems(settings: Settings, book) -> list[str]:
-    """The settings that name a ladder must name one the codeword book has (else a fallback would be used)."""
-    known = ", ".join(book.ladders)
-    return [f"SAFERBOT_{name.upper()}={getattr(settings, name)!r} is not a ladder in {settings.codewords_file}; "
-            f"accepted: {known}" for name in ("backup_ladder", "lockdown_ladder")
-            if getattr(settings, name) not in book.ladders]
-
-
-def settings_failed(problems: list[str]):
-    print(f"saferbot: {len(problems)} setting(s) cannot be used:", file=sys.stderr)
-    for p in problems:
-        print(f"  {p}", file=sys.stderr)
-    print("Fix them in the environment or the env file (docs/admin.md, Settings); nothing was started.",
-          file=sys.stderr)
-    raise SystemExit(2)
 
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
@@ -76,6 +45,7 @@ def db_folder_problem(settings: Settings) -> str | None:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from .compose import build_app
     from .serve import run
 
     book, service = load_config(settings)  # a bad file stops here with the full report
@@ -83,7 +53,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if problem:
         print(f"saferbot: {problem}", file=sys.stderr)
         return 2
-    return run(settings, args.command == "console", book, service)
+    return run(settings, args.command == "console", book, service, build_app())
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:

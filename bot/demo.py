@@ -18,9 +18,8 @@ from .transports.console import ConsoleTransport
 
 
 async def run_demo(settings: Settings) -> int:
-    import handlers  # noqa: F401  (an entry point: it composes the capabilities)
-
-    from .cli import load_config
+    from .commands.config import load_config
+    from .compose import build_app  # an entry point: it composes the capabilities
 
     book, service = load_config(settings)
     start = datetime(2026, 11, 25, 14, 30, tzinfo=ZoneInfo(service.timezone)).timestamp()
@@ -28,7 +27,7 @@ async def run_demo(settings: Settings) -> int:
     console = ConsoleTransport(read_stdin=False)
     with tempfile.TemporaryDirectory() as tmp:
         demo_settings = settings.model_copy(update={"db": str(Path(tmp) / "demo.db")})
-        engine = Engine(demo_settings, book, service, clock=clock, transports=[console])
+        engine = Engine(demo_settings, book, service, app=build_app(), clock=clock, transports=[console])
         await engine.start()
         say = console.print
 

@@ -23,13 +23,19 @@ import json
 import sqlite3
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from .model import WEEKDAYS, Person, Role, Service, parse_duration
 
-if TYPE_CHECKING:
-    from .engine import Engine
+
+class Starting(Protocol):
+    """What the directory's start-up needs of the engine (the directory never imports the engine)."""
+
+    directory: Directory
+    clock: Any
+    settings: Any
+    store: Any
 
 
 class Directory:
@@ -214,8 +220,8 @@ def reload(directory: Directory, conn: sqlite3.Connection) -> None:
     directory.people, directory._by_account = fresh.people, fresh._by_account
 
 
-async def startup(engine: Engine) -> None:
-    """Start-up hook (registered by handlers.roster): give the directory the engine's clock and
+async def startup(engine: Starting) -> None:
+    """Start-up, first in the App's list (bot/compose.py): give the directory the engine's clock and
     settings, then apply roster edits (the engine binds chat accounts after the hooks)."""
     d = engine.directory
     d.clock = engine.clock

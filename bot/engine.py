@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from . import escalation, faults, outage
+from .app import App
 from .clock import Clock
 from .directory import Directory
 from .emergency import Emergency, store_fault
@@ -21,7 +22,6 @@ from .matching import PhraseMatcher
 from .messages import Inbound, Outbound
 from .model import Book, Person, Service
 from .outbox import Outbox
-from .registry import HOME, PLATFORM_VALUES, STARTUP_HOOKS, WAKEUPS
 from .router import route
 from .scheduler import Scheduler
 from .settings import Settings
@@ -45,12 +45,11 @@ SORRY = "Sorry, I could not do that just now. If you need help, ask a colleague 
 
 
 class Engine:
-    def __init__(self, settings: Settings, book: Book, service: Service, *, clock: Clock | None = None,
-                 transports: Iterable[Transport] = ()):
-        from .registry import READERS
-
-        if not READERS:  # the core never imports a capability: the entry point composes them
-            raise RuntimeError("no capabilities are wired: the entry point must `import handlers` first")
+    def __init__(self, settings: Settings, book: Book, service: Service, *, app: App | None = None,
+                 clock: Clock | None = None, transports: Iterable[Transport] = ()):
+        if app is None or not app.readers:  # the core never imports a capability: the entry point composes them
+            raise RuntimeError("no capabilities are wired: the entry point must pass an App (bot/compose.py)")
+        self.app = app
 
         self.settings = settings
         self.book = book
@@ -59,7 +58,7 @@ class Engine:
         self.transports: dict[str, Transport] = {t.platform: t for t in transports}
         self.directory = Directory(service)
         matcher = PhraseMatcher({k: c.phrases for k, c in book.codewords.items()})
-        self.ctx = Context(book, self.directory, self.clock, settings, matcher, self.addresses)
+        self.ctx = Context(book, self.directory, self.clock, settings, matcher, self.addresses, self.address_of, app)
         self.store: Store | None = None
         self.scheduler: Scheduler | None = None
         self.outbox: Outbox | None = None
@@ -88,7 +87,7 @@ class Engine:
         self.scheduler = Scheduler(self.store, self.clock, self.fire)
         if hasattr(self.clock, "listeners"):
             self.clock.listeners.append(self._clock_moved)
-        for hook in STARTUP_HOOKS:
+        for hook in self.app.startup:
             await hook(self)
         await self.store.read(self._load_bindings)  # after the hooks: people added by roster edits bind too
         overdue = self.overdue_at_start = await self.scheduler.start()
@@ -147,6 +146,12 @@ class Engine:
                 out.append((t.platform, addr[0], addr[1]))
         return out
 
+    def address_of(self, platform: str, person: Person) -> Address | None:
+        """Where a person is on one platform, as that platform's transport says (None: not there)."""
+        t = self.transports.get(platform)
+        addr = t.address(person) if t else None
+        return (platform, addr[0], addr[1]) if addr else None
+
     # --- units of work ----------------------------------------------------------
     async def perform(self, fn: Callable[..., T], *args: Any) -> T:
         """Run fn(tx, *args) in one transaction, then schedule and deliver what it recorded."""
@@ -179,7 +184,7 @@ class Engine:
         """Keep a value a platform reported (e.g. the Telegram bot's username) with the capability that owns it."""
         assert self.store is not None
         now = self.clock.now()
-        await self.store.run(lambda conn: [write(conn, key, value, now) for write in PLATFORM_VALUES])
+        await self.store.run(lambda conn: [write(conn, key, value, now) for write in self.app.platform_values])
 
     async def home(self, person: Person) -> list[str]:
         """Lines for a person's overview (Slack App Home): live alerts, lone session, open stubs."""
@@ -324,7 +329,7 @@ def _intake(tx: Tx, msg: Inbound, answered: bool = False) -> None:
 
 
 def _home(tx: Tx, person: Person) -> list[str]:
-    return [line for contributor in HOME for line in contributor(tx, person)]
+    return [line for section in tx.app.home_sections for line in section(tx, person)]
 
 
 def _apologise(tx: Tx, msg: Inbound) -> None:
@@ -336,7 +341,7 @@ def _wake(tx: Tx, wakeup_id: int) -> None:
                           (wakeup_id,)).fetchone()
     if row is None:
         return
-    handler = WAKEUPS.get(row["kind"])
+    handler = tx.app.wakeups.get(row["kind"])
     if handler is None:
         log.error("no handler for wake-up kind %s", row["kind"])
         return

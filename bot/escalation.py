@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
-from .messages import Button, Outbound
+from .messages import Button, Outbound, drill_mark
 from .model import Ladder, Person, Priority, Role, Severity
-from .registry import DRILL_CHECKS, wakeup
+from .registry import wakeup
 from .unit import Tx
 
 CLIMB = "alert.climb"
@@ -101,10 +101,17 @@ def load(conn: sqlite3.Connection, alert_id: int) -> Alert | None:
     return Alert.from_row(row) if row else None
 
 
-def event(tx: Tx, alert_id: int, kind: Kind | str, text: str, actor: str | None = None) -> None:
-    """Add to an alert's timeline; an unknown kind is a programming error, refused here."""
-    tx.conn.execute("INSERT INTO alert_events(alert_id, at, kind, actor, text) VALUES(?,?,?,?,?)",
-                    (alert_id, tx.now, Kind(kind).value, actor, text))
+def event(tx: Tx, alert_id: int, kind: Kind | str, text: str, actor: str | None = None,
+          meta: dict | None = None) -> None:
+    """Add to an alert's timeline; an unknown kind is a programming error, refused here. `meta`: facts
+    others read back (an outage's platform), kept as data so nobody parses the text."""
+    tx.conn.execute("INSERT INTO alert_events(alert_id, at, kind, actor, text, meta) VALUES(?,?,?,?,?,?)",
+                    (alert_id, tx.now, Kind(kind).value, actor, text, json.dumps(meta) if meta else None))
+
+
+def event_meta(row: sqlite3.Row) -> dict:
+    """The facts recorded with a timeline event ({} when none)."""
+    return json.loads(row["meta"]) if row["meta"] else {}
 
 
 def recipients(conn: sqlite3.Connection, alert_id: int) -> list[str]:
@@ -169,7 +176,7 @@ def raise_alert(
 
 def is_drill(tx: Tx, branch: str | None) -> bool:
     """Is the branch in drill mode NOW: only for deciding what something being raised now is."""
-    return any(check(tx, branch) for check in DRILL_CHECKS)
+    return any(check(tx, branch) for check in tx.app.drill_check)
 
 
 def subjects(conn: sqlite3.Connection, alert: Alert) -> set[str]:
@@ -288,8 +295,8 @@ def ack(tx: Tx, alert_id: int, person: Person) -> tuple[bool, Alert | None]:
 def _confirm_to_sender(tx: Tx, alert: Alert) -> None:
     if alert.ack_reply and alert.reply_platform and alert.reply_chat:
         sender = tx.person(alert.person)
-        user = sender.key if sender and alert.reply_platform == "console" else (
-            str(getattr(sender, alert.reply_platform, "") or "") if sender else "")
+        addr = tx.ctx.address_of(alert.reply_platform, sender) if sender else None
+        user = addr[2] if addr else ""
         tx.send_to((alert.reply_platform, alert.reply_chat, user), Outbound(alert.ack_reply, priority=Priority.alarm),
                    person=alert.person, alert_id=alert.id, tag="confirm")
         event(tx, alert.id, Kind.CONFIRMED, "discreet confirmation sent to the sender")
@@ -313,19 +320,16 @@ def resolve(tx: Tx, alert_id: int, person: Person | None, note: str = "", *,
     tx.set_card(alert.card, render(tx, alert))
     if was_open and tell_sender:
         _confirm_to_sender(tx, alert)
-    for hook in RESOLVE_HOOKS:
+    for hook in tx.app.on_alert_resolved:
         hook(tx, alert)
     return alert
-
-
-RESOLVE_HOOKS: list = []  # fn(tx, alert): e.g. incidents turns a resolved alert into a stub
 
 
 def render(tx: Tx, alert: Alert) -> Outbound:
     """The alert card everyone notified sees, in its current state."""
     sender = tx.person(alert.person)
     lines = [
-        ("[DRILL] " if alert.drill else "") + f"[{alert.severity.value.upper()}] {alert.title} (alert #{alert.id})",
+        drill_mark(alert.drill) + f"[{alert.severity.value.upper()}] {alert.title} (alert #{alert.id})",
         f"From: {sender.name if sender else 'unknown'}"
         + (f" ({sender.phone})" if sender and sender.phone else "")
         + f", {tx.directory.branch_name(alert.branch)}",

@@ -11,6 +11,13 @@ from dataclasses import dataclass, field
 
 from .model import Priority
 
+DRILL = "[DRILL] "  # the one mark on everything an exercise sends (raised in drill mode)
+
+
+def drill_mark(drill: bool | int | None) -> str:
+    """DRILL when the thing was raised as an exercise, else nothing."""
+    return DRILL if drill else ""
+
 
 @dataclass(frozen=True)
 class Button:

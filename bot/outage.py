@@ -27,13 +27,13 @@ def tell(tx: Tx, platform: str, since: float, over: bool) -> None:
     name = NAMES.get(platform, platform)
     admins = [p for p in tx.directory.people.values() if p.role == Role.admin]
     if over:
-        alerts = [r[0] for r in tx.conn.execute(
-            "SELECT DISTINCT alert_id FROM alert_events WHERE kind='outage' AND at>=? AND text LIKE ?",
-            (since, f"{name} %"))]
+        alerts = list(dict.fromkeys(r["alert_id"] for r in tx.conn.execute(
+            "SELECT alert_id, meta FROM alert_events WHERE kind='outage' AND at>=? ORDER BY id", (since,))
+            if escalation.event_meta(r).get("platform") == platform))
         tx.conn.execute("UPDATE outages SET ended_at=? WHERE platform=? AND ended_at IS NULL", (tx.now, platform))
         for alert_id in alerts:
             escalation.event(tx, alert_id, escalation.Kind.OUTAGE_OVER, f"{name} is delivering again since {tx.hhmm(tx.now)};"
-                             " the waiting messages are going out now")
+                             " the waiting messages are going out now", meta={"platform": platform})
         text = (f"{name} is back: messages are going out again. It failed from {tx.hhmm(since)} to "
                 f"{tx.hhmm(tx.now)}; the waiting alarms are being delivered now.")
         for p in admins:  # where the first notice went (another platform), else the one that is back
@@ -44,7 +44,7 @@ def tell(tx: Tx, platform: str, since: float, over: bool) -> None:
     tx.conn.execute("INSERT INTO outages(platform, since, told_at) VALUES(?,?,?)", (platform, since, tx.now))
     for alert_id in alerts:
         escalation.event(tx, alert_id, escalation.Kind.OUTAGE, f"{name} has not accepted messages since {tx.hhmm(since)}:"
-                         " this alert's messages keep trying; admins told")
+                         " this alert's messages keep trying; admins told", meta={"platform": platform})
     text = (f"Delivery problem: {name} has not accepted messages for {_mins(tx.now - since)} (since "
             f"{tx.hhmm(since)}). {count} alarm message{'s' if count != 1 else ''} waiting"
             + (f", for {len(alerts)} alert{'s' if len(alerts) != 1 else ''}" if alerts else "")

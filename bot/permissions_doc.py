@@ -68,9 +68,9 @@ def who(roles: frozenset[Role]) -> str:
 
 
 def render() -> str:
-    import handlers  # noqa: F401  (registers every chat command)
+    from .compose import build_app  # every chat command of the composed App
 
-    from .registry import COMMANDS
+    commands = build_app().commands
 
     lines = [HEAD, "## Actions", "",
              "| action | volunteer | staff | duty manager | admin | what it covers |",
@@ -83,7 +83,7 @@ def render() -> str:
               "on the console. In a group or channel only an explicit `/command` counts. `help` lists what",
               "your role may use.", "",
               "| you send | what it does | who may |", "|---|---|---|"]
-    for cmd in sorted({c.name: c for c in COMMANDS.values()}.values(), key=lambda c: c.name):
+    for cmd in sorted({c.name: c for c in commands.values()}.values(), key=lambda c: c.name):
         usage = (cmd.usage or cmd.name).replace("|", "\\|")
         lines.append(f"| `{usage}` | {cmd.help} | {who(TABLE[cmd.permission])} |")
     return "\n".join(lines) + "\n"

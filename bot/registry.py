@@ -1,4 +1,4 @@
-"""Where capabilities register what they answer to, and the ONE ordered wiring of readers.
+"""How capabilities mark what they answer to; the App (bot/app.py) takes the marks and wires the readers.
 
 Handlers are plain synchronous functions `fn(tx, person, msg, args)` that run inside
 one database transaction; registering them here keeps the router free of business
@@ -13,7 +13,7 @@ python-telegram-bot's handler groups), never by import order:
   COMMAND  a command word (`backup`, `on shift`, `lockdown central ...`)
   HELP     nothing took it: "did you mean ...?" or a one-line pointer to `help`
 
-The entry point (handlers/__init__.py) calls `wire(...)` with the readers in order. A
+The entry point (bot/compose.py) calls `app.wire(...)` with the readers in order. A
 reader is `fn(tx, person, msg) -> bool` (True when it took the message); it declares the
 whole-message phrases it claims with `@reads(...)`, so a test can prove that no two
 capabilities claim one phrase at one priority.
@@ -26,11 +26,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
-from .permissions import allowed
-from .words import key
-
 if TYPE_CHECKING:
-    from .model import Person
+    pass
 
 Handler = Callable[..., Any]
 
@@ -62,56 +59,38 @@ class Reader:
     in_channels: bool  # read in a group or channel too (codewords); else only private messages
 
 
-COMMANDS: dict[str, Command] = {}  # command key (bot.words.key) -> command, aliases included
-BUTTONS: dict[str, tuple[Handler, str]] = {}  # action -> (fn, permission)
-WAKEUPS: dict[str, Handler] = {}  # wake-up kind -> fn(tx, ref)
-FORMS: dict[str, Handler] = {}  # submitted form name -> fn(tx, person, msg)
-READERS: list[Reader] = []  # set by wire(): SAFETY then ANSWER readers, in the order they are asked
-CONVERSATIONS: list[Handler] = []  # functions marked @conversation: wire() insists each one is wired
-STRANGERS: list[Handler] = []  # fn(tx, msg) -> None: a message from an account not on the roster
-PUBLIC: dict[str, Handler] = {}  # commands open to people not yet registered (e.g. /start CODE)
-HOME: list[Handler] = []  # fn(tx, person) -> list[str]: lines for a person's overview (Slack App Home)
-STARTUP_HOOKS: list[Handler] = []  # async fn(engine), run once the engine has started (e.g. daily jobs)
-DRILL_CHECKS: list[Handler] = []  # fn(tx, branch) -> bool: is this branch in drill mode (handlers/drill.py)
-PLATFORM_VALUES: list[Handler] = []  # fn(conn, key, value, now): the capability that keeps values a platform reports
+MARKS = "_saferbot_marks"  # on a function: [(mark, args)], read by App.add (bot/app.py)
 
 
-def command(*names: str, permission: str, help: str, usage: str = "",
-            urgent: bool = False) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        for name in names:
-            k = key(name)
-            prev = COMMANDS.get(k)
-            if prev is not None and prev.owner != fn.__module__:
-                raise ValueError(f"command word {name!r} is claimed by both {prev.owner} and {fn.__module__}")
-            COMMANDS[k] = Command(names[0], fn, permission, help, usage, urgent, fn.__module__)
+def _mark(mark: str, **args: Any) -> Callable[[Handler], Handler]:
+    """Mark a function for the App; importing a module changes nothing anywhere else."""
+
+    def apply(fn: Handler) -> Handler:
+        marks = fn.__dict__.setdefault(MARKS, [])
+        marks.append((mark, args))
         return fn
 
-    return register
+    return apply
+
+
+def command(*names: str, permission: str, help: str, usage: str = "", urgent: bool = False,
+            via: Handler | None = None) -> Callable[[Handler], Handler]:
+    """A command word; `via`: the function that answers it, when it wraps the one marked."""
+    extra = {"via": via} if via is not None else {}
+    return _mark("command", names=names, permission=permission, help=help, usage=usage, urgent=urgent, **extra)
 
 
 def button(action: str, permission: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        BUTTONS[action] = (fn, permission)
-        return fn
-
-    return register
+    return _mark("button", action=action, permission=permission)
 
 
 def wakeup(kind: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        WAKEUPS[kind] = fn
-        return fn
-
-    return register
+    return _mark("wakeup", kind=kind)
 
 
 def form(name: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        FORMS[name] = fn
-        return fn
-
-    return register
+    """The handler of a submitted form."""
+    return _mark("form", name=name)
 
 
 def reads(*, phrases: Iterable[str] = (), in_channels: bool = False) -> Callable[[Handler], Handler]:
@@ -127,28 +106,7 @@ def reads(*, phrases: Iterable[str] = (), in_channels: bool = False) -> Callable
 
 def conversation(fn: Handler) -> Handler:
     """Mark a reader of answers to an open conversation; the wiring must place it."""
-    CONVERSATIONS.append(fn)
-    return fn
-
-
-def wire(*entries: tuple[Group, Handler]) -> None:
-    """Set the readers, in order. Groups must not go backwards; every @conversation must be placed."""
-    readers: list[Reader] = []
-    for group, fn in entries:
-        if group not in (Group.SAFETY, Group.ANSWER):
-            raise ValueError("only SAFETY and ANSWER readers are wired; commands and help follow them")
-        if readers and group < readers[-1].group:
-            raise ValueError(f"{fn.__module__}.{fn.__name__}: {group.name} after {readers[-1].group.name}")
-        readers.append(Reader(group, fn, fn.__module__, getattr(fn, "phrases", frozenset()),
-                              getattr(fn, "in_channels", False)))
-    missing = [f"{c.__module__}.{c.__name__}" for c in CONVERSATIONS if c not in [r.fn for r in readers]]
-    if missing:
-        raise ValueError(f"conversations not placed in the wiring: {', '.join(missing)}")
-    clashes = phrase_clashes(readers)
-    if clashes:
-        raise ValueError("one phrase, two capabilities at one priority: " + "; ".join(
-            f"{group.name} {phrase!r}: {', '.join(sorted(owners))}" for (group, phrase), owners in clashes.items()))
-    READERS[:] = readers
+    return _mark("conversation")(fn)
 
 
 def phrase_clashes(readers: Iterable[Reader]) -> dict[tuple[Group, str], set[str]]:
@@ -160,41 +118,30 @@ def phrase_clashes(readers: Iterable[Reader]) -> dict[tuple[Group, str], set[str
     return {k: v for k, v in owners.items() if len(v) > 1}
 
 
-def commands_for(person: Person) -> list[tuple[str, str]]:
-    """(command, usage) pairs the person may use: help, and Telegram's command menu."""
-    seen: dict[str, str] = {}
-    for cmd in COMMANDS.values():
-        if cmd.name not in seen and allowed(person, cmd.permission) and cmd.help:
-            seen[cmd.name] = cmd.usage or cmd.name
-    return sorted(seen.items())
-
-
 def public(name: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        PUBLIC[name] = fn
-        return fn
-
-    return register
+    return _mark("public", name=name)
 
 
 def stranger(fn: Handler) -> Handler:
-    STRANGERS.append(fn)
-    return fn
+    return _mark("stranger")(fn)
 
 
 def home(fn: Handler) -> Handler:
-    HOME.append(fn)
-    return fn
+    """A section of a person's overview; the App orders them."""
+    return _mark("home")(fn)
 
 
 def drill_check(fn: Handler) -> Handler:
     """The capability that knows whether a branch is in drill mode (alerts raised there are exercises)."""
-    DRILL_CHECKS.append(fn)
-    return fn
+    return _mark("drill_check")(fn)
 
 
 def platform_values(fn: Handler) -> Handler:
     """The writer for values a transport learns (the Telegram bot's username): transports call
     `engine.remember(key, value)` and never touch a capability's table."""
-    PLATFORM_VALUES.append(fn)
-    return fn
+    return _mark("platform_values")(fn)
+
+
+def codeword_action(action: str) -> Callable[[Handler], Handler]:
+    """What a codeword whose book action is `action` does instead of raising an alert."""
+    return _mark("codeword_action", action=action)

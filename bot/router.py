@@ -1,6 +1,6 @@
 """Map one Inbound to the capability that decides what it means.
 
-The order is the wiring in `bot.registry` (set by the entry point, handlers/__init__.py),
+The order is the App's wiring (bot/app.py, set by the entry point in bot/compose.py),
 by priority group: a button press or submitted form; then SAFETY readers (codewords
 anywhere in a message, duress, roll-call answers, the words of a live lone session,
 stand down); then ANSWER readers (an open form or conversation); then a command word;
@@ -23,7 +23,7 @@ from . import typed_buttons, words
 from .messages import Inbound, Outbound
 from .model import Person
 from .permissions import allowed
-from .registry import BUTTONS, COMMANDS, FORMS, PUBLIC, READERS, STRANGERS, Command, Group
+from .registry import Command, Group
 from .unit import Tx
 
 NEUTRAL = "Hello! This number is for library staff. Please ask at the desk if you need help."
@@ -32,9 +32,9 @@ EXPIRED = "That button has expired."
 UNKNOWN = "Sorry, I didn't understand that. Send help to see what you can do."
 
 
-def first_word(text: str) -> tuple[str, str]:
+def first_word(tx: Tx, text: str) -> tuple[str, str]:
     """(command key, rest) if the message starts with a known command word, else ('', text)."""
-    return words.split_command(text, COMMANDS)
+    return words.split_command(text, tx.app.commands)
 
 
 def route(tx: Tx, msg: Inbound) -> None:
@@ -46,12 +46,12 @@ def route(tx: Tx, msg: Inbound) -> None:
         _button(tx, person, msg)
         return
     if msg.form:
-        handler = FORMS.get(msg.form)
+        handler = tx.app.submits.get(msg.form)
         if handler:
             handler(tx, person, msg)
         return
-    word, rest = first_word(msg.text)
-    cmd = COMMANDS.get(word)
+    word, rest = first_word(tx, msg.text)
+    cmd = tx.app.commands.get(word)
     slash = msg.text.lstrip().startswith("/")
     if cmd and msg.is_group and not slash:
         cmd = None  # in a group or channel only an explicit /command is one: "alerts are going off" is chat
@@ -60,7 +60,7 @@ def route(tx: Tx, msg: Inbound) -> None:
     skip_answers = cmd is not None and (slash or not rest or (cmd.urgent and allowed(person, cmd.permission)))
     typed: typed_buttons.Typed | None = None
     looked = False
-    for reader in READERS:
+    for reader in tx.app.readers:
         if msg.is_group and not reader.in_channels:
             continue
         if reader.group > Group.SAFETY and not looked:  # safety words first, then a typed button label
@@ -107,12 +107,12 @@ def _command(tx: Tx, person: Person, msg: Inbound, cmd: Command, rest: str) -> N
 def _help(tx: Tx, person: Person, msg: Inbound) -> None:
     """Nothing took the message: one line, never the whole list (that is what `help` is for)."""
     tokens = msg.text.split()
-    mine = [k for k, c in COMMANDS.items() if allowed(person, c.permission) and c.help]
+    mine = [k for k, c in tx.app.commands.items() if allowed(person, c.permission) and c.help]
     # "stnad down" is one command of two words; "bakcup by the desk" is one word and the rest
     guess = (len(tokens) > 1 and words.did_you_mean(words.key(" ".join(tokens[:2])), mine)) or \
         words.did_you_mean(words.first_key(msg.text), mine)
     if guess:
-        name = COMMANDS[guess].name
+        name = tx.app.commands[guess].name
         tx.reply(msg, Outbound(f"Did you mean {name}? Send {name} to use it, or help for the list."),
                  person=person)
     else:
@@ -122,19 +122,19 @@ def _help(tx: Tx, person: Person, msg: Inbound) -> None:
 def _stranger(tx: Tx, msg: Inbound) -> None:
     """Not on the roster: public commands (registration), else the neutral reply; capabilities may
     look too (a codeword from a mistyped account must not vanish)."""
-    word, rest = words.split_command(msg.text, PUBLIC)
-    if word in PUBLIC and msg.action is None:
-        PUBLIC[word](tx, msg, rest)
+    word, rest = words.split_command(msg.text, tx.app.public)
+    if word in tx.app.public and msg.action is None:
+        tx.app.public[word](tx, msg, rest)
         return
     if msg.action is None and not msg.form:
-        for look in STRANGERS:
+        for look in tx.app.strangers:
             look(tx, msg)
     if not msg.is_group:
         tx.reply(msg, Outbound(NEUTRAL, ephemeral=True))
 
 
 def _button(tx: Tx, person: Person, msg: Inbound) -> None:
-    entry = BUTTONS.get(msg.action or "")
+    entry = tx.app.buttons.get(msg.action or "")
     if entry is None or not words.sane_arg(msg.arg):
         tx.reply(msg, Outbound(EXPIRED), person=person)
         return

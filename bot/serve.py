@@ -68,9 +68,8 @@ def explain(e: BaseException, settings: Settings) -> str:
     return f"could not start: {name}: {text}"
 
 
-async def serve(settings: Settings, console: bool, book, service) -> int:
-    import handlers  # noqa: F401  (the entry point composes the capabilities and their wiring)
-
+async def serve(settings: Settings, console: bool, book, service, app) -> int:
+    """Run the App (composed by the entry point, bot/compose.py) until stopped."""
     from . import systemd
     from .engine import Engine
     from .health import Health, standby_endpoint
@@ -89,7 +88,7 @@ async def serve(settings: Settings, console: bool, book, service) -> int:
     # platforms' clients blocks this event loop (about 0.7 s for Telegram alone), and the lease is
     # renewed on this loop, so a process that took the lease first could let it lapse while still
     # starting and be fenced by a standby that took it meanwhile. Building opens no connection.
-    engine = Engine(settings, book, service, transports=build(settings, console=console))
+    engine = Engine(settings, book, service, app=app, transports=build(settings, console=console))
     try:
         guard = await _guard(settings)
     except Exception as e:
@@ -230,9 +229,9 @@ async def _stop_all(engine, health) -> None:
     await engine.stop()
 
 
-def run(settings: Settings, console: bool, book, service) -> int:
+def run(settings: Settings, console: bool, book, service, app) -> int:
     try:
-        return asyncio.run(serve(settings, console, book, service))
+        return asyncio.run(serve(settings, console, book, service, app))
     except Fatal as e:
         print(f"saferbot: {e}", file=sys.stderr)
         return EXIT_FATAL

@@ -9,7 +9,8 @@ wake-ups and wake the outbox, so nothing is acted on before it is stored.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from .messages import Inbound, Outbound, buttons_to_json
 from .store import outbox
 
 if TYPE_CHECKING:
+    from .app import App
     from .clock import Clock
     from .directory import Directory
     from .matching import PhraseMatcher
@@ -37,6 +39,8 @@ class Context:
     settings: Settings
     matcher: PhraseMatcher
     addresses: Callable[[Person], list[Address]]
+    address_of: Callable[[str, Person], Address | None]  # one platform's address for a person (its transport's)
+    app: App  # the composition: what capabilities answer to, on which ports
 
 
 @dataclass
@@ -59,6 +63,10 @@ class Tx:
     @property
     def book(self) -> Book:
         return self.ctx.book
+
+    @property
+    def app(self) -> App:
+        return self.ctx.app
 
     @property
     def directory(self) -> Directory:
@@ -128,6 +136,22 @@ class Tx:
         """Change in-memory state (the directory) only once this unit has committed: a rollback leaves
         memory and the store agreeing."""
         self.after_commit.append(fn)
+
+    @contextmanager
+    def savepoint(self, name: str = "unit_step") -> Iterator[None]:
+        """A part of this unit that fails alone: on an exception its rows, messages, wake-ups and
+        in-memory changes are undone (the rest of the unit stands) and the exception goes on."""
+        marks = len(self.new_rows), len(self.new_wakeups), len(self.dropped), len(self.after_commit)
+        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute(f"ROLLBACK TO {name}")
+            self.conn.execute(f"RELEASE {name}")
+            rows, wakes, dropped, later = marks
+            del self.new_rows[rows:], self.new_wakeups[wakes:], self.dropped[dropped:], self.after_commit[later:]
+            raise
+        self.conn.execute(f"RELEASE {name}")
 
     def cancel_wakeups(self, kind: str, ref: str | int) -> int:
         return cancel_wakeups(self.conn, (kind,), (ref,))

@@ -12,15 +12,14 @@ from __future__ import annotations
 import sqlite3
 
 from bot import escalation, words
-from bot.messages import Button, Inbound, Outbound
+from bot.messages import DRILL, Button, Inbound, Outbound
 from bot.model import Codeword, Person, Priority, Role, Severity, parse_duration
 from bot.permissions import allowed
-from bot.registry import button, command, home, reads, wakeup
+from bot.registry import button, codeword_action, command, home, reads, wakeup
 from bot.unit import Tx
-from handlers.codeword import BACKUP_ACTIONS
+from handlers.codeword import alert as codeword_alert
 
 WAIT = "backup.wait"
-DRILL = "[DRILL] "
 STAND_DOWN_WORDS = words.STAND_DOWN
 
 
@@ -197,17 +196,12 @@ def backup_command(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     request(tx, person, msg, args.strip())
 
 
+@codeword_action("backup")
 def from_codeword(tx: Tx, person: Person, msg: Inbound, codeword: Codeword) -> None:
     if person.branch is None:  # nobody to ask nearby: straight to the ladder, like any codeword
-        tx.reply(msg, Outbound(codeword.cover_reply, priority=Priority.alarm), person=person, tag="cover")
-        escalation.raise_alert(tx, kind="codeword", ref=codeword.key, severity=codeword.severity,
-                               ladder=tx.book.ladders[codeword.ladder], title=codeword.meaning, person=person,
-                               branch=None, ack_reply=codeword.ack_reply, reply_to=(msg.platform, msg.chat_id))
+        codeword_alert(tx, person, msg, codeword)
         return
     request(tx, person, msg, codeword.meaning, codeword)
-
-
-BACKUP_ACTIONS["backup"] = from_codeword
 
 
 # --- answering ---------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from bot.unit import Tx
 
 log = logging.getLogger(__name__)
 
-BACKUP_ACTIONS: dict[str, object] = {}  # filled by handlers.backup: codewords whose action is backup
 ADMINS_ONLY = Ladder(tiers=(Tier(notify=("role:admin",), wait=120, repeat="forever"),), fallback=("role:admin",))
 UNVERIFIED = "Unverified sender"
 
@@ -28,9 +27,15 @@ UNVERIFIED = "Unverified sender"
 def raise_codeword(tx: Tx, person: Person, msg: Inbound, codeword: Codeword) -> None:
     if not allowed(person, "raise_alert"):
         return
-    if codeword.action == "backup" and "backup" in BACKUP_ACTIONS:
-        BACKUP_ACTIONS["backup"](tx, person, msg, codeword)  # type: ignore[operator]
+    action = tx.app.codeword_actions.get(codeword.action)  # e.g. backup (handlers/backup.py)
+    if action is not None:
+        action(tx, person, msg, codeword)
         return
+    alert(tx, person, msg, codeword)
+
+
+def alert(tx: Tx, person: Person, msg: Inbound, codeword: Codeword) -> None:
+    """The codeword's alert: the cover reply to the sender, then the ladder."""
     tx.reply(msg, Outbound(codeword.cover_reply, priority=Priority.alarm), person=person, tag="cover")
     escalation.raise_alert(
         tx,

@@ -14,14 +14,14 @@ import sqlite3
 from datetime import datetime
 
 from bot import escalation
-from bot.forms import CARD_NUMBER_MESSAGE, FORMS, looks_like_card_number
-from bot.messages import Button, Inbound, Outbound
+from bot.forms import CARD_NUMBER_MESSAGE, INCIDENT, looks_like_card_number
+from bot.messages import Button, Inbound, Outbound, drill_mark
 from bot.model import Person, Priority, Role, parse_duration
 from bot.permissions import allowed
 from bot.registry import command, home, wakeup
 from bot.unit import Tx
 
-FORM = FORMS["incident"]
+FORM = INCIDENT
 REMIND = "incident.remind"
 OVERDUE = "incident.overdue"
 RIDDOR = "incident.riddor"
@@ -170,7 +170,7 @@ def log_stub(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     inc = create_stub(tx, person, person.branch, text, drill=drill)
     first = human(tx.ctx.settings.incident_reminder_first)
     tx.reply(msg, Outbound(
-        ("[DRILL] " if drill else "") + f"Logged as {inc['ref']} at {tx.hhmm(tx.now)}, "
+        drill_mark(drill) + f"Logged as {inc['ref']} at {tx.hhmm(tx.now)}, "
         f"{tx.directory.branch_name(person.branch)}.\nPlease complete the full form while it is fresh "
         f"(I'll remind you in {first} if not). Send 'resume' to carry on later.",
         buttons=(form_button(inc["ref"]),)), person=person)
@@ -184,7 +184,7 @@ RECORDED_BY_RESOLVER = ("lone_duress", "lockdown")
 
 
 def stub_from_alert(tx: Tx, alert: escalation.Alert) -> None:
-    """RESOLVE_HOOKS: a resolved alert becomes a stub, linked to its timeline.
+    """on_alert_resolved (bot/compose.py): a resolved alert becomes a stub, linked to its timeline.
 
     Discretion: the person an alert is about never receives its title. A codeword sender is
     asked, in neutral words, to complete the record; other kinds go to whoever resolved it.
@@ -200,7 +200,7 @@ def stub_from_alert(tx: Tx, alert: escalation.Alert) -> None:
         reporter = tx.person(alert.person) or tx.person(alert.resolved_by)
     lines = [f"{alert.title} (alert #{alert.id})"]
     for e in escalation.timeline(tx.conn, alert.id):
-        if e["kind"] not in ("notified", "confirmed"):
+        if e["kind"] not in (escalation.Kind.NOTIFIED, escalation.Kind.CONFIRMED):
             lines.append(f"{tx.hhmm(e['at'])} {e['text']}")
     inc = create_stub(tx, reporter, alert.branch, "\n".join(lines[:30]), alert_id=alert.id, drill=alert.drill)
     if reporter is None:
@@ -210,11 +210,10 @@ def stub_from_alert(tx: Tx, alert: escalation.Alert) -> None:
     else:
         text = (f"The alert '{alert.title}' is resolved and has been logged as {inc['ref']}. "
                 "When you are ready, please complete the incident form.")
-    tx.send(reporter, Outbound(("[DRILL] " if alert.drill else "") + text, buttons=(form_button(inc["ref"]),),
+    tx.send(reporter, Outbound(drill_mark(alert.drill) + text, buttons=(form_button(inc["ref"]),),
                                priority=Priority.reminder))
 
 
-escalation.RESOLVE_HOOKS.append(stub_from_alert)
 
 
 # --- reminders -----------------------------------------------------------------------------------
@@ -255,7 +254,7 @@ def overdue(tx: Tx, ref: str) -> None:
         return
     reporter = tx.person(inc["reporter"])
     who = reporter.name if reporter else "unknown"
-    text = (("[DRILL] " if inc["drill"] else "") + f"Incident {inc['ref']} at {tx.directory.branch_name(inc['branch'])}"
+    text = (drill_mark(inc["drill"]) + f"Incident {inc['ref']} at {tx.directory.branch_name(inc['branch'])}"
             f", logged by {who} on {stamp(tx, inc['created_at'])}, still has no completed form after "
             f"{human(tx.ctx.settings.incident_manager_after)} (form {progress(tx, inc)}). A quiet word may help.")
     for m in managers_for(tx, inc["branch"], exclude=inc["reporter"]):
@@ -296,7 +295,7 @@ def complete_form(tx: Tx, person: Person, inc: sqlite3.Row, clean: dict[str, str
     else:
         tx.send(person, thanks)
     reporter = tx.person(inc["reporter"])
-    lines = [("[DRILL] " if inc["drill"] else "") + f"Incident {inc['ref']} form completed by {person.name}"
+    lines = [drill_mark(inc["drill"]) + f"Incident {inc['ref']} form completed by {person.name}"
              f" ({tx.directory.branch_name(inc['branch'])}): {clean.get('category', '?')}; where: "
              f"{clean.get('location', '?')}; when: {clean.get('occurred_at', '')}."]
     if serious:
@@ -308,10 +307,9 @@ def complete_form(tx: Tx, person: Person, inc: sqlite3.Row, clean: dict[str, str
     buttons = (Button("Read", "incident.read", inc["ref"]), Button("Mark reviewed", "incident.reviewed", inc["ref"]))
     for m in managers_for(tx, inc["branch"], exclude=person.key):
         tx.send(m, Outbound("\n".join(lines), buttons=buttons))
-    if serious:
-        from . import welfare
-
-        welfare.start(tx, by_id(tx.conn, inc["id"]) or inc)
+    if serious:  # the App's port (bot/compose.py): welfare starts its checklist
+        for start in tx.app.on_incident_serious:
+            start(tx, by_id(tx.conn, inc["id"]) or inc)
 
 
 # --- home --------------------------------------------------------------------------------------------------

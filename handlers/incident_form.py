@@ -11,7 +11,7 @@ import json
 import sqlite3
 
 from bot import words
-from bot.forms import FORMS, Field, check_field, normalise_answer, validate
+from bot.forms import INCIDENT, Field, check_field, normalise_answer, validate
 from bot.messages import Button, Inbound, Outbound
 from bot.model import Person
 from bot.registry import button, command, conversation, form
@@ -19,7 +19,7 @@ from bot.unit import Tx
 
 from . import incident
 
-FORM = FORMS["incident"]
+FORM = INCIDENT
 STEP = "incident.step"
 IDLE = 12 * 3600  # an untouched form stops catching free text after this; 'resume' wakes it
 WORDS = {"back": "back", "skip": "skip", "cancel": "cancel", "submit": "submit", "stop": "cancel"}

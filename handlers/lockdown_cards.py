@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from bot.messages import Button, Outbound
+from bot.messages import DRILL, Button, Outbound
 from bot.model import Priority
 from bot.unit import Tx
-
-DRILL = "[DRILL] "
 
 
 def load(conn: sqlite3.Connection, lid: int) -> sqlite3.Row | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from dataclasses import dataclass, fields, replace
+from enum import StrEnum
 
 from bot import escalation, words
 from bot.messages import Button, Inbound, Outbound
@@ -48,6 +49,20 @@ USAGE = ("Start lone working like this:\n"
          "- lone 45m home visit, 12 High St\n"
          "- lone until 18:30 closing up\n"
          "- lone every 30m for 3h mobile library\n")
+
+
+class LoneEvent(StrEnum):
+    """What can happen to a lone-working session (lone_events.kind; the last four also end it)."""
+
+    STARTED = "started"
+    REMINDED = "reminded"
+    ASKED = "asked"
+    ESCALATED = "escalated"
+    CHECKIN = "checkin"
+    EXTENDED = "extended"
+    FINISHED = "finished"
+    DURESS = "duress"
+    CLOSED = "closed"
 
 
 # --- the session -------------------------------------------------------------------
@@ -106,9 +121,10 @@ def events(conn: sqlite3.Connection, session_id: int) -> list[sqlite3.Row]:
     return conn.execute("SELECT * FROM lone_events WHERE session_id=? ORDER BY id", (session_id,)).fetchall()
 
 
-def _event(tx: Tx, session_id: int, kind: str, text: str) -> None:
+def _event(tx: Tx, session_id: int, kind: LoneEvent, text: str) -> None:
+    """An unknown kind is a programming error, refused here."""
     tx.conn.execute("INSERT INTO lone_events(session_id, at, kind, text) VALUES(?,?,?,?)",
-                    (session_id, tx.now, kind, text))
+                    (session_id, tx.now, LoneEvent(kind).value, text))
 
 
 def open_session(tx: Tx, person: Person, *, seconds: int, note: str = "", every: int | None = None,
@@ -123,7 +139,7 @@ def open_session(tx: Tx, person: Person, *, seconds: int, note: str = "", every:
     s = load(tx.conn, int(cur.lastrowid or 0))
     assert s is not None
     how = f"every {human(every)} for {human(seconds)}" if every else f"for {human(seconds)}"
-    _event(tx, s.id, "started", f"started {how}" + (f": {note}" if note else ""))
+    _event(tx, s.id, LoneEvent.STARTED, f"started {how}" + (f": {note}" if note else ""))
     _schedule(tx, s)
     return s
 
@@ -158,9 +174,9 @@ def _schedule(tx: Tx, s: Session) -> Session:
     return _next(tx, s, remind_at if remind_at > tx.now else s.deadline, stage="waiting")
 
 
-def _end(tx: Tx, s: Session, status: str, by: str | None, text: str) -> Session:
+def _end(tx: Tx, s: Session, status: LoneEvent, by: str | None, text: str) -> Session:
     _event(tx, s.id, status, text)
-    return _update(tx, s, status=status, ended_at=tx.now, ended_by=by, stage="waiting", next_at=None)
+    return _update(tx, s, status=LoneEvent(status).value, ended_at=tx.now, ended_by=by, stage="waiting", next_at=None)
 
 
 # --- words and times --------------------------------------------------------------
@@ -254,16 +270,12 @@ def sweep(tx: Tx, ref: str) -> None:
 
 def _step_alone(tx: Tx, s: Session) -> None:
     """One session's step in a savepoint: a fault in one session never holds up the others."""
-    rows, wakes, dropped, later = len(tx.new_rows), len(tx.new_wakeups), len(tx.dropped), len(tx.after_commit)
-    tx.conn.execute("SAVEPOINT lone_step")
     try:
-        step(tx, s)
+        with tx.savepoint("lone_step"):
+            step(tx, s)
     except Exception:
         log.exception("lone-working session %s: step failed; trying again in 30 s", s.id)
-        tx.conn.execute("ROLLBACK TO lone_step")
-        del tx.new_rows[rows:], tx.new_wakeups[wakes:], tx.dropped[dropped:], tx.after_commit[later:]
         tx.conn.execute("UPDATE lone_sessions SET next_at=? WHERE id=?", (tx.now + 30, s.id))
-    tx.conn.execute("RELEASE lone_step")
 
 
 def step(tx: Tx, s: Session) -> None:
@@ -293,7 +305,7 @@ def _remind(tx: Tx, s: Session) -> None:
         text = (f"Lone working: your session ends at {tx.hhmm(s.deadline)} (in {left}). "
                 "Press I'm safe when you are done, or add time.")
     _to_worker(tx, s, Outbound(text, buttons=worker_buttons(s), priority=Priority.reminder))
-    _event(tx, s.id, "reminded", f"reminder sent for the check-in due {tx.hhmm(s.deadline)}")
+    _event(tx, s.id, LoneEvent.REMINDED, f"reminder sent for the check-in due {tx.hhmm(s.deadline)}")
     _next(tx, s, s.deadline, stage="reminded")
 
 
@@ -303,7 +315,7 @@ def _ask(tx: Tx, s: Session) -> None:
     text = (f"Are you OK? Your lone-working check-in was due at {tx.hhmm(s.deadline)}. Press I'm safe now - "
             f"if I don't hear from you by {tx.hhmm(escalate_at)}, I will alert the duty manager.")
     _to_worker(tx, s, Outbound(text, buttons=worker_buttons(s), priority=Priority.alarm))
-    _event(tx, s.id, "asked", f"no check-in by {tx.hhmm(s.deadline)}: asked 'Are you OK?'")
+    _event(tx, s.id, LoneEvent.ASKED, f"no check-in by {tx.hhmm(s.deadline)}: asked 'Are you OK?'")
     _next(tx, s, escalate_at, stage="asked")
 
 
@@ -328,7 +340,7 @@ def _escalate(tx: Tx, s: Session, *, asked: bool) -> None:
         tx, kind="lone", ref=str(s.id), severity=Severity.high,
         ladder=tx.book.ladders[tx.book.lone_working.ladder], title=TITLE, person=worker, branch=s.branch,
         details=details(tx, s, worker), ack_reply=None, drill=s.drill)
-    _event(tx, s.id, "escalated", f"no check-in by {tx.hhmm(s.deadline)}: alert #{alert.id} raised")
+    _event(tx, s.id, LoneEvent.ESCALATED, f"no check-in by {tx.hhmm(s.deadline)}: alert #{alert.id} raised")
     s = _update(tx, s, stage="escalated", alert_id=alert.id, next_at=None)
     if asked:
         text = ("I have not heard from you, so I have alerted the duty manager. "
@@ -365,9 +377,9 @@ def _told(names: list[str]) -> str:
 # --- acting on a session ----------------------------------------------------------------
 def checkin(tx: Tx, person: Person, s: Session) -> str:
     names = _all_clear(tx, s, person)
-    _event(tx, s.id, "checkin", f"checked in at {tx.hhmm(tx.now)}")
+    _event(tx, s.id, LoneEvent.CHECKIN, f"checked in at {tx.hhmm(tx.now)}")
     if tx.now >= s.ends_at - tx.book.lone_working.reminder_lead:  # the last check-in: done
-        _end(tx, s, "finished", person.key, "finished with the last check-in")
+        _end(tx, s, LoneEvent.FINISHED, person.key, "finished with the last check-in")
         return f"Thanks - you're checked in safe and your lone-working session is finished.{_told(names)}"
     if s.periodic:
         nxt = min(tx.now + (s.every or 0), s.ends_at)
@@ -383,7 +395,7 @@ def extend(tx: Tx, person: Person, s: Session, seconds: int) -> str:
     names = _all_clear(tx, s, person)
     deadline = max(s.deadline, tx.now) + seconds
     s = _update(tx, s, deadline=deadline, ends_at=max(s.ends_at, deadline), last_checkin=tx.now, stage="waiting")
-    _event(tx, s.id, "extended", f"extended by {human(seconds)} to {tx.hhmm(deadline)}")
+    _event(tx, s.id, LoneEvent.EXTENDED, f"extended by {human(seconds)} to {tx.hhmm(deadline)}")
     _schedule(tx, s)
     what = "check in by" if s.periodic and s.deadline < s.ends_at else "your session now ends at"
     return f"Done - {what} {tx.hhmm(deadline)} (in {human(deadline - tx.now)}).{_told(names)}"
@@ -391,7 +403,7 @@ def extend(tx: Tx, person: Person, s: Session, seconds: int) -> str:
 
 def finish(tx: Tx, person: Person, s: Session) -> str:
     names = _all_clear(tx, s, person)
-    _end(tx, s, "finished", person.key, f"finished at {tx.hhmm(tx.now)}")
+    _end(tx, s, LoneEvent.FINISHED, person.key, f"finished at {tx.hhmm(tx.now)}")
     return finished_text(person) + _told(names)
 
 
@@ -410,7 +422,7 @@ def duress(tx: Tx, person: Person, s: Session) -> str:
     """Looks exactly like a normal finish to whoever is watching the phone; raises the top alert."""
     names = [n for k in escalation.recipients(tx.conn, s.alert_id or 0)
              if (p := tx.person(k)) and (n := p.name) and k != person.key] if s.stage == "escalated" else []
-    _end(tx, s, "duress", person.key, f"finished at {tx.hhmm(tx.now)}")
+    _end(tx, s, LoneEvent.DURESS, person.key, f"finished at {tx.hhmm(tx.now)}")
     _, ladder = duress_ladder(tx.book)
     text = details(tx, s, person, overdue=False) + (
         "\nThey used the duress phrase while finishing a lone-working session and were shown the normal "

@@ -20,7 +20,7 @@ from bot import escalation, words
 from bot.messages import Inbound, Outbound
 from bot.model import Person, Priority, Role
 from bot.permissions import allowed
-from bot.registry import COMMANDS, STARTUP_HOOKS, button, command, home, reads
+from bot.registry import button, command, home, reads
 from bot.router import NOT_ALLOWED
 from bot.unit import Tx
 
@@ -30,6 +30,7 @@ from .lone_session import (
     MAX_SESSION,
     NO_SESSION,
     USAGE,
+    LoneEvent,
     Session,
     _due_text,
     _end,
@@ -62,7 +63,7 @@ def _words(*names: str, help: str = "", usage: str = "") -> Callable:
             fn(tx, person, msg, args, live_session(tx.conn, person.key))
 
         handler.__module__, handler.__name__ = fn.__module__, fn.__name__
-        command(*names, permission="lone_work", help=help, usage=usage, urgent=True)(handler)
+        command(*names, permission="lone_work", help=help, usage=usage, urgent=True, via=handler)(fn)
         return fn
 
     return register
@@ -241,11 +242,13 @@ def list_sessions(tx: Tx, person: Person, msg: Inbound, args: str, s: Session | 
     tx.reply(msg, Outbound("\n".join(lines)), person=person)
 
 
-command("sessions", "lone-list", permission="list_lone_sessions", help="live lone-working sessions at your branch",
-        usage="sessions")(lambda tx, person, msg, args: list_sessions(tx, person, msg, args))
+@command("sessions", "lone-list", permission="list_lone_sessions", help="live lone-working sessions at your branch",
+         usage="sessions")
+def sessions_command(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
+    list_sessions(tx, person, msg, args)
 
 
-# --- typed words while a session is live (SAFETY readers, wired in handlers/__init__.py) ---------------
+# --- typed words while a session is live (SAFETY readers, wired in bot/compose.py) ---------------
 SESSION_WORDS = ("checkin", "extend", "finish", "finished", "status")
 
 
@@ -264,7 +267,7 @@ def session_words(tx: Tx, person: Person, msg: Inbound) -> bool:
     word, rest = words.split_command(msg.text, SESSION_WORDS)
     if not word:
         return False
-    COMMANDS[word].fn(tx, person, msg, rest)
+    tx.app.commands[word].fn(tx, person, msg, rest)
     return True
 
 
@@ -350,12 +353,11 @@ def _on_resolve(tx: Tx, alert: escalation.Alert) -> None:
         return  # the worker's own check-in resolved it, or the session moved on
     who = tx.person(alert.resolved_by)
     by = who.name if who else "a manager"
-    _end(tx, s, "closed", alert.resolved_by, f"closed when {by} resolved alert #{alert.id}")
+    _end(tx, s, LoneEvent.CLOSED, alert.resolved_by, f"closed when {by} resolved alert #{alert.id}")
     _to_worker(tx, s, Outbound(f"{by} has closed your lone-working session. Start a new one if you are still "
                                "working alone.", priority=Priority.reply))
 
 
-escalation.RESOLVE_HOOKS.append(_on_resolve)
 
 
 # --- the person's overview (Slack App Home) ------------------------------------------------------
@@ -383,4 +385,3 @@ async def check_duress_words(engine) -> None:
             log.warning("duress phrase %r contains a codeword phrase; the codeword wins, so choose another", phrase)
 
 
-STARTUP_HOOKS.append(check_duress_words)

@@ -16,15 +16,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.files import files_dir, open_private
-from bot.forms import FORMS
+from bot.forms import INCIDENT
 from bot.messages import Inbound, Outbound
 from bot.model import Person, Priority, Role, parse_duration
-from bot.registry import STARTUP_HOOKS, command, wakeup
+from bot.registry import command, wakeup
 from bot.unit import Tx, cancel_wakeups
 
 from . import incident, privacy, retention
 
-FORM = FORMS["incident"]
+FORM = INCIDENT
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -308,5 +308,3 @@ async def _schedule_purge(engine) -> None:
     await engine.perform(_ensure_purge)
 
 
-STARTUP_HOOKS.append(_schedule_purge)
-STARTUP_HOOKS.append(retention.watch_checkpoints)

@@ -13,21 +13,15 @@ import shlex
 import sqlite3
 from datetime import datetime, timedelta
 
-from bot import directory as _directory
 from bot import words
 from bot.directory import Directory
 from bot.messages import Inbound, Outbound
 from bot.model import Person, Role
 from bot.permissions import allowed
-from bot.registry import STARTUP_HOOKS, command, home
+from bot.registry import command, home
 from bot.unit import Tx
 
-from . import leavers, privacy
-
-STARTUP_HOOKS.append(_directory.startup)  # roster edits kept in the store, the engine's clock
-STARTUP_HOOKS += [leavers.reconcile, leavers.watch_roster]  # then leavers; then command-line edits while running
-
-
+from . import privacy
 
 ROLE_NAMES = {Role.volunteer: "volunteer", Role.staff: "staff", Role.duty_manager: "duty manager",
               Role.admin: "admin"}

@@ -15,7 +15,7 @@ from bot import words
 from bot.messages import Button, Inbound, Outbound
 from bot.model import Person, Priority, Role, parse_duration
 from bot.permissions import allowed
-from bot.registry import COMMANDS, button, conversation, wakeup
+from bot.registry import button, conversation, wakeup
 from bot.unit import Tx
 
 from . import incident
@@ -164,16 +164,16 @@ def typed_answer(tx: Tx, person: Person, msg: Inbound) -> bool:
         return False
     c = tx.conn.execute("SELECT * FROM welfare_checkins WHERE person=? AND status='asked' AND asked_at>=?"
                         " ORDER BY asked_at DESC LIMIT 1", (person.key, tx.now - ANSWER_WINDOW)).fetchone()
-    if c is None or is_command(person, msg.text):
+    if c is None or is_command(tx, person, msg.text):
         return False  # a recognised command always wins over a pending free-text answer
     record(tx, person, msg, c, msg.text.strip())
     return True
 
 
-def is_command(person: Person, text: str) -> bool:
+def is_command(tx: Tx, person: Person, text: str) -> bool:
     """Is this a command the person may use ('log ...', 'resume INC-...'), rather than an answer in words?"""
-    word, rest = words.split_command(text, COMMANDS)
-    cmd = COMMANDS.get(word)
+    word, rest = words.split_command(text, tx.app.commands)
+    cmd = tx.app.commands.get(word)
     if cmd is None or not allowed(person, cmd.permission):
         return False
     return text.lstrip().startswith("/") or not rest or word not in PROSE_WORDS

@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import handlers  # noqa: F401  (like the entry point: compose the capabilities before any engine starts)
 from bot.book import load_book, load_service
 from bot.clock import FakeClock
+from bot.compose import build_app
 from bot.engine import Engine
 from bot.messages import Delivery
 from bot.settings import Settings
@@ -99,7 +99,7 @@ async def start_engine(db: Path | str, clock: FakeClock, transport: MemoryTransp
     transport = transport or MemoryTransport("console")
     s = make_settings(db, **settings)
     service = load_service(s.service_file)
-    engine = Engine(s, load_book(s.codewords_file, service), service, clock=clock, transports=[transport])
+    engine = Engine(s, load_book(s.codewords_file, service), service, app=build_app(), clock=clock, transports=[transport])
     await engine.start()
     await settle(engine)
     return Harness(engine, clock, transport, db)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bot.book import load_book, load_service
 from bot.clock import Clock
+from bot.compose import build_app
 from bot.engine import Engine
 from bot.messages import Inbound
 from bot.model import Service
@@ -85,7 +86,7 @@ async def start_rig(db: Path, fake: FakeTelegram, *, extra_people: dict[str, dic
         fake.chats[uid] = {"id": uid, "type": "private", "first_name": key.title()}
     clock = clock or JumpClock()
     transport = TelegramTransport(s, poll_timeout=1, request_timeout=2)
-    engine = Engine(s, load_book(s.codewords_file, service), service, clock=clock,
+    engine = Engine(s, load_book(s.codewords_file, service), service, app=build_app(), clock=clock,
                     transports=[transport, *extra_transports])
     await engine.start()
     return Rig(fake, engine, clock, ids)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from bot.book import load_book, load_service
+from bot.compose import build_app
 from bot.engine import Engine
 from bot.transports.console import ConsoleTransport
 from tests.conftest import ROOT, make_settings
@@ -18,7 +19,7 @@ async def start_console(tmp_path, clock):
     console = ConsoleTransport(out=out, read_stdin=False)
     s = make_settings(tmp_path / "c.db")
     service = load_service(s.service_file)
-    engine = Engine(s, load_book(s.codewords_file, service), service, clock=clock, transports=[console])
+    engine = Engine(s, load_book(s.codewords_file, service), service, app=build_app(), clock=clock, transports=[console])
     await engine.start()
     return engine, console, out
 

@@ -8,6 +8,7 @@ SQLite file: every copy of the alert card, on either platform, shows who acknowl
 from __future__ import annotations
 
 from bot.book import load_book, load_service
+from bot.compose import build_app
 from bot.engine import Engine
 from bot.transports.base import Limits
 from bot.transports.slack import SlackTransport
@@ -39,7 +40,7 @@ async def test_raised_on_telegram_acked_on_slack_updates_the_telegram_copies(tmp
     telegram.limits = FAST
     slack = SlackTransport(s, limits=FAST)
     clock = RunningClock()
-    engine = Engine(s, load_book(s.codewords_file, service), service, clock=clock, transports=[telegram, slack])
+    engine = Engine(s, load_book(s.codewords_file, service), service, app=build_app(), clock=clock, transports=[telegram, slack])
     await engine.start()
     try:
         await slack_fake.wait_for(lambda: slack_fake.connected.is_set(), 5, "Slack Socket Mode")

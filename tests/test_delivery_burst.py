@@ -63,6 +63,7 @@ async def test_twenty_alerts_to_one_manager_on_slack_stay_inside_bs8484(tmp_path
     """Defect 3 on Slack: the same burst through slack-bolt against the fake Slack Web API, which
     keeps Slack's posting limit (about one message a second per channel, 429 + Retry-After)."""
     from bot.book import load_book, load_service
+    from bot.compose import build_app
     from bot.engine import Engine
     from bot.settings import Settings
     from bot.transports.slack import SlackTransport
@@ -81,7 +82,7 @@ async def test_twenty_alerts_to_one_manager_on_slack_stay_inside_bs8484(tmp_path
     base["people"].update({f"s{i:02d}": {"name": f"Staff {i:02d}", "role": "staff", "branch": "central",
                                          "slack": f"U{i:04d}", "prefer": "slack"} for i in range(N)})
     service = type(load_service(s.service_file)).model_validate(base)
-    engine = Engine(s, load_book(s.codewords_file, service), service, clock=JumpClock(),
+    engine = Engine(s, load_book(s.codewords_file, service), service, app=build_app(), clock=JumpClock(),
                     transports=[SlackTransport(s, http_host="127.0.0.1")])
     await engine.start()
     try:

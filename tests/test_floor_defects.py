@@ -21,6 +21,7 @@ async def on_shift(h, *people):
 async def start_with(db, clock, **changes):
     """An engine whose settings differ from the test defaults by `changes` (e.g. another codeword book)."""
     from bot.book import load_book, load_service
+    from bot.compose import build_app
     from bot.engine import Engine
     from bot.transports.memory import MemoryTransport
     from tests.conftest import Harness, make_settings, settle
@@ -28,7 +29,7 @@ async def start_with(db, clock, **changes):
     s = make_settings(db).model_copy(update=changes)
     service = load_service(s.service_file)
     transport = MemoryTransport("console")
-    engine = Engine(s, load_book(s.codewords_file, service), service, clock=clock, transports=[transport])
+    engine = Engine(s, load_book(s.codewords_file, service), service, app=build_app(), clock=clock, transports=[transport])
     await engine.start()
     await settle(engine)
     return Harness(engine, clock, transport, db)

@@ -20,8 +20,8 @@ from tests.conftest import settle
 from tests.fakes.slack_api import FakeSlack, post_signed
 from tests.fakes.telegram_api import FakeTelegram
 from tests.test_intake_confirmed import CODEWORD, COVER, SL_ALICE, SL_BOB, TG_ALICE, slack_cards, slack_texts
+from tests.test_slack import add_visit_form
 from tests.test_slack import start_bot as start_slack
-from tests.test_slack import visit_form  # noqa: F401  (fixture)
 from tests.test_telegram import start_bot as start_telegram
 
 
@@ -121,10 +121,10 @@ async def test_slack_http_event_not_stored_is_answered_500_then_acts_once(tmp_pa
         await b.engine.stop()
 
 
-async def test_slack_form_submission_not_stored_keeps_the_modal_open_then_acts_once(tmp_path, slack,
-                                                                                   visit_form):  # noqa: F811
+async def test_slack_form_submission_not_stored_keeps_the_modal_open_then_acts_once(tmp_path, slack):
     fake = slack
     b = await start_slack(tmp_path, fake, people={"alice": SL_ALICE, "bob": SL_BOB})
+    visit_form = add_visit_form(b.engine.app)
     try:
         await fake.acked(await fake.dm(SL_ALICE, "visitnote"))
         await b.settle()

@@ -338,12 +338,13 @@ async def test_start_on_one_platform_check_in_on_another(tmp_path, db):
     h = await start_engine(db, clock, console)
     await h.engine.stop()
     from bot.book import load_book, load_service
+    from bot.compose import build_app
     from bot.engine import Engine
     from tests.conftest import make_settings
 
     s = make_settings(db)
     service = load_service(s.service_file)
-    engine = Engine(s, load_book(s.codewords_file, service), service, clock=clock, transports=[telegram, console])
+    engine = Engine(s, load_book(s.codewords_file, service), service, app=build_app(), clock=clock, transports=[telegram, console])
     await engine.start()
     try:
         engine.directory.bind("alice", "telegram", "111")
@@ -472,7 +473,9 @@ async def test_periodic_until_a_time(harness):
 
 async def test_duress_is_never_swallowed_by_a_form_waiting_for_text(harness):
     from bot.messages import Outbound
-    from bot.registry import READERS, Group, Reader
+    from bot.registry import Group, Reader
+
+    READERS = harness.engine.app.readers
 
     def greedy_form(tx, person, msg):  # e.g. an incident form step waiting for free text
         tx.reply(msg, Outbound("Noted."), person=person)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from bot.compose import build_app
 from bot.model import Person, Role
 from bot.permissions import TABLE, allowed
-from bot.registry import BUTTONS, COMMANDS
 
 NOT_ALLOWED = "Sorry, that is not something your role can do here."
 
 
 def test_every_registered_command_and_button_names_an_action_in_the_table():
-    for cmd in COMMANDS.values():
+    app = build_app()
+    for cmd in app.commands.values():
         assert cmd.permission in TABLE, cmd.name
-    for action, (_, permission) in BUTTONS.items():
+    for action, (_, permission) in app.buttons.items():
         assert permission in TABLE, action
 
 

@@ -8,6 +8,7 @@ import itertools
 import sqlite3
 
 from bot.book import load_book, load_service
+from bot.compose import build_app
 from bot.engine import Engine
 from bot.router import NEUTRAL
 from bot.transports.memory import MemoryTransport
@@ -108,7 +109,7 @@ async def test_someone_taken_out_of_the_service_file_is_a_leaver_too(tmp_path, c
     s = make_settings(h.db).model_copy(update={"service_file": edited})
     service = load_service(edited)
     tg = MemoryTransport("telegram")
-    engine = Engine(s, load_book(s.codewords_file, service), service, clock=clock,
+    engine = Engine(s, load_book(s.codewords_file, service), service, app=build_app(), clock=clock,
                     transports=[MemoryTransport("console"), tg])
     await engine.start()
     h = Harness(engine, clock, tg, h.db)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from bot.book import load_book, load_service
+from bot.compose import build_app
 from bot.engine import Engine
 from bot.router import NEUTRAL
 from bot.transports.memory import MemoryTransport
@@ -19,7 +20,7 @@ async def start(tmp_path, clock, **settings) -> tuple[Harness, MemoryTransport]:
     console, tg = MemoryTransport("console"), MemoryTransport("telegram")
     s = make_settings(tmp_path / "saferbot.db", **settings)
     service = load_service(s.service_file)
-    engine = Engine(s, load_book(s.codewords_file, service), service, clock=clock, transports=[console, tg])
+    engine = Engine(s, load_book(s.codewords_file, service), service, app=build_app(), clock=clock, transports=[console, tg])
     await engine.start()
     await settle(engine)
     return Harness(engine, clock, console, tmp_path / "saferbot.db"), tg

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.clock import FakeClock
+from bot.compose import build_app
 from bot.transports.base import RetryAfter, Undeliverable
 from bot.transports.memory import MemoryTransport
 from tests.conftest import AFTERNOON, start_engine
@@ -101,7 +102,7 @@ async def test_undeliverable_goes_on_timeline_and_falls_back_to_other_platform(t
     people["bob"] = people["bob"].model_copy(update={"telegram": 222, "slack": "UBOB"})
     service = Service.model_validate({**base.model_dump(by_alias=True), "people": {
         k: p.model_dump() for k, p in people.items()}})
-    engine = Engine(s, load_book(s.codewords_file, service), service, clock=clock, transports=[telegram, slack])
+    engine = Engine(s, load_book(s.codewords_file, service), service, app=build_app(), clock=clock, transports=[telegram, slack])
     await engine.start()
 
     async def blocked(delivery):

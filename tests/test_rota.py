@@ -178,8 +178,9 @@ async def test_cover_times_are_read_like_people_write_them(harness):
 
 
 async def test_on_followed_by_prose_goes_to_an_open_conversation(harness):
-    from bot.registry import READERS, Group, Reader
+    from bot.registry import Group, Reader
 
+    READERS = harness.engine.app.readers
     taken = []
 
     def form_answer(tx, person, msg):

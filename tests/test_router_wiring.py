@@ -6,8 +6,11 @@ import json
 
 import pytest
 
-import handlers  # noqa: F401  (the entry point composes the capabilities)
-from bot.registry import COMMANDS, READERS, Group, Reader, command, phrase_clashes, reads, wire
+from bot.compose import build_app
+from bot.registry import Group, Reader, command, phrase_clashes, reads
+
+APP = build_app()
+READERS = APP.readers
 
 
 def test_the_wiring_is_in_priority_order_and_safety_comes_first():
@@ -35,7 +38,7 @@ def test_a_clash_is_refused_at_start_up():
     assert phrase_clashes([Reader(g, f, f.__module__, getattr(f, "phrases", frozenset()), False)
                            for g, f in clash])
     with pytest.raises(ValueError, match="i am safe"):
-        wire(*clash)
+        build_app().wire(*clash)
     assert all(r.fn is not other for r in READERS)  # the live wiring is untouched
 
 
@@ -45,8 +48,8 @@ def test_a_command_word_claimed_twice_is_refused():
 
     backup_again.__module__ = "handlers.someone_else"
     with pytest.raises(ValueError, match="backup"):
-        command("Back-up", permission="request_backup", help="")(backup_again)
-    assert COMMANDS["backup"].owner == "handlers.backup"
+        APP.take(command("Back-up", permission="request_backup", help="")(backup_again))
+    assert APP.commands["backup"].owner == "handlers.backup"
 
 
 # --- the table: every safety phrase against every conversation state -------------------------------

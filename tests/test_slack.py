@@ -17,9 +17,9 @@ import pytest
 from bot import forms
 from bot.book import load_book, load_service
 from bot.clock import FakeClock
+from bot.compose import build_app
 from bot.engine import Engine
 from bot.messages import Outbound
-from bot.registry import FORMS as FORM_HANDLERS
 from bot.transports.base import Limits, Transport
 from bot.transports.slack import COMMAND_POINTER, SlackTransport
 from bot.transports.slack_blocks import message
@@ -78,7 +78,7 @@ async def start_bot(tmp_path: Path, fake: FakeSlack, *, http: bool = False, limi
     if in_channels:  # a book that lets this codeword work in channels too
         mr_brown = book.codewords["mr-brown"].model_copy(update={"in_channels": True})
         book = book.model_copy(update={"codewords": {**book.codewords, "mr-brown": mr_brown}})
-    engine = Engine(s, book, service, clock=clock, transports=[slack, *extra])
+    engine = Engine(s, book, service, app=build_app(), clock=clock, transports=[slack, *extra])
     await engine.start()
     if not http and wait:
         await fake.wait_for(lambda: fake.connected.is_set(), 5, "the Socket Mode connection")
@@ -179,8 +179,9 @@ async def test_user_text_is_escaped_so_it_never_pings(bot):
 
 
 async def test_what_people_type_comes_back_as_they_typed_it(bot):
-    from bot.registry import COMMANDS, command
+    from bot.registry import command
 
+    @bot.engine.app.take
     @command("echo", permission="raise_alert", help="")
     def echo(tx, person, msg, args):  # noqa: ANN001, ANN202 - an engine reply that quotes the user
         tx.reply(msg, Outbound(f"You said: {args}"), person=person)
@@ -193,7 +194,7 @@ async def test_what_people_type_comes_back_as_they_typed_it(bot):
         await fake.acked(await fake.command(ALICE, "echo me & you"))
         await bot.settle()
     finally:
-        COMMANDS.pop("echo")
+        bot.engine.app.commands.pop("echo")
     shown = texts(fake, ALICE)
     assert shown[0] == "You said: 2 &lt; 3 &amp; &lt;b&gt;bold&lt;/b&gt;"  # Slack shows: 2 < 3 & <b>bold</b>
     assert shown[1] == "You said: ask @Bob Green or @channel, see x.org"  # plain words: nobody is pinged
@@ -345,9 +346,8 @@ async def test_the_home_tab_stays_current_as_the_alert_changes(bot):
     assert ALICE not in fake.homes  # never opened it: nothing is pushed
 
 
-@pytest.fixture
-def visit_form():
-    """A small form registered for the test, with a button that opens it and a handler that records it."""
+def add_visit_form(app) -> list[tuple[str, str, dict]]:  # noqa: ANN001
+    """A small form added to an App for a test, with a button that opens it and a handler that records it."""
     from bot.messages import Button, Outbound
     from bot.registry import button, command
 
@@ -358,14 +358,15 @@ def visit_form():
         forms.Field("hurt", "Anyone hurt?", "yes_no"),
         forms.Field("notes", "Notes", "long_text", required=False),
     ))
-    forms.FORMS["visit"] = form
-    forms.FORM_BUTTONS["visit.open"] = "visit"
+    app.add_form(form, button="visit.open")
 
+    @app.take
     @command("visitnote", permission="raise_alert", help="")
     def ask(tx, person, msg, args):  # noqa: ANN001, ANN202
         tx.reply(msg, Outbound("Please fill in a visit note.", buttons=(Button("Fill in", "visit.open", "42"),)),
                  person=person)
 
+    @app.take
     @button("visit.open", permission="raise_alert")
     def pressed(tx, person, msg, arg):  # noqa: ANN001, ANN202 - Slack must never forward this press
         got.append(("pressed", arg, {}))
@@ -374,14 +375,13 @@ def visit_form():
         got.append((person.key, msg.arg, dict(msg.values)))
         tx.reply(msg, Outbound("Thanks, visit note saved."), person=person)
 
-    FORM_HANDLERS["visit"] = submitted
-    yield got
-    from bot.registry import BUTTONS, COMMANDS
-    forms.FORMS.pop("visit")
-    forms.FORM_BUTTONS.pop("visit.open")
-    FORM_HANDLERS.pop("visit")
-    BUTTONS.pop("visit.open")
-    COMMANDS.pop("visitnote")
+    app.submits["visit"] = submitted
+    return got
+
+
+@pytest.fixture
+def visit_form(bot):
+    return add_visit_form(bot.engine.app)
 
 
 async def test_a_form_opens_as_a_modal_and_shows_errors_in_it(bot, visit_form):
@@ -557,7 +557,7 @@ async def test_the_real_incident_form_opens_as_a_modal_and_completes_the_stub(bo
     await fake.wait_for(lambda: fake.views, 3, "the incident modal")
     view_id, view = next(iter(fake.views.items()))
     assert view["title"]["text"] == "Incident report"
-    assert len(view["blocks"]) == len(forms.FORMS["incident"].fields)
+    assert len(view["blocks"]) == len(forms.INCIDENT.fields)
     good = {"occurred_at": "14:00", "location": "enquiry desk", "category": "verbal abuse", "affected": "staff",
             "what_happened": "He shouted & swore at me <!channel>", "person_description": "tall, red coat",
             "injuries": "none", "police_informed": "no", "actions_taken": "asked him to leave",

@@ -15,6 +15,7 @@ import pytest
 
 from bot.book import load_book, load_service
 from bot.clock import Clock
+from bot.compose import build_app
 from bot.engine import Engine
 from bot.messages import Button, Delivery, Outbound
 from bot.model import Priority
@@ -73,7 +74,7 @@ async def start_bot(tmp_path: Path, fake: FakeTelegram, *, extra: list | None = 
     s = make_settings(db or tmp_path / "saferbot.db", telegram_token=fake.token, telegram_api_url=fake.url, **settings)
     service = load_service(s.service_file)
     transport = TelegramTransport(s, poll_timeout=1, request_timeout=2)
-    engine = Engine(s, load_book(s.codewords_file, service), service, clock=RunningClock(),
+    engine = Engine(s, load_book(s.codewords_file, service), service, app=build_app(), clock=RunningClock(),
                     transports=[transport, *(extra or [])])
     await engine.start()
     return Bot(fake, engine, transport, {})
@@ -334,7 +335,7 @@ async def test_bot_starts_while_telegram_is_unreachable_and_catches_up(tmp_path,
 async def test_a_wrong_token_stops_the_bot_with_a_clear_error(tmp_path, fake, caplog):
     s = make_settings(tmp_path / "saferbot.db", telegram_token="999:revoked", telegram_api_url=fake.url)
     service = load_service(s.service_file)
-    engine = Engine(s, load_book(s.codewords_file, service), service, transports=[TelegramTransport(s)])
+    engine = Engine(s, load_book(s.codewords_file, service), service, app=build_app(), transports=[TelegramTransport(s)])
     try:
         with pytest.raises(Exception) as refused:
             await engine.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.book import load_book, load_service
+from bot.compose import build_app
 from bot.engine import Engine
 from bot.messages import Inbound
 from bot.transports.memory import MemoryTransport
@@ -13,7 +14,7 @@ async def _engine(tmp_path, clock, platform):
     console, other = MemoryTransport("console"), MemoryTransport(platform)
     s = make_settings(tmp_path / "u.db")
     service = load_service(s.service_file)
-    engine = Engine(s, load_book(s.codewords_file, service), service, clock=clock, transports=[console, other])
+    engine = Engine(s, load_book(s.codewords_file, service), service, app=build_app(), clock=clock, transports=[console, other])
     await engine.start()
     return engine, console, other
 

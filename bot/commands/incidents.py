@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _context(settings: Settings):
-    from ..cli import load_config
+    from .config import load_config
 
     _book, service = load_config(settings)
     tz = ZoneInfo(service.timezone)

@@ -34,10 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_roster(args: argparse.Namespace, settings) -> int:
     from bot.audit import cli_actor
-    from bot.cli import load_config
     from bot.directory import Directory, apply_overlay
     from bot.store import connect, transaction
     from handlers.roster import RosterError, change_roster, describe, history_lines, parse_fields, summary
+
+    from .config import load_config
 
     _, service = load_config(settings)
     directory = Directory(service)

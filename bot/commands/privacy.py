@@ -38,7 +38,7 @@ def _who(settings: Settings, text: str) -> tuple[list[str], list[str], bool]:
     """(keys to search, names to look for in free text, still on the roster?)"""
     from handlers.registration import find_person
 
-    from ..cli import load_config
+    from .config import load_config
 
     _, service = load_config(settings)
 

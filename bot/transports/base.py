@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import Any, ClassVar
 
 from ..messages import Delivery
 from ..model import Person
-
-if TYPE_CHECKING:
-    from ..engine import Engine
 
 
 class RetryAfter(Exception):
@@ -40,8 +37,9 @@ class Transport(ABC):
     limits: Limits = Limits()
 
     @abstractmethod
-    async def start(self, engine: Engine) -> None:
-        """Begin receiving; hand each event to `await engine.receive(inbound)`."""
+    async def start(self, engine: Any) -> None:
+        """Begin receiving; hand each event to `await engine.receive(inbound)`. `engine` is the Engine
+        (bot/engine.py): this interface is the engine's, so it does not import the engine back."""
 
     @abstractmethod
     async def stop(self) -> None: ...

@@ -51,6 +51,7 @@ from .slack_out import METADATA_TYPE, SlackOut
 __all__ = ["COMMAND", "COMMAND_POINTER", "HTTP_PATH", "METADATA_TYPE", "PERMANENT", "SlackTransport"]
 
 if TYPE_CHECKING:
+    from ..app import App
     from ..engine import Engine
 
 log = logging.getLogger(__name__)
@@ -263,7 +264,7 @@ class SlackTransport(SlackOut, Transport):
         if channel.startswith("D"):
             self._dm[user] = channel
             channel = user
-        form_name = forms.FORM_BUTTONS.get(name)
+        form_name = self._app.form_buttons.get(name)
         if name == blocks.FORM_OPEN:
             form_name, _, arg = arg.partition("|")
         if form_name:
@@ -281,8 +282,13 @@ class SlackTransport(SlackOut, Transport):
         await self._receive(Inbound(platform="slack", event_id=event_id, user_id=user, chat_id=user,
                                     text=self._plain(command.get("text")).strip()))
 
+    @property
+    def _app(self) -> App:  # the forms it can show are the App's (bot/compose.py names them)
+        assert self.engine is not None
+        return self.engine.app
+
     async def _open_form(self, trigger_id: str, name: str, arg: str, channel: str, user: str) -> None:
-        form = forms.FORMS.get(name)
+        form = self._app.forms.get(name)
         if form is None or not trigger_id:
             log.warning("Slack: no form %r to open", name)
             return
@@ -297,7 +303,7 @@ class SlackTransport(SlackOut, Transport):
     async def _on_view(self, ack: Any, body: dict, view: dict) -> None:
         assert self.engine is not None
         name = view.get("callback_id", "")[len(blocks.CALLBACK_PREFIX):]
-        form = forms.FORMS.get(name)
+        form = self._app.forms.get(name)
         if form is None:
             await ack()
             return

@@ -14,7 +14,6 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from .. import forms
 from ..messages import Button, Delivery
 from ..model import Priority
 from . import slack_blocks as blocks
@@ -36,6 +35,7 @@ class SlackOut:
     client: Any
     _dm: dict[str, str]
     _command_channel: dict[str, tuple[str, float]]
+    _app: Any  # the App: the forms a message can open (SlackTransport gives it)
 
     def _home_changed(self, user: str) -> None:  # the transport refreshes the Home tab
         raise NotImplementedError
@@ -57,8 +57,9 @@ class SlackOut:
 
     def _render(self, d: Delivery) -> tuple[str, list[dict]]:
         buttons = list(d.buttons)
-        if d.form and d.form in forms.FORMS and not any(forms.FORM_BUTTONS.get(b.action) == d.form for b in buttons):
-            buttons.append(Button(f"Open {forms.FORMS[d.form].title}", blocks.FORM_OPEN, f"{d.form}|{d.form_ref}"))
+        app = self._app
+        if d.form and d.form in app.forms and not any(app.form_buttons.get(b.action) == d.form for b in buttons):
+            buttons.append(Button(f"Open {app.forms[d.form].title}", blocks.FORM_OPEN, f"{d.form}|{d.form_ref}"))
         return blocks.message(d.text, buttons, urgent=d.priority == Priority.alarm)
 
     async def _post(self, d: Delivery) -> str:

@@ -287,26 +287,23 @@ class TelegramTransport(TelegramIntake, Transport):
 
     def _refresh_menu(self, user_id: str) -> None:
         """Keep the person's command menu (setMyCommands) to what they may use."""
-        from bot.registry import commands_for  # what a person may do: the registry, never a handler
-
-        assert self.engine is not None
+        assert self.engine is not None  # what a person may do: the App's commands, never a handler
         person = self.engine.directory.find("telegram", user_id)
         if person is None:
             return
-        menu = tuple(commands_for(person))
+        menu = tuple(self.engine.app.commands_for(person))
         if self._menus.get(user_id) == menu:
             return
         self._menus[user_id] = menu
         self._spawn(self._set_menu(user_id, menu))
 
     async def _set_menu(self, user_id: str, menu: tuple[tuple[str, str], ...]) -> None:
-        from bot.registry import COMMANDS
-
+        assert self.engine is not None
         commands = []
         for name, usage in menu:
             if not _COMMAND.match(name):
                 continue
-            cmd = COMMANDS.get(name)
+            cmd = self.engine.app.commands.get(name)
             description = (cmd.help if cmd else name) or name
             if usage and usage != name:
                 description = f"{description} ({usage})"

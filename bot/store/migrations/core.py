@@ -144,4 +144,10 @@ STEPS = [
     );
     CREATE INDEX outbox_person ON outbox(person, id);  -- a typed button label looks at the person's newest messages
     """,
+    """
+    ALTER TABLE alert_events ADD COLUMN meta TEXT;  -- JSON facts of an event ({"platform": ...}): read, never parsed from text
+    UPDATE alert_events SET meta='{"platform": "telegram"}' WHERE kind IN ('outage', 'outage_over') AND text LIKE 'Telegram %';
+    UPDATE alert_events SET meta='{"platform": "slack"}' WHERE kind IN ('outage', 'outage_over') AND text LIKE 'Slack %';
+    UPDATE alert_events SET meta='{"platform": "console"}' WHERE kind IN ('outage', 'outage_over') AND text LIKE 'the console %';
+    """,
 ]
