@@ -9,8 +9,8 @@ import sys
 
 from . import commands, logs
 from .book import resolve_service_path
-from .commands.config import load_config, settings_failed
-from .settings import Settings, SettingsError, load_settings
+from .commands.config import load_config
+from .settings import Settings, SettingsError, load_settings, settings_failed
 from .words import plural
 
 

@@ -73,7 +73,7 @@ def check_config(s: Settings, r: Report):
         for p in e.problems:
             r.fix(f"{p.file}:{p.line}: {p.what}", p.fix)
         return None
-    from .commands.config import ladder_problems, settings_failed
+    from .settings import ladder_problems, settings_failed
 
     if ladder_problems(s, book):
         settings_failed(ladder_problems(s, book))  # a setting that cannot work: exit 2, as check-config and run

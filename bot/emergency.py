@@ -22,7 +22,7 @@ import psycopg
 
 from .messages import Delivery, Inbound
 from .model import Person, Priority, Role
-from .transports.gate import unleased
+from .transports.base import unleased
 
 if TYPE_CHECKING:
     from .engine import Engine

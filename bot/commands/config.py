@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..book import ConfigError, load_all
-from ..settings import Settings
+from ..settings import Settings, ladder_problems, settings_failed
 
 
 def load_config(settings: Settings):
@@ -21,20 +21,3 @@ def load_config(settings: Settings):
     if unknown:
         settings_failed(unknown)
     return book, service
-
-
-def ladder_problems(settings: Settings, book) -> list[str]:
-    """The settings that name a ladder must name one the codeword book has (else a fallback would be used)."""
-    known = ", ".join(book.ladders)
-    return [f"SAFERBOT_{name.upper()}={getattr(settings, name)!r} is not a ladder in {settings.codewords_file}; "
-            f"accepted: {known}" for name in ("backup_ladder", "lockdown_ladder")
-            if getattr(settings, name) not in book.ladders]
-
-
-def settings_failed(problems: list[str]):
-    print(f"saferbot: {len(problems)} setting(s) cannot be used:", file=sys.stderr)
-    for p in problems:
-        print(f"  {p}", file=sys.stderr)
-    print("Fix them in the environment or the env file (docs/admin.md, Settings); nothing was started.",
-          file=sys.stderr)
-    raise SystemExit(2)

@@ -7,12 +7,36 @@ any other exception counts as a passing fault and the outbox retries with backof
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..messages import Delivery
 from ..model import Person
+
+# --- the lease at the socket (bot/transports/gate.py asks; bot/emergency.py sends without it) ---------------
+_UNLEASED: contextvars.ContextVar[bool] = contextvars.ContextVar("unleased", default=False)
+
+
+class LeaseNotValid(ConnectionError):
+    """Refused at the socket: this instance's lease is not known valid now; nothing was sent."""
+
+
+@contextlib.contextmanager
+def unleased() -> Iterator[None]:
+    """Sends inside this block go without the lease (the marked not-stored path)."""
+    token = _UNLEASED.set(True)
+    try:
+        yield
+    finally:
+        _UNLEASED.reset(token)
+
+
+def allowed(may_send: Callable[[], bool]) -> bool:
+    return _UNLEASED.get() or may_send()
 
 
 class RetryAfter(Exception):

@@ -13,34 +13,14 @@ hold) sends without it, inside `unleased()`: its messages say they are not saved
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpcore
 import httpx
 
-_UNLEASED: contextvars.ContextVar[bool] = contextvars.ContextVar("unleased", default=False)
-
-
-class LeaseNotValid(ConnectionError):
-    """Refused at the socket: this instance's lease is not known valid now; nothing was sent."""
-
-
-@contextlib.contextmanager
-def unleased() -> Iterator[None]:
-    """Sends inside this block go without the lease (the marked not-stored path)."""
-    token = _UNLEASED.set(True)
-    try:
-        yield
-    finally:
-        _UNLEASED.reset(token)
-
-
-def allowed(may_send: Callable[[], bool]) -> bool:
-    return _UNLEASED.get() or may_send()
+from .base import LeaseNotValid, allowed  # the lease question itself lives below the engine (base.py)
 
 
 class _Stream(httpcore.AsyncNetworkStream):
