@@ -282,6 +282,10 @@ class SlackTransport(SlackOut, Transport):
         await self._receive(Inbound(platform="slack", event_id=event_id, user_id=user, chat_id=user,
                                     text=self._plain(command.get("text")).strip()))
 
+    def connected(self) -> bool:
+        """Started: a delivery (which renders the App's forms) waits until then, uncounted."""
+        return self.engine is not None
+
     @property
     def _app(self) -> App:  # the forms it can show are the App's (bot/compose.py names them)
         assert self.engine is not None
