@@ -39,7 +39,7 @@ from .model import Priority
 from .store import Store
 from .store import outbox as rows
 from .store.outbox import Claimed
-from .transports.base import RetryAfter, Transport, Undeliverable
+from .transports.base import MaybeDelivered, RetryAfter, Transport, Undeliverable
 
 log = logging.getLogger(__name__)
 RESULT_COALESCE = 0.0  # seconds; results are bookkeeping (the message is already delivered)
@@ -58,6 +58,16 @@ class _Result:
     delay: float = 0.0
     error: str = ""
     digest: str | None = None  # sent as part of this digest message
+    in_doubt: bool = False  # the request left and no answer came: it may have arrived
+
+
+async def until_set(event: asyncio.Event, timeout: float | None) -> None:
+    """Wait for the event or the timeout. asyncio.timeout rather than wait_for: Python 3.11's wait_for can
+    swallow a cancel that lands just as the event fires, and a lane's loop would then never stop (seen:
+    `Engine.stop` hung after a timed-out send)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await event.wait()
 
 
 def _order(c: Claimed) -> tuple[int, int]:
@@ -159,8 +169,7 @@ class Lane:
             batch, wait = self._next(time.monotonic())
             if batch is None:
                 self.wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), timeout=wait)
+                await until_set(self.wake, wait)
                 continue
             chat = batch[0].delivery.chat_id
             self.busy.add(chat)
@@ -199,6 +208,9 @@ class Lane:
             report("retry", delay=e.seconds, error=f"rate limited for {e.seconds:g}s")
         except Undeliverable as e:
             report("failed", error=str(e))
+        except MaybeDelivered as e:
+            log.warning("delivery %s via %s may have arrived: %s", first.delivery.id, self.transport.platform, e)
+            report("retry", error=f"timed out, may have arrived: {e}", in_doubt=True)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # network errors, 5xx: retry with backoff
@@ -291,8 +303,7 @@ class Outbox:
             if len(claimed) == 500:
                 continue
             wait = None if next_due is None else max(0.0, next_due - self.clock.now())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), timeout=wait)
+            await until_set(self._kick, wait)
 
     async def _hand_off(self, batch: list[Claimed]) -> list[Claimed] | None:
         """The last point before a request leaves: mark the rows started, then check the lease again.
@@ -434,9 +445,9 @@ class Outbox:
             elif r.outcome == "retry" and (alarm or c.attempts < self.max_attempts or r.delay):
                 # alarms never give up: they wait for the platform as long as it takes
                 delay = r.delay or min(self.backoff * 2 ** (c.attempts - 1), self.backoff_max)
-                conn.execute("UPDATE outbox SET status='pending', next_at=?, error=?, sent_at=NULL WHERE id=? AND"
-                             " status='sending'",
-                             (now + delay, r.error, c.delivery.id))
+                conn.execute("UPDATE outbox SET status='pending', next_at=?, error=?, sent_at=NULL,"
+                             " in_doubt=CASE WHEN ? THEN 1 ELSE in_doubt END WHERE id=? AND status='sending'",
+                             (now + delay, r.error, r.in_doubt, c.delivery.id))
                 queued += 1
             else:
                 error = r.error if r.outcome == "failed" else f"gave up after {c.attempts} tries: {r.error}"

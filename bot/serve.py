@@ -169,7 +169,7 @@ async def _partitioned(engine, guard, stop: asyncio.Event) -> bool:
     tier and the admins directly, marked NOT SAVED (bot/emergency.py), unconfirmed so that it is
     handled for real once the database answers. Returns once it answers (True) or on a stop signal.
     """
-    from . import systemd
+    from . import outbox, systemd
 
     log.error("cannot reach PostgreSQL (%s): this instance runs no ladders, timers or deliveries now; it "
               "keeps its platform connections and answers codewords without the database (cover reply, first "
@@ -184,8 +184,7 @@ async def _partitioned(engine, guard, stop: asyncio.Event) -> bool:
         while not stop.is_set():
             if await guard.reachable():
                 return True
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
+            await outbox.until_set(stop, 1.0)  # a cancel is never swallowed here (see until_set)
         return False
     finally:
         await systemd.stop_watchdog(watchdog)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from .. import digest as digests
 from ..messages import Delivery, buttons_from_json
 
-REPEAT = ("REPEAT: sent again after a restart, so this may have reached you before. "
+REPEAT = ("REPEAT: sent again, so this may have reached you before. "
           "It is the same one as before, not a new one.\n")
 
 

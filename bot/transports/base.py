@@ -46,6 +46,11 @@ class RetryAfter(Exception):
         self.whole_platform = whole_platform
 
 
+class MaybeDelivered(Exception):
+    """The request left but no answer came in time (a timeout): the platform may have taken it, so a
+    card sent again says it may be a repeat rather than look like a second alarm."""
+
+
 class Undeliverable(Exception):
     """The message can never be delivered to this address."""
 

@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from ..messages import Button, Delivery
 from ..model import Priority
 from . import slack_blocks as blocks
-from .base import RetryAfter, Undeliverable
+from .base import MaybeDelivered, RetryAfter, Undeliverable
 
 log = logging.getLogger("bot.transports.slack")
 
@@ -51,6 +51,8 @@ class SlackOut:
                 ref = await self._post(d)
         except SlackApiError as e:
             raise self._translate(e) from e
+        except TimeoutError as e:  # the request may have reached Slack: a card sent again says so
+            raise MaybeDelivered(f"no answer from Slack in time: {e}") from e
         if d.user_id:
             self._home_changed(d.user_id)
         return ref

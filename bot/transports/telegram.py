@@ -44,7 +44,7 @@ from telegram import (  # noqa: E402
     Update,
 )
 from telegram.constants import ParseMode  # noqa: E402
-from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, TelegramError  # noqa: E402
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, TelegramError, TimedOut  # noqa: E402
 from telegram.error import RetryAfter as TgRetryAfter  # noqa: E402
 from telegram.ext import Application  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
@@ -54,7 +54,7 @@ from ..messages import Button, Delivery, Inbound  # noqa: E402
 from ..model import Person  # noqa: E402
 from ..settings import Settings  # noqa: E402
 from . import gate  # noqa: E402
-from .base import Limits, RetryAfter, Transport, Undeliverable  # noqa: E402
+from .base import Limits, MaybeDelivered, RetryAfter, Transport, Undeliverable  # noqa: E402
 from .telegram_intake import ALLOWED_UPDATES, REFUSED, TelegramIntake  # noqa: E402
 
 if TYPE_CHECKING:
@@ -337,6 +337,8 @@ class TelegramTransport(TelegramIntake, Transport):
             # a private chat's 429 is the bot's overall flood limit: hold the whole platform;
             # a group's is that group's 20-a-minute limit
             raise RetryAfter(_seconds(e.retry_after), whole_platform=not d.chat_id.startswith("-")) from e
+        except TimedOut as e:  # the request may have reached Telegram: a card sent again says so
+            raise MaybeDelivered(e.message) from e
         except Forbidden as e:  # blocked by the user, kicked from the group, never started the bot
             raise Undeliverable(e.message) from e
         except ChatMigrated as e:

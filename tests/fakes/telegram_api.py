@@ -12,7 +12,8 @@ would show and the entities (bold, links) it would draw.
 
 Faults: `fail(method, status, times, retry_after=...)` answers the next calls with an
 error (429 with retry_after, 500, 403 ...); `slow(method, seconds, times)` delays
-answers; `block(user)` makes the user block the bot (403 from then on);
+answers (`taken=True`: the call takes effect at once and only its answer is late, as when
+Telegram took a message but the answer was lost); `block(user)` makes the user block the bot (403 from then on);
 `outage()` / `outage(False)` makes the whole API answer 502 Bad Gateway (then recover).
 
 Limits: `keep_limits()` makes it keep Telegram's flood limits as the Bot API FAQ gives
@@ -201,7 +202,7 @@ class FakeTelegram:
         self.webhook: dict | None = None
         self.webhook_posts: list[tuple[int, int]] = []  # (update_id, status) pushed to the webhook
         self.faults: list[Fault] = []
-        self.delays: list[list] = []  # [method, seconds, times]
+        self.delays: list[list] = []  # [method, seconds, times, taken first]
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
@@ -247,8 +248,8 @@ class FakeTelegram:
         params = await self._params(request)
         call = Call(method, params, time.monotonic())
         self.calls.append(call)
-        delay = self._take_delay(method)
-        if delay:
+        delay, taken = self._take_delay(method)
+        if delay and not taken:
             await asyncio.sleep(delay)
         if self.down:
             call.status = 502
@@ -263,6 +264,8 @@ class FakeTelegram:
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
             result = await handler(params)
+            if delay and taken:
+                await asyncio.sleep(delay)  # done; only the answer is late (a client timeout may give up)
         except ApiError as e:
             call.status = e.code
             return web.json_response(e.body(), status=e.code)
@@ -291,12 +294,12 @@ class FakeTelegram:
                 return f
         return None
 
-    def _take_delay(self, method: str) -> float:
+    def _take_delay(self, method: str) -> tuple[float, bool]:
         for d in self.delays:
             if d[0].lower() in (method.lower(), "*") and d[2] > 0:
                 d[2] -= 1
-                return d[1]
-        return 0.0
+                return d[1], d[3]
+        return 0.0, False
 
     # --- faults ----------------------------------------------------------------
     def fail(self, method: str, status: int, times: int = 1, *, retry_after: float | None = None,
@@ -308,8 +311,8 @@ class FakeTelegram:
             description = f"Too Many Requests: retry after {retry_after}"
         self.faults.append(Fault(method, status, times, retry_after, description))
 
-    def slow(self, method: str, seconds: float, times: int = 1) -> None:
-        self.delays.append([method, seconds, times])
+    def slow(self, method: str, seconds: float, times: int = 1, *, taken: bool = False) -> None:
+        self.delays.append([method, seconds, times, taken])
 
     def block(self, user_id: int) -> None:
         self.blocked.add(user_id)
