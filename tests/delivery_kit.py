@@ -4,6 +4,7 @@ real time but can jump forward (so a ladder climbs without waiting minutes)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,3 +91,11 @@ async def start_rig(db: Path, fake: FakeTelegram, *, extra_people: dict[str, dic
                     transports=[transport, *extra_transports])
     await engine.start()
     return Rig(fake, engine, clock, ids)
+
+
+async def until(predicate, timeout: float = 30.0) -> None:
+    """Wait for an outcome (a generous bound that only catches a hang, never a latency)."""
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "timed out"
+        await asyncio.sleep(0.02)

@@ -10,11 +10,10 @@ after a higher one. Now the rows wait, uncounted, and go in order the moment the
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
-from tests.delivery_kit import IDS, MR_BROWN, start_rig
+from tests.delivery_kit import IDS, MR_BROWN, start_rig, until
 from tests.fakes.telegram_api import FakeTelegram
 
 
@@ -26,11 +25,6 @@ async def fake():
     await f.stop()
 
 
-async def until(predicate, timeout: float = 15.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, "timed out"
-        await asyncio.sleep(0.02)
 
 
 async def test_rows_wait_uncounted_for_a_transport_still_connecting_and_rungs_go_in_order(tmp_path, fake, caplog):

@@ -10,11 +10,10 @@ with the REPEAT line and carries the same alert number. And the engine stops aft
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
-from tests.delivery_kit import MR_BROWN, start_rig
+from tests.delivery_kit import MR_BROWN, start_rig, until
 from tests.fakes.telegram_api import FakeTelegram
 
 
@@ -26,11 +25,6 @@ async def fake():
     await f.stop()
 
 
-async def until(predicate, timeout: float = 30.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, "timed out"
-        await asyncio.sleep(0.02)
 
 
 async def test_a_card_sent_again_after_a_timed_out_send_is_marked_repeat(tmp_path, fake):
