@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import sys
 import tempfile
@@ -42,7 +43,10 @@ from tests import failover_kit as kit  # noqa: E402
 from tests import failover_rounds as rounds  # noqa: E402
 
 
-async def takeovers(kills: int, ttl: float | None, seed: int, pg_url: str) -> None:
+@contextlib.asynccontextmanager
+async def rounds_on_a_cluster(run, n: int, ttl: float | None, seed: int, pg_url: str):
+    """A fresh cluster on a fresh schema, `n` rounds of `run` (kills or freezes), every ladder ended;
+    yields the cluster, the rounds and the seconds it all took. Every process is gone afterwards."""
     from bench.alert_latency import database
 
     wire = kit.Wire()
@@ -51,27 +55,32 @@ async def takeovers(kills: int, ttl: float | None, seed: int, pg_url: str) -> No
         cluster = kit.Cluster(Path(tmp), wire, url, ttl=ttl)
         try:
             began = time.monotonic()
-            took = await kit.run(cluster, kills, seed, log=lambda line: print("  " + line, flush=True))
+            took = await run(cluster, n, seed, log=lambda line: print("  " + line, flush=True))
             await kit.until(lambda: kit.settled(cluster), "every ladder ending", timeout=120)
             cluster.kill_all()
-            seconds = [t.seconds for t in took]
-            print(f"\n(a) takeover after kill -9 of the active instance, lease ttl {ttl or 5:g} s, seed {seed},"
-                  f" {time.monotonic() - began:.0f} s in all")
-            print(f"  kill -9 -> new active instance polling:  {kit.summary(seconds)}"
-                  f"   target p99 <= 10 s: {'met' if pct(seconds, 99) <= 10 else 'MISSED'}")
-            print(f"  escalation steps after their wait was up: {kit.summary(kit.lateness(cluster))}")
-            rows, doubt = cluster.query("SELECT COUNT(*), SUM(in_doubt) FROM outbox WHERE card IS NOT NULL"
-                                        " AND kind='send'")[0]
-            print(f"  cards queued {rows}, of them sent again marked REPEAT (claimed at a kill) {doubt}")
-            problems = kit.audit(cluster)
-            print(f"  audit (lost, doubled unmarked, skipped, early, missed check-ins): "
-                  f"{'nothing wrong' if not problems else f'{len(problems)} PROBLEMS'}")
-            for p in problems:
-                print("   ", p)
-            print_figures(rounds.figures(cluster, kills), seconds, "kills")
+            yield cluster, took, time.monotonic() - began
         finally:
             cluster.kill_all()
             await wire.stop()
+
+
+async def takeovers(kills: int, ttl: float | None, seed: int, pg_url: str) -> None:
+    async with rounds_on_a_cluster(kit.run, kills, ttl, seed, pg_url) as (cluster, took, elapsed):
+        seconds = [t.seconds for t in took]
+        print(f"\n(a) takeover after kill -9 of the active instance, lease ttl {ttl or 5:g} s, seed {seed},"
+              f" {elapsed:.0f} s in all")
+        print(f"  kill -9 -> new active instance polling:  {kit.summary(seconds)}"
+              f"   target p99 <= 10 s: {'met' if pct(seconds, 99) <= 10 else 'MISSED'}")
+        print(f"  escalation steps after their wait was up: {kit.summary(kit.lateness(cluster))}")
+        rows, doubt = cluster.query("SELECT COUNT(*), SUM(in_doubt) FROM outbox WHERE card IS NOT NULL"
+                                    " AND kind='send'")[0]
+        print(f"  cards queued {rows}, of them sent again marked REPEAT (claimed at a kill) {doubt}")
+        problems = kit.audit(cluster)
+        print(f"  audit (lost, doubled unmarked, skipped, early, missed check-ins): "
+              f"{'nothing wrong' if not problems else f'{len(problems)} PROBLEMS'}")
+        for p in problems:
+            print("   ", p)
+        print_figures(rounds.figures(cluster, kills), seconds, "kills")
 
 
 # --- (c) freezes, and the figures both runs print ------------------------------------------------------
@@ -90,29 +99,16 @@ def print_figures(f: dict, seconds: list[float], what: str) -> None:
 
 
 async def freezes(n: int, ttl: float | None, seed: int, pg_url: str) -> None:
-    from bench.alert_latency import database
-
-    wire = kit.Wire()
-    await wire.start()
-    with tempfile.TemporaryDirectory() as tmp, database("postgresql", pg_url) as url:
-        cluster = kit.Cluster(Path(tmp), wire, url, ttl=ttl)
-        try:
-            began = time.monotonic()
-            took = await rounds.run_freezes(cluster, n, seed, log=lambda line: print("  " + line, flush=True))
-            await kit.until(lambda: kit.settled(cluster), "every ladder ending", timeout=120)
-            cluster.kill_all()
-            seconds = [t.seconds for t in took]
-            print(f"\n(c) SIGSTOP of the active instance until a standby took over, then SIGCONT; lease ttl {ttl or 5:g}"
-                  f" s, seed {seed}, {time.monotonic() - began:.0f} s in all")
-            print(f"  SIGSTOP -> new active instance polling:  {kit.summary(seconds)}")
-            print(f"  the woken process exited 2 (as a standby-to-be): {sum(t.exit_code == 2 for t in took)} of {n}")
-            f = rounds.figures(cluster, n, took)
-            for p in f["problems"]:
-                print("   ", p)
-            print_figures(f, seconds, "freezes")
-        finally:
-            cluster.kill_all()
-            await wire.stop()
+    async with rounds_on_a_cluster(rounds.run_freezes, n, ttl, seed, pg_url) as (cluster, took, elapsed):
+        seconds = [t.seconds for t in took]
+        print(f"\n(c) SIGSTOP of the active instance until a standby took over, then SIGCONT; lease ttl {ttl or 5:g}"
+              f" s, seed {seed}, {elapsed:.0f} s in all")
+        print(f"  SIGSTOP -> new active instance polling:  {kit.summary(seconds)}")
+        print(f"  the woken process exited 2 (as a standby-to-be): {sum(t.exit_code == 2 for t in took)} of {n}")
+        f = rounds.figures(cluster, n, took)
+        for p in f["problems"]:
+            print("   ", p)
+        print_figures(f, seconds, "freezes")
 
 
 def latency(n: int, gap: float, pg_url: str) -> None:
