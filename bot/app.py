@@ -15,6 +15,11 @@ Ports (who the core asks, by name):
   on_incident_serious fn(tx, incident), a completed form that is serious (welfare starts its checklist)
   platform_values    fn(conn, key, value, now), keeps what a platform reports
   forms              name -> Form, the forms a transport can show (form_buttons: button -> form)
+  http_routes        fn(engine) -> [aiohttp RouteDef], served by the active instance's HTTP server
+                     (the one on SAFERBOT_HEALTH_PORT that answers /healthz)
+  standby_routes     fn(settings) -> [aiohttp RouteDef], served there by a standby (relay or "not here")
+  health_checks      fn(engine) -> [problem text], joined into /healthz, `status` and `doctor`
+  data_owners        bot.personal_data.Owner: each table's personal data and the three acts on it
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from .words import key
 if TYPE_CHECKING:
     from .forms import Form
     from .model import Person
+    from .personal_data import Owner
 
 
 @dataclass
@@ -52,6 +58,10 @@ class App:
     platform_values: list[Handler] = field(default_factory=list)  # fn(conn, key, value, now)
     forms: dict[str, Form] = field(default_factory=dict)  # form name -> definition
     form_buttons: dict[str, str] = field(default_factory=dict)  # button action -> form name (Slack opens it)
+    http_routes: list[Handler] = field(default_factory=list)  # fn(engine) -> routes on the active HTTP server
+    standby_routes: list[Handler] = field(default_factory=list)  # fn(settings) -> routes on a standby's server
+    health_checks: list[Handler] = field(default_factory=list)  # fn(engine) -> [problem], for /healthz and status
+    data_owners: list[Owner] = field(default_factory=list)  # personal data by table (bot/personal_data.py)
 
     # --- composition -------------------------------------------------------------------------
     def add(self, *modules: ModuleType) -> App:

@@ -93,6 +93,8 @@ class Health:
         outbox = self.engine.outbox
         for platform in sorted(outbox.down if outbox else {}):
             out.append(f"{platform} is failing deliveries")
+        for check in self.engine.app.health_checks:  # a capability's own (a silent trigger device, ...)
+            out.extend(check(self.engine))
         return out
 
     async def _ping_loop(self) -> None:
@@ -124,6 +126,8 @@ class Health:
 
         app = web.Application()
         app.router.add_get("/healthz", healthz)
+        for routes in self.engine.app.http_routes:  # capabilities' endpoints (triggers, callbacks, the board)
+            app.add_routes(routes(self.engine))
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         s = self.settings
@@ -170,7 +174,7 @@ class _Endpoint:
             await self._runner.cleanup()
 
 
-async def standby_endpoint(settings: Settings) -> _Endpoint:
+async def standby_endpoint(settings: Settings, app_routes=()) -> _Endpoint:
     """A standby's /healthz: 503 {"status": "standby", "active": false}, and nothing more.
 
     A load balancer in front of two instances (webhook modes) sends traffic only where
@@ -187,6 +191,8 @@ async def standby_endpoint(settings: Settings) -> _Endpoint:
 
     app = web.Application()
     app.router.add_get("/healthz", healthz)
+    for routes in app_routes:  # App.standby_routes: fn(settings) -> routes (relay a press, "not here")
+        app.add_routes(routes(settings))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:

@@ -100,7 +100,7 @@ async def serve(settings: Settings, console: bool, book, service, app) -> int:
                         f"first, or set SAFERBOT_STANDBY=true to wait as its standby.")
         log.warning("saferbot is already running on %s (%s); this process waits as a standby, sends nothing, "
                     "and takes over if that one stops", guard.where, running)
-        standby_health = await standby_endpoint(settings)
+        standby_health = await standby_endpoint(settings, app.standby_routes)
         relayed = StandbyRelay(settings)  # webhooks that reach this standby are stored for the active one
         if settings.on_postgres:
             await relayed.start()
