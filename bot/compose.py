@@ -10,23 +10,28 @@ order); start-up and the overview have their own explicit lists below.
 
 from __future__ import annotations
 
-from bot import directory, escalation, forms
+from bot import core_data, directory, escalation, forms
 from bot.app import App
 from bot.registry import Group
 from handlers import (
     alerts,
     backup,
+    backup_data,
     codeword,
     drill,
     help,
     incident,
+    incident_data,
     incident_form,
     incident_review,
     leavers,
     lockdown,
     lockdown_cards,
+    lockdown_data,
+    lone_data,
     lone_session,
     lone_working,
+    people_data,
     privacy,
     registration,
     report,
@@ -57,6 +62,9 @@ def build_app() -> App:
     ]
     app.on_alert_resolved[:] = [incident.stub_from_alert, lone_working._on_resolve]
     app.on_incident_serious[:] = [welfare.start]
+    # personal data, table by table (bot/personal_data.py): subject access, erase and purge ask these in order
+    app.data_owners[:] = [core_data.OWNER, incident_data.OWNER, lone_data.OWNER, backup_data.OWNER,
+                          lockdown_data.OWNER, people_data.OWNER]
     # the overview (Slack App Home), in display order
     app.home_sections[:] = [alerts.alerts_home, backup.backup_home, lockdown.lockdown_home, incident.home_lines,
                             lone_working.lone_home, roster.cover_home]

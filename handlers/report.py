@@ -15,14 +15,16 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot import personal_data
 from bot.files import files_dir, open_private
 from bot.forms import INCIDENT
 from bot.messages import Inbound, Outbound
 from bot.model import Person, Priority, Role, parse_duration
+from bot.personal_data import Owner, Policy
 from bot.registry import command, wakeup
-from bot.unit import Tx, cancel_wakeups
+from bot.unit import Tx
 
-from . import incident, privacy, retention
+from . import incident, incident_data, privacy, retention
 
 FORM = INCIDENT
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -249,28 +251,15 @@ def retention_cutoff(now: float, tz: ZoneInfo, years: int) -> float:
     return datetime(then.year, then.month, then.day, tzinfo=tz).timestamp()
 
 
-def purge(conn: sqlite3.Connection, now: float, cutoff: float, *, dry_run: bool = False,
+def purge(conn: sqlite3.Connection, now: float, cutoff: float, *, owners: list[Owner], dry_run: bool = False,
           delete: bool = False, messages_cutoff: float | None = None) -> list[sqlite3.Row]:
     """Incidents logged before `cutoff`: anonymised (kept for counts) or deleted, and every other copy of
-    personal data past its retention with them (handlers.retention). Returns the incidents affected."""
-    where = "created_at < ?" + ("" if delete else " AND anonymised_at IS NULL")
-    rows = conn.execute(f"SELECT * FROM incidents WHERE {where} ORDER BY created_at", (cutoff,)).fetchall()
-    if dry_run:
-        return rows
-    ids = [(r["id"],) for r in rows]
-    for table in ("incident_notes", "incident_drafts", "welfare_checklist", "welfare_checkins"):
-        conn.executemany(f"DELETE FROM {table} WHERE incident_id=?", ids)
-    conn.execute("DELETE FROM incident_audit WHERE at < ?", (cutoff,))
-    if delete:
-        conn.executemany("DELETE FROM incidents WHERE id=?", ids)
-    else:
-        for r in rows:
-            keep = {k: v for k, v in incident.answers(r).items() if k in ("category", "affected")}
-            conn.execute("UPDATE incidents SET reporter=NULL, text='', answers=?, police_ref=NULL, reviewed_by=NULL,"
-                         " anonymised_at=? WHERE id=?", (json.dumps(keep), now, r["id"]))
-    cancel_wakeups(conn, (incident.REMIND, incident.OVERDUE, incident.RIDDOR), [r["id"] for r in rows])
-    retention.purge_copies(conn, cutoff=cutoff, messages_cutoff=cutoff if messages_cutoff is None else messages_cutoff,
-                           incident_ids=[r["id"] for r in rows], delete=delete)
+    personal data past its retention with them: each data owner purges its own tables (bot/personal_data.py).
+    Returns the incidents affected."""
+    rows = incident_data.due(conn, cutoff, delete)
+    if not dry_run:
+        rules = Policy(cutoff, cutoff if messages_cutoff is None else messages_cutoff, delete)
+        personal_data.purge(owners, conn, now, False, rules)
     return rows
 
 
@@ -294,7 +283,7 @@ def next_purge_at(tx: Tx) -> float:
 @wakeup(incident.PURGE)
 def daily_purge(tx: Tx, ref: str) -> None:
     cutoff = retention_cutoff(tx.now, tx.ctx.clock.tz, tx.ctx.settings.retention_years)
-    purge(tx.conn, tx.now, cutoff, messages_cutoff=messages_cutoff(tx.now, tx.ctx.settings))
+    purge(tx.conn, tx.now, cutoff, owners=tx.app.data_owners, messages_cutoff=messages_cutoff(tx.now, tx.ctx.settings))
     retention.mark_checkpoint_due(tx.conn, tx.now)
     tx.wake(incident.PURGE, "daily", next_purge_at(tx))
 

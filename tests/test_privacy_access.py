@@ -14,6 +14,11 @@ from tests.test_incidents import ANSWERS, fill_form, run_cli
 WITNESSED = ANSWERS[:14] + ["Alice Smith saw it from the desk"] + ANSWERS[15:]
 
 
+def section(doc: dict, title: str) -> list[dict]:
+    """The rows of the export's section whose title starts with `title`."""
+    return [r for s in doc["sections"] if s["section"].startswith(title) for r in s["rows"]]
+
+
 async def test_subject_access_exports_everything_naming_a_person_and_is_audited(harness, monkeypatch, tmp_path,
                                                                                  capsys):
     h = harness
@@ -27,16 +32,16 @@ async def test_subject_access_exports_everything_naming_a_person_and_is_audited(
     code = await asyncio.to_thread(run_cli, monkeypatch, h.db, "subject-access", "Alice Smith", "--out", str(out))
     assert code == 0
     doc = json.loads(out.read_text(encoding="utf-8"))
-    parts = {i["ref"]: i["their_part"] for i in doc["sections"]["incidents"]}
+    parts = {i["ref"]: i["their_part"] for i in section(doc, "Incidents")}
     assert parts == {"INC-2026-0001": "reporter", "INC-2026-0002": "witness"}
-    assert [s["note"] for s in doc["sections"]["lone_sessions"]] == ["home visit 12 High St"]
-    assert any("INC-2026-0001" in m["text"] for m in doc["sections"]["messages_sent_to_them"])
+    assert [s["note"] for s in section(doc, "Lone-working sessions")] == ["home visit 12 High St"]
+    assert any("INC-2026-0001" in m["text"] for m in section(doc, "Messages sent to them"))
     audit = await h.query("SELECT ref, action FROM incident_audit WHERE action='subject-access' ORDER BY id")
     assert ("person:alice", "subject-access") in [tuple(r) for r in audit] and len(audit) == 3
 
     assert await asyncio.to_thread(run_cli, monkeypatch, h.db, "subject-access", "alice", "--format", "csv") == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
-    assert {"incidents", "lone_sessions"} <= {r["section"] for r in rows}
+    assert {"contents", "Lone-working sessions"} <= {r["section"] for r in rows}
 
 
 async def test_erase_dry_run_then_erase_after_the_person_has_left(harness, monkeypatch, capsys):
@@ -46,12 +51,12 @@ async def test_erase_dry_run_then_erase_after_the_person_has_left(harness, monke
     await h.say("alice", "finish")
     assert await asyncio.to_thread(run_cli, monkeypatch, h.db, "erase", "alice", "--dry-run") == 0
     plan = capsys.readouterr().out
-    assert "Dry run" in plan and "incidents: would anonymise 1" in plan and "lone_sessions: would clear" in plan
+    assert "Dry run" in plan and "incidents: would anonymise 1 row(s)" in plan and "lone_sessions: would clear" in plan
     assert await asyncio.to_thread(run_cli, monkeypatch, h.db, "erase", "alice") == 1  # still on the roster
     assert "remove them first" in capsys.readouterr().err
     assert await asyncio.to_thread(run_cli, monkeypatch, h.db, "roster", "remove", "alice") == 0
     assert await asyncio.to_thread(run_cli, monkeypatch, h.db, "erase", "alice") == 0
-    assert "alice~1: incidents: did anonymise 1" in capsys.readouterr().out
+    assert "alice~1: incidents: did anonymise 1 row(s) by reporter" in capsys.readouterr().out
     inc = (await h.query("SELECT reporter FROM incidents"))[0]
     lone = (await h.query("SELECT note, person FROM lone_sessions"))[0]
     assert inc[0] is None and tuple(lone) == ("", "")

@@ -130,6 +130,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.compose import build_app
     from bot.store import checkpoint
     from handlers.report import messages_cutoff, purge, retention_cutoff
 
@@ -137,8 +138,9 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     now = time.time()
     cutoff = retention_cutoff(now, tz, settings.retention_years)
     keep_messages = messages_cutoff(now, settings)
-    rows = _run(settings, lambda conn: purge(conn, now, cutoff, dry_run=args.dry_run, delete=args.delete,
-                                             messages_cutoff=keep_messages),
+    owners = build_app().data_owners
+    rows = _run(settings, lambda conn: purge(conn, now, cutoff, owners=owners, dry_run=args.dry_run,
+                                             delete=args.delete, messages_cutoff=keep_messages),
                 then=None if args.dry_run else checkpoint)  # purged text must not linger in the -wal file
     verb = "would be" if args.dry_run else "were"
     how = "deleted" if args.delete else "anonymised"

@@ -1,0 +1,124 @@
+"""The core's personal data: messages (outbox), cards, alerts and their timelines, relayed requests.
+
+Declared here, next to the core, as a `bot.personal_data.Owner` (added in bot/compose.py). The rest of
+the core's tables hold no personal data and are declared so a test can tell them from forgotten ones.
+"""
+
+from __future__ import annotations
+
+from .personal_data import (
+    Conn,
+    Done,
+    Found,
+    Holding,
+    Owner,
+    Subject,
+    delete_key,
+    policy,
+    scrubbed,
+    section,
+    set_key,
+)
+
+MESSAGES = "delivered message bodies: SAFERBOT_OUTBOX_RETENTION (30 days); the row: the incident retention"
+RECORDS = "the incident retention (SAFERBOT_RETENTION_YEARS, 6 years), then anonymised or deleted"
+
+OUTBOX = Holding("outbox", ("person",), ("text", "buttons", "form", "attachment", "error"), MESSAGES,
+                 "messages the bot sent or is sending; kept so a failed send is retried and a card can be edited")
+CARDS = Holding("cards", (), ("text", "buttons"), "while the alert, request or lockdown it shows is kept",
+                "the current text of a card, so every copy of it can be edited")
+ALERTS = Holding("alerts", ("person", "acked_by", "resolved_by"), ("title", "details", "ack_reply"), RECORDS,
+                 "who raised, took and resolved an alarm: health and safety record")
+EVENTS = Holding("alert_events", ("actor",), ("text", "meta"), RECORDS, "an alarm's timeline: who did what, when")
+RECIPIENTS = Holding("alert_recipients", ("person",), (), RECORDS, "who was sent an alarm")
+ABOUT = Holding("alert_about", ("person",), (), RECORDS, "whom an alarm is about")
+RELAY = Holding("relay", (), ("body", "headers", "error"), "until handed to the active instance (seconds); "
+                "a row set aside: the message retention (30 days)", "a chat event a standby received, kept so it is not lost")
+NONE = "no personal data"
+QUIET = tuple(Holding(t, (), (), "", why) for t, why in (
+    ("inbound", "ids of chat events already handled (no text), kept for the message retention"),
+    ("wakeups", "timers: a kind and the id of the thing they wake"),
+    ("lease", "which instance is active"),
+    ("heartbeat", "the instance's last sign of life"),
+    ("outages", "when a chat platform was unreachable"),
+    ("schema_version", "the store's migrations"),
+    ("platform_info", "what a chat platform reports about the bot (its name, team)"),
+))
+
+
+def _alert_label(r: dict) -> str:
+    return f"alert {r.get('alert_id') or r.get('id')}"
+
+
+def about(conn: Conn, subject: Subject) -> list[Found]:
+    return [
+        section(conn, OUTBOX, subject, "Messages sent to them, or naming them", lambda r: f"message {r['id']}"),
+        section(conn, CARDS, subject, "Cards (live messages) naming them", lambda r: f"card {r['key']}"),
+        section(conn, ALERTS, subject, "Alarms they raised, took or resolved, or that name them", _alert_label),
+        section(conn, EVENTS, subject, "Alarm timelines: what they did, or naming them", _alert_label),
+        section(conn, RECIPIENTS, subject, "Alarms they were sent", _alert_label),
+        section(conn, ABOUT, subject, "Alarms about them", _alert_label),
+        section(conn, RELAY, subject, "Chat events waiting to be handed over, naming them", lambda r: f"relay {r['id']}"),
+    ]
+
+
+def forget(conn: Conn, subject: Subject, dry_run: bool) -> Done:
+    key, verb = subject.key, "would" if dry_run else "did"
+    done = Done()
+    sent = conn.execute("SELECT COUNT(*) FROM outbox WHERE person=? AND status NOT IN ('pending','sending')"
+                        " AND text != ''", (key,)).fetchone()[0] if key else 0
+    if sent:
+        done.changed.append(f"outbox: {verb} clear the text of {sent} message(s) delivered to them")
+        if not dry_run:
+            conn.execute("UPDATE outbox SET text='', buttons='[]', form=NULL, attachment=NULL, error=NULL"
+                         " WHERE person=? AND status NOT IN ('pending','sending')", (key,))
+    if key and not dry_run:
+        conn.execute("UPDATE outbox SET status='cancelled' WHERE person=? AND status='pending'", (key,))
+    for holding in (OUTBOX, CARDS, ALERTS, EVENTS, RELAY):
+        done.changed += scrubbed(conn, holding, subject, dry_run)
+    done.changed += set_key(conn, "outbox", ("person",), key, None, dry_run)
+    done.changed += set_key(conn, "alerts", ALERTS.person_columns, key, None, dry_run)
+    done.changed += set_key(conn, "alert_events", ("actor",), key, None, dry_run)
+    done.changed += delete_key(conn, "alert_recipients", "person", key, dry_run)
+    done.changed += delete_key(conn, "alert_about", "person", key, dry_run)
+    return done
+
+
+def _ids(conn: Conn, sql: str, *args: object) -> list[tuple[int]]:
+    return [(r[0],) for r in conn.execute(sql, args).fetchall()]
+
+
+def purge(conn: Conn, now: float, dry_run: bool) -> Done:
+    """Alerts past retention and their copies; delivered message bodies; relayed requests left behind."""
+    rules = policy(now)
+    cutoff, delete = rules.cutoff, rules.delete
+    alerts = _ids(conn, "SELECT id FROM alerts WHERE created_at < ? AND status != 'open'"
+                        " AND (details != '' OR title != '' OR person IS NOT NULL OR ?)", cutoff, int(delete))
+    finished = "status NOT IN ('pending', 'sending')"
+    old_relay = conn.execute("SELECT COUNT(*) FROM relay WHERE at < ?", (rules.messages_cutoff,)).fetchone()[0]
+    done = Done([f"alerts: {len(alerts)}"] if alerts else [])
+    if old_relay:
+        done.changed.append(f"relay: {old_relay} request(s) older than the message retention")
+    if dry_run:
+        return done
+    conn.executemany("DELETE FROM alert_events WHERE alert_id=?", alerts)
+    conn.executemany("DELETE FROM alert_recipients WHERE alert_id=?", alerts)
+    conn.executemany("DELETE FROM alert_about WHERE alert_id=?", alerts)
+    conn.executemany("DELETE FROM cards WHERE key='alert:' || ?", alerts)
+    conn.executemany(f"DELETE FROM outbox WHERE alert_id=? AND {finished}", alerts)
+    if delete:
+        conn.executemany("DELETE FROM alerts WHERE id=?", alerts)
+    else:
+        conn.executemany("UPDATE alerts SET person=NULL, title='', details='', ack_reply=NULL, reply_chat=NULL,"
+                         " acked_by=NULL, resolved_by=NULL WHERE id=?", alerts)
+    conn.execute(f"DELETE FROM outbox WHERE created_at < ? AND {finished} AND id NOT IN (SELECT edit_of FROM outbox"
+                 " WHERE edit_of IS NOT NULL AND status IN ('pending', 'sending'))", (cutoff,))
+    conn.execute(f"UPDATE outbox SET text='', buttons='[]', attachment=NULL, form=NULL, error=NULL"
+                 f" WHERE created_at < ? AND {finished} AND (text != '' OR buttons != '[]' OR attachment IS NOT NULL)",
+                 (rules.messages_cutoff,))
+    conn.execute("DELETE FROM inbound WHERE at < ?", (rules.messages_cutoff,))
+    conn.execute("DELETE FROM relay WHERE at < ?", (rules.messages_cutoff,))
+    return done
+
+
+OWNER = Owner("core", (OUTBOX, CARDS, ALERTS, EVENTS, RECIPIENTS, ABOUT, RELAY, *QUIET), about, forget, purge)
