@@ -18,6 +18,7 @@ from handlers import (
     backup,
     backup_data,
     codeword,
+    codeword_data,
     drill,
     help,
     incident,
@@ -31,12 +32,13 @@ from handlers import (
     lone_data,
     lone_session,
     lone_working,
-    people_data,
     privacy,
     registration,
+    registration_data,
     report,
     retention,
     roster,
+    roster_data,
     safety,
     welfare,
 )
@@ -64,7 +66,8 @@ def build_app() -> App:
     app.on_incident_serious[:] = [welfare.start]
     # personal data, table by table (bot/personal_data.py): subject access, erase and purge ask these in order
     app.data_owners[:] = [core_data.OWNER, incident_data.OWNER, lone_data.OWNER, backup_data.OWNER,
-                          lockdown_data.OWNER, people_data.OWNER]
+                          lockdown_data.OWNER, roster_data.OWNER, registration_data.OWNER, codeword_data.OWNER,
+                          privacy.OWNER]
     # the overview (Slack App Home), in display order
     app.home_sections[:] = [alerts.alerts_home, backup.backup_home, lockdown.lockdown_home, incident.home_lines,
                             lone_working.lone_home, roster.cover_home]

@@ -84,6 +84,11 @@ def forget(conn: Conn, subject: Subject, dry_run: bool) -> Done:
     return done
 
 
+def delete_cards(conn: Conn, keys: list[str]) -> None:
+    """A capability's cards (alert:N, backup:N, lockdown:N:info...) go with the thing they show."""
+    conn.executemany("DELETE FROM cards WHERE key=?", [(k,) for k in keys])
+
+
 def _ids(conn: Conn, sql: str, *args: object) -> list[tuple[int]]:
     return [(r[0],) for r in conn.execute(sql, args).fetchall()]
 
@@ -104,7 +109,7 @@ def purge(conn: Conn, now: float, dry_run: bool) -> Done:
     conn.executemany("DELETE FROM alert_events WHERE alert_id=?", alerts)
     conn.executemany("DELETE FROM alert_recipients WHERE alert_id=?", alerts)
     conn.executemany("DELETE FROM alert_about WHERE alert_id=?", alerts)
-    conn.executemany("DELETE FROM cards WHERE key='alert:' || ?", alerts)
+    delete_cards(conn, [f"alert:{i}" for (i,) in alerts])
     conn.executemany(f"DELETE FROM outbox WHERE alert_id=? AND {finished}", alerts)
     if delete:
         conn.executemany("DELETE FROM alerts WHERE id=?", alerts)

@@ -7,6 +7,7 @@ deletes their cards.
 
 from __future__ import annotations
 
+from bot.core_data import delete_cards
 from bot.personal_data import (
     Conn,
     Done,
@@ -20,6 +21,8 @@ from bot.personal_data import (
     section,
     set_key,
 )
+
+from . import backup
 
 RETENTION = "the incident retention (SAFERBOT_RETENTION_YEARS, 6 years), then the note and person are blanked"
 REQUESTS = Holding("backup_requests", ("person",), ("what", "codeword", "reply_chat"), RETENTION,
@@ -53,8 +56,7 @@ def purge(conn: Conn, now: float, dry_run: bool) -> Done:
                                       " AND (what != '' OR person != '' OR ?)", (rules.cutoff, int(rules.delete)))]
     if not dry_run:
         conn.executemany("DELETE FROM backup_answers WHERE request_id=?", [(i,) for i in ids])
-        conn.executemany("DELETE FROM cards WHERE key IN ('backup:' || ?, 'backup:' || ? || ':me')",
-                         [(i, i) for i in ids])
+        delete_cards(conn, [k for i in ids for k in (backup._card(i), backup._mine(i))])
         conn.executemany("DELETE FROM backup_requests WHERE id=?" if rules.delete else
                          "UPDATE backup_requests SET what='', person='', reply_chat=NULL WHERE id=?", [(i,) for i in ids])
     return Done([f"backup_requests: {len(ids)}"] if ids else [])

@@ -13,6 +13,7 @@ import json
 import time
 from datetime import UTC, datetime
 
+from bot.core_data import delete_cards
 from bot.personal_data import (
     Conn,
     Done,
@@ -29,7 +30,7 @@ from bot.personal_data import (
 )
 from bot.unit import cancel_wakeups
 
-from . import incident
+from . import incident, welfare
 
 RECORD = "the incident retention (SAFERBOT_RETENTION_YEARS, 6 years from when it was logged), then anonymised"
 RIDDOR_YEARS = 3
@@ -158,7 +159,7 @@ def purge(conn: Conn, now: float, dry_run: bool) -> Done:
     ids = [(r["id"],) for r in rows]
     for table in ("incident_notes", "incident_drafts", "welfare_checklist", "welfare_checkins"):
         conn.executemany(f"DELETE FROM {table} WHERE incident_id=?", ids)
-    conn.executemany("DELETE FROM cards WHERE key='welfare:' || ?", ids)
+    delete_cards(conn, [welfare.card_key(i) for (i,) in ids])
     conn.execute("DELETE FROM incident_audit WHERE at < ?", (rules.cutoff,))
     if rules.delete:
         conn.executemany("DELETE FROM incidents WHERE id=?", ids)

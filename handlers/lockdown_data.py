@@ -7,6 +7,7 @@ and every card of theirs (the lockdown card, the information card, the roll call
 
 from __future__ import annotations
 
+from bot.core_data import delete_cards
 from bot.personal_data import (
     Conn,
     Done,
@@ -20,6 +21,8 @@ from bot.personal_data import (
     section,
     set_key,
 )
+
+from .lockdown_cards import _card, _info_card, _rollcall_card
 
 RETENTION = "the incident retention (SAFERBOT_RETENTION_YEARS, 6 years), then the message and sender are blanked"
 LOCKDOWNS = Holding("lockdowns", ("by", "ended_by"), ("message", "scope"), RETENTION,
@@ -52,8 +55,7 @@ def purge(conn: Conn, now: float, dry_run: bool) -> Done:
                                       " AND (message != '' OR by != '' OR ?)", (rules.cutoff, int(rules.delete)))]
     if not dry_run:
         conn.executemany("DELETE FROM rollcall WHERE lockdown_id=?", [(i,) for i in ids])
-        conn.executemany("DELETE FROM cards WHERE key IN ('lockdown:' || ?, 'lockdown:' || ? || ':info',"
-                         " 'rollcall:' || ?)", [(i, i, i) for i in ids])
+        delete_cards(conn, [k for i in ids for k in (_card(i), _info_card(i), _rollcall_card(i))])
         conn.executemany("DELETE FROM lockdowns WHERE id=?" if rules.delete else
                          "UPDATE lockdowns SET message='', by='', ended_by=NULL WHERE id=?", [(i,) for i in ids])
     return Done([f"lockdowns: {len(ids)}"] if ids else [])

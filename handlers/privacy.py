@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Iterable
 
 from bot import personal_data
-from bot.personal_data import Done, Found, Owner, Subject
+from bot.personal_data import Done, Found, Holding, Owner, Subject, scrubbed, section
 from bot.store import columns
 
 # table -> columns holding a person key
@@ -129,3 +129,24 @@ def erase(owners: list[Owner], conn: sqlite3.Connection, who: Subject, *, dry_ru
     """Every owner forgets the person: what exists only for them goes, records others rely on keep no
     name, phone or words of theirs; what the law needs kept is listed with the reason."""
     return personal_data.erase(owners, conn, who, dry_run)
+
+
+# --- this capability's own table: the names of people who left ----------------------------------------------
+RETIRED = Holding("people_retired", ("key", "was", "by"), ("name",), "until they are erased",
+                  "the name of someone who left, so their records still say who they were")
+
+
+def _about(conn: sqlite3.Connection, who: Subject) -> list[Found]:
+    return [section(conn, RETIRED, who, "Left the roster", lambda r: f"left as {r['key']}")]
+
+
+def _forget(conn: sqlite3.Connection, who: Subject, dry_run: bool) -> Done:
+    n = conn.execute("SELECT COUNT(*) FROM people_retired WHERE key=? AND name IS NOT NULL", (who.key,)).fetchone()[0]
+    done = Done([f"people_retired: {'would' if dry_run else 'did'} forget the name they had"] if n else [])
+    if n and not dry_run:
+        conn.execute("UPDATE people_retired SET name=NULL WHERE key=?", (who.key,))
+    done.changed += scrubbed(conn, RETIRED, who, dry_run)
+    return done
+
+
+OWNER = Owner("privacy", (RETIRED,), _about, _forget, personal_data.nothing_to_purge)
