@@ -6,6 +6,8 @@ the core's tables hold no personal data and are declared so a test can tell them
 
 from __future__ import annotations
 
+import json
+
 from .personal_data import (
     Conn,
     Done,
@@ -42,8 +44,39 @@ QUIET = tuple(Holding(t, (), (), "", why) for t, why in (
     ("heartbeat", "the instance's last sign of life"),
     ("outages", "when a chat platform was unreachable"),
     ("schema_version", "the store's migrations"),
-    ("platform_info", "what a chat platform reports about the bot (its name, team)"),
 ))
+
+
+def _sender(body: str) -> tuple[str, str]:
+    """(platform user id, display name) of who sent a relayed chat event, where the body says."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return "", ""
+    if not isinstance(event, dict):
+        return "", ""
+    for part in ("message", "edited_message", "callback_query"):
+        who = event.get(part, {}).get("from") if isinstance(event.get(part), dict) else None
+        if isinstance(who, dict):  # Telegram
+            name = f"{who.get('first_name') or ''} {who.get('last_name') or ''}".strip()
+            return str(who.get("id") or ""), name
+    inner = event.get("event") if isinstance(event.get("event"), dict) else event
+    user = inner.get("user")  # Slack: an event's user id, or an interaction's user object
+    return (str(user.get("id") or ""), str(user.get("name") or "")) if isinstance(user, dict) else (str(user or ""), "")
+
+
+def _relay_from(conn: Conn, subject: Subject) -> list[int]:
+    """Relayed events sent by the person: from one of their chat accounts, or under their name."""
+    accounts = {(r[0], str(r[1])) for r in conn.execute(
+        "SELECT platform, user_id FROM bindings WHERE person=? UNION SELECT platform, user_id FROM outbox"
+        " WHERE person=? AND user_id IS NOT NULL", (subject.key, subject.key)).fetchall()} if subject.key else set()
+    names = {n.lower() for n in subject.names}
+    out = []
+    for r in conn.execute("SELECT id, platform, body FROM relay ORDER BY id").fetchall():
+        user, name = _sender(r[2] or "")
+        if (user and (r[1], user) in accounts) or (name and name.lower() in names):
+            out.append(r[0])
+    return out
 
 
 def _alert_label(r: dict) -> str:
@@ -58,8 +91,19 @@ def about(conn: Conn, subject: Subject) -> list[Found]:
         section(conn, EVENTS, subject, "Alarm timelines: what they did, or naming them", _alert_label),
         section(conn, RECIPIENTS, subject, "Alarms they were sent", _alert_label),
         section(conn, ABOUT, subject, "Alarms about them", _alert_label),
-        section(conn, RELAY, subject, "Chat events waiting to be handed over, naming them", lambda r: f"relay {r['id']}"),
+        _relay(conn, subject),
     ]
+
+
+def _relay(conn: Conn, subject: Subject) -> Found:
+    found = section(conn, RELAY, subject, "Chat events a standby received, from or naming them",
+                    lambda r: f"relay {r['id']}")
+    have = {r["id"] for r in found.rows}
+    for rid in _relay_from(conn, subject):
+        row = dict(conn.execute("SELECT * FROM relay WHERE id=?", (rid,)).fetchone())
+        found.rows += [row] if rid not in have else []
+        found.matched_by_text.append(f"relay {rid}: sent from their chat account or under their name")
+    return found
 
 
 def forget(conn: Conn, subject: Subject, dry_run: bool) -> Done:
@@ -74,6 +118,11 @@ def forget(conn: Conn, subject: Subject, dry_run: bool) -> Done:
                          " WHERE person=? AND status NOT IN ('pending','sending')", (key,))
     if key and not dry_run:
         conn.execute("UPDATE outbox SET status='cancelled' WHERE person=? AND status='pending'", (key,))
+    mine = _relay_from(conn, subject)  # their own raw messages: nothing in them is not theirs
+    if mine:
+        done.changed.append(f"relay: {verb} delete {len(mine)} chat event(s) they sent that were never handed over")
+        if not dry_run:
+            conn.executemany("DELETE FROM relay WHERE id=?", [(i,) for i in mine])
     for holding in (OUTBOX, CARDS, ALERTS, EVENTS, RELAY):
         done.changed += scrubbed(conn, holding, subject, dry_run)
     done.changed += set_key(conn, "outbox", ("person",), key, None, dry_run)
