@@ -143,7 +143,17 @@ async def test_markers_through_subject_access_erase_and_purge(db, clock, monkeyp
     by_text = [m for s in doc["sections"] for m in s["matched_by_text"]]
     assert any("'Alice Smith'" in m for m in by_text)  # an officer can see what was matched by text
 
-    # erase: she leaves, the dry run lists what stays and why, then nothing of hers is left elsewhere
+    await erase_and_check(db, monkeypatch, capsys)
+
+    # purge past retention: nothing at all is left (the lockdown's information card too)
+    monkeypatch.setenv("SAFERBOT_RETENTION_YEARS", "0")
+    monkeypatch.setenv("SAFERBOT_OUTBOX_RETENTION", "1m")
+    assert await asyncio.to_thread(run_cli, monkeypatch, db, "purge") == 0
+    assert found(db) == set(), f"markers left after purge: {sorted(found(db))}"
+
+
+async def erase_and_check(db, monkeypatch, capsys) -> None:
+    """She leaves; the dry run lists what stays and why; then nothing of hers is left anywhere else."""
     assert await asyncio.to_thread(run_cli, monkeypatch, db, "roster", "remove", "alice") == 0
     before = found(db)
     capsys.readouterr()
@@ -162,11 +172,15 @@ async def test_markers_through_subject_access_erase_and_purge(db, clock, monkeyp
     assert all(t <= {"incidents", "incident_notes"} for t in where.values()), where
     assert names_her(db) == [], "her name or phone number is still in the database"
 
-    # purge past retention: nothing at all is left (the lockdown's information card too)
-    monkeypatch.setenv("SAFERBOT_RETENTION_YEARS", "0")
-    monkeypatch.setenv("SAFERBOT_OUTBOX_RETENTION", "1m")
-    assert await asyncio.to_thread(run_cli, monkeypatch, db, "purge") == 0
-    assert found(db) == set(), f"markers left after purge: {sorted(found(db))}"
+
+
+async def test_erase_leaves_her_only_in_the_records_it_says_it_keeps(db, clock, monkeypatch, capsys):
+    h = await start_engine(db, clock)
+    try:
+        await plant(h)
+    finally:
+        await h.engine.stop()
+    await erase_and_check(db, monkeypatch, capsys)
 
 
 async def test_purge_takes_the_lockdown_information_card(db, clock, monkeypatch):
