@@ -153,19 +153,21 @@ def scrub(subject: Subject, value: str | None) -> str | None:
     return pat.sub(ERASED, value)
 
 
-def scrub_table(conn: Conn, holding: Holding, subject: Subject, dry_run: bool,
-                skip: Callable[[dict], bool] | None = None) -> int:
-    """Replace the person in every declared text column of `holding.table`; returns the rows (to be) changed.
-    Rows are updated by their old value, so no table needs a particular key for this."""
+def scrub_table(conn: Conn, holding: Holding, subject: Subject, dry_run: bool, where: str = "",
+                args: tuple = ()) -> int:
+    """Replace the person in every declared text column of `holding.table` (only in rows matching `where`,
+    if given); returns the values (to be) changed. Rows are updated by their old value, so no table needs
+    a particular key for this."""
     changed = 0
+    only = f" AND ({where})" if where else ""
     for col in holding.text_columns:
-        rows = conn.execute(f"SELECT * FROM {holding.table} WHERE {col} IS NOT NULL").fetchall()
-        for old in sorted({r[col] for r in rows if not (skip and skip(dict(r)))}, key=str):
+        rows = conn.execute(f"SELECT DISTINCT {col} FROM {holding.table} WHERE {col} IS NOT NULL{only}", args).fetchall()
+        for old in sorted((r[0] for r in rows), key=str):
             new = scrub(subject, old)
             if new != old:
                 changed += 1
                 if not dry_run:
-                    conn.execute(f"UPDATE {holding.table} SET {col}=? WHERE {col}=?", (new, old))
+                    conn.execute(f"UPDATE {holding.table} SET {col}=? WHERE {col}=?{only}", (new, old, *args))
     return changed
 
 
@@ -256,10 +258,10 @@ def delete_key(conn: Conn, table: str, column: str, key: str | None, dry_run: bo
     return [f"{table}: {'would' if dry_run else 'did'} delete {n} row(s)"] if n else []
 
 
-def scrubbed(conn: Conn, holding: Holding, subject: Subject, dry_run: bool,
-             skip: Callable[[dict], bool] | None = None) -> list[str]:
+def scrubbed(conn: Conn, holding: Holding, subject: Subject, dry_run: bool, where: str = "",
+             args: tuple = ()) -> list[str]:
     """Replace the person in the holding's text columns; a line saying how many values (would) change."""
-    n = scrub_table(conn, holding, subject, dry_run, skip)
+    n = scrub_table(conn, holding, subject, dry_run, where, args)
     verb = "would replace" if dry_run else "replaced"
     return [f"{holding.table}: {verb} their name, phone or words in {n} value(s)"] if n else []
 

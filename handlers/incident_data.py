@@ -126,7 +126,9 @@ def forget(conn: Conn, subject: Subject, dry_run: bool) -> Done:
             done.kept.append(f"{r['ref']}: the description of what happened stays as the record of the incident until"
                              f" it is purged (health and safety record, evidence should a claim be made); their key,"
                              " name and phone number are taken out")
-    done.changed += scrubbed(conn, INCIDENTS, names_only, dry_run, skip=lambda r: r["ref"] in riddor)
+    keep = sorted(riddor)
+    done.changed += scrubbed(conn, INCIDENTS, names_only, dry_run, f"ref NOT IN ({','.join('?' * len(keep))})" if keep
+                             else "", tuple(keep))
     done.changed += set_key(conn, "incidents", INCIDENTS.person_columns, key, None, dry_run)
     done.changed += scrubbed(conn, NOTES, names_only, dry_run)
     done.changed += set_key(conn, "incident_notes", ("author",), key, None, dry_run)
