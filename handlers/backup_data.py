@@ -27,7 +27,7 @@ from . import backup
 RETENTION = "the incident retention (SAFERBOT_RETENTION_YEARS, 6 years), then the note and person are blanked"
 REQUESTS = Holding("backup_requests", ("person",), ("what", "codeword", "reply_chat"), RETENTION,
                    "a call for a colleague's help: who asked, where, and what for")
-ANSWERS = Holding("backup_answers", ("person",), ("answer",), RETENTION, "who answered a call for help, and how")
+ANSWERS = Holding("backup_answers", ("person",), ("answer",), "deleted with the request, after the incident retention", "who answered a call for help, and how")
 
 
 def about(conn: Conn, subject: Subject) -> list[Found]:

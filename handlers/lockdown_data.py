@@ -27,7 +27,7 @@ from .lockdown_cards import _card, _info_card, _rollcall_card
 RETENTION = "the incident retention (SAFERBOT_RETENTION_YEARS, 6 years), then the message and sender are blanked"
 LOCKDOWNS = Holding("lockdowns", ("by", "ended_by"), ("message", "scope"), RETENTION,
                     "who started and ended a lockdown or evacuation, and what it said: health and safety record")
-ROLLCALL = Holding("rollcall", ("person",), ("answer", "branch"), RETENTION, "who answered a roll call, and how")
+ROLLCALL = Holding("rollcall", ("person",), ("answer", "branch"), "deleted with the lockdown, after the incident retention", "who answered a roll call, and how")
 DRILLS = Holding("drills", ("by",), ("branch",), "while drill mode is on", "who put a branch into drill mode")
 
 

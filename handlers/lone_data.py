@@ -11,7 +11,7 @@ from bot.personal_data import Conn, Done, Found, Holding, Owner, Subject, policy
 RETENTION = "the incident retention (SAFERBOT_RETENTION_YEARS, 6 years), then the note and person are blanked"
 SESSIONS = Holding("lone_sessions", ("person", "ended_by"), ("note",), RETENTION,
                    "a lone-working session: so someone who stops answering is looked for (vital interests)")
-EVENTS = Holding("lone_events", (), ("text",), RETENTION, "a session's timeline: check-ins, reminders, escalation")
+EVENTS = Holding("lone_events", (), ("text",), "deleted with the session, after the incident retention", "a session's timeline: check-ins, reminders, escalation")
 
 
 def about(conn: Conn, subject: Subject) -> list[Found]:

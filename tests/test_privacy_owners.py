@@ -47,3 +47,11 @@ async def test_every_table_with_text_or_a_person_is_declared_by_an_owner(db):
 def test_each_table_is_declared_once():
     tables = [h.table for o in build_app().data_owners for h in o.holdings]
     assert sorted(t for t in set(tables) if tables.count(t) > 1) == []
+
+
+def test_the_data_protection_guide_covers_every_declared_table():
+    from tests.conftest import ROOT
+
+    guide = (ROOT / "docs" / "data-protection.md").read_text()
+    missing = sorted(h.table for o in build_app().data_owners for h in o.holdings if f"`{h.table}`" not in guide)
+    assert missing == []
