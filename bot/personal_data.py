@@ -87,7 +87,6 @@ class Policy:
     cutoff: float  # records (incidents, alerts, sessions...) logged before this go
     messages_cutoff: float  # delivered message bodies, relayed requests and event ids older than this go
     delete: bool = False  # delete rows rather than anonymise them (`saferbot purge --delete`)
-    incident_ids: tuple[int, ...] = ()  # the incidents this purge takes (set by the incidents owner)
 
 
 _POLICY: ContextVar[Policy | None] = ContextVar("saferbot_retention_policy", default=None)

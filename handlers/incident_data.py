@@ -127,8 +127,11 @@ def forget(conn: Conn, subject: Subject, dry_run: bool) -> Done:
                              f" it is purged (health and safety record, evidence should a claim be made); their key,"
                              " name and phone number are taken out")
     keep = sorted(riddor)
-    done.changed += scrubbed(conn, INCIDENTS, names_only, dry_run, f"ref NOT IN ({','.join('?' * len(keep))})" if keep
-                             else "", tuple(keep))
+    besides = f"ref NOT IN ({','.join('?' * len(keep))})" if keep else "1=1"
+    done.changed += scrubbed(conn, INCIDENTS, names_only, dry_run, besides, tuple(keep))
+    # an incident someone else logged (a stub quoting an alarm's timeline) is a copy of their words
+    done.changed += scrubbed(conn, INCIDENTS, subject, dry_run, f"{besides} AND (reporter IS NULL OR reporter != ?)",
+                             (*keep, key or ""))
     done.changed += set_key(conn, "incidents", INCIDENTS.person_columns, key, None, dry_run)
     done.changed += scrubbed(conn, NOTES, names_only, dry_run)
     done.changed += set_key(conn, "incident_notes", ("author",), key, None, dry_run)
