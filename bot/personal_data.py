@@ -188,39 +188,35 @@ def named_rows(conn: Conn, holding: Holding, subject: Subject, label: Callable[[
 
 
 # --- the compositions: subject access, erase and purge over every owner -----------------------------------------
+def _with_words(subject: Subject, found: list[Found]) -> Subject:
+    """The subject, with the person's own words that the owners found added."""
+    words = {w for f in found for w in f.words if isinstance(w, str) and len(w.strip()) >= MIN_WORDS}
+    return Subject(subject.key, subject.names, subject.phones, tuple(sorted(set(subject.words) | words)))
+
+
+def _joined(dones: list[Done]) -> Done:
+    return Done([c for d in dones for c in d.changed], [k for d in dones for k in d.kept])
+
+
 def subject_access(owners: list[Owner], conn: Conn, subject: Subject) -> list[Found]:
-    """Every owner's sections, in App order, the person's own words first gathered so copies are found too."""
+    """Every owner's sections, in App order; asked twice, the second time with the person's own words
+    from the first, so the copies of what they typed (messages to others, cards, stubs) are found too."""
     first = [f for o in owners for f in o.about(conn, subject)]
-    words = tuple(sorted({w for f in first for w in f.words if len(w.strip()) >= MIN_WORDS}))
-    if not words:
-        return first
-    wider = Subject(subject.key, subject.names, subject.phones, tuple(sorted(set(subject.words) | set(words))))
-    return [f for o in owners for f in o.about(conn, wider)]
+    wider = _with_words(subject, first)
+    return first if wider == subject else [f for o in owners for f in o.about(conn, wider)]
 
 
 def erase(owners: list[Owner], conn: Conn, subject: Subject, dry_run: bool) -> Done:
     """Every owner forgets the person; their own words (found by subject access) are replaced in every copy."""
-    found = subject_access(owners, conn, subject)
-    words = tuple(sorted({w for f in found for w in f.words if len(w.strip()) >= MIN_WORDS}))
-    full = Subject(subject.key, subject.names, subject.phones, tuple(sorted(set(subject.words) | set(words))))
-    done = Done()
-    for o in owners:
-        d = o.forget(conn, full, dry_run)
-        done.changed += d.changed
-        done.kept += d.kept
-    return done
+    full = _with_words(subject, subject_access(owners, conn, subject))
+    return _joined([o.forget(conn, full, dry_run) for o in owners])
 
 
 def purge(owners: list[Owner], conn: Conn, now: float, dry_run: bool, rules: Policy) -> Done:
     """Every owner removes what is past its retention under `rules`."""
     token = _POLICY.set(rules)
     try:
-        done = Done()
-        for o in owners:
-            d = o.purge(conn, now, dry_run)
-            done.changed += d.changed
-            done.kept += d.kept
-        return done
+        return _joined([o.purge(conn, now, dry_run) for o in owners])
     finally:
         _POLICY.reset(token)
 
