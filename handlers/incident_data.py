@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime
 
 from bot.core_data import delete_cards
+from bot.forms import INCIDENT
 from bot.personal_data import (
     Conn,
     Done,
@@ -48,8 +49,12 @@ CHECKINS = Holding("welfare_checkins", ("person",), ("answer", "offset_label"), 
                    "welfare check-ins with the person affected")
 
 
+TYPED = {f.name for f in INCIDENT.fields if f.kind in ("text", "long_text")}  # not a choice, a yes/no or a date
+
+
 def _words(given: dict) -> list[str]:
-    return [v for v in given.values() if isinstance(v, str)]
+    """What the person typed into the form (their own words), not the choices everyone picks from."""
+    return [v for k, v in given.items() if k in TYPED and isinstance(v, str)]
 
 
 def _incidents(conn: Conn, subject: Subject) -> Found:

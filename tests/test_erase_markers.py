@@ -166,6 +166,7 @@ async def erase_and_check(db, monkeypatch, capsys) -> None:
     assert await asyncio.to_thread(run_cli, monkeypatch, db, "erase", "alice") == 0
     capsys.readouterr()
     may_stay = set().union(*IN_RECORDS.values())
+    assert set(OTHERS) <= found(db), "a manager's own words were erased with hers"
     left = found(db) - set(OTHERS)
     assert left <= may_stay, f"markers left after erase that the dry run did not keep: {sorted(left - may_stay)}"
     where = {k: tables_holding(db, ALL[k]) for k in left}

@@ -55,3 +55,19 @@ async def test_a_riddor_record_is_kept_whole_for_three_years_and_the_dry_run_say
     assert "Alice Smith" not in rows["INC-2026-0002"] and "[erased]" in rows["INC-2026-0002"]
     copies = [r[0] for r in await h.query("SELECT text FROM outbox WHERE text LIKE '%Alice Smith%'")]
     assert copies == []  # every message that named her: the record is kept, its copies are not
+
+
+async def test_erase_replaces_her_typed_words_not_the_choices_everyone_makes(harness, monkeypatch):
+    h = harness
+    choices = (0, 2, 3, 11, 16, 17)  # date, category, who was affected, yes/no: the same for both
+    theirs = [a if a is None or i in choices else f"C {a[::-1]}" for i, a in enumerate(ANSWERS)]
+    for who, answers in (("alice", ANSWERS), ("carol", theirs)):
+        await h.say(who, f"log shouted at by a man, {who}")
+        await h.press(who, "Complete form")
+        await fill_form(h, who, answers)
+    await h.say("bob", "incident INC-2026-0002")  # Carol's whole form, as a manager reads it
+    form = h.last("bob").text
+    assert "verbal abuse" in form.lower() and "Category" in form
+    assert await asyncio.to_thread(run_cli, monkeypatch, h.db, "roster", "remove", "alice") == 0
+    assert await asyncio.to_thread(run_cli, monkeypatch, h.db, "erase", "alice") == 0
+    assert [r[0] for r in await h.query("SELECT text FROM outbox WHERE text=?", form)] == [form]  # untouched

@@ -177,10 +177,12 @@ def cmd_erase(args: argparse.Namespace, settings: Settings) -> int:
     owners = _owners()
 
     def go(conn):
-        changed, kept = [], []
+        changed, kept, said = [], [], set()
         for s in subjects:
             done = erase(owners, conn, s, dry_run=args.dry_run)
-            changed += [f"{s.key}: {line}" for line in done.changed]
+            changed += [f"{s.key}: {line}" for line in done.changed if line not in said
+                        or not any(t in line for t in ("their name, phone", "chat event(s) they sent"))]  # text found under each key is one change, said once
+            said |= set(done.changed)
             kept += [line for line in done.kept if line not in kept]
         if not args.dry_run:
             _audit(conn, keys, "erase", [])
