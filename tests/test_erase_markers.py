@@ -184,6 +184,20 @@ async def test_erase_leaves_her_only_in_the_records_it_says_it_keeps(db, clock, 
     await erase_and_check(db, monkeypatch, capsys)
 
 
+async def test_purge_past_retention_leaves_no_marker_anywhere(db, clock, monkeypatch):
+    """Without an erase first: every copy (cards, relayed events, drafts, timelines) goes with its record."""
+    h = await start_engine(db, clock)
+    try:
+        await plant(h)
+    finally:
+        await h.engine.stop()
+    monkeypatch.setenv("SAFERBOT_RETENTION_YEARS", "0")
+    monkeypatch.setenv("SAFERBOT_OUTBOX_RETENTION", "1m")
+    assert await asyncio.to_thread(run_cli, monkeypatch, db, "purge") == 0
+    assert found(db) == set(), f"markers left after purge: {sorted(found(db))}"
+    assert names_her(db) == []
+
+
 async def test_purge_takes_the_lockdown_information_card(db, clock, monkeypatch):
     h = await start_engine(db, clock)
     try:

@@ -55,3 +55,11 @@ def test_the_data_protection_guide_covers_every_declared_table():
     guide = (ROOT / "docs" / "data-protection.md").read_text()
     missing = sorted(h.table for o in build_app().data_owners for h in o.holdings if f"`{h.table}`" not in guide)
     assert missing == []
+
+
+def test_the_leavers_list_of_person_columns_agrees_with_the_owners():
+    """handlers/privacy.PERSON_COLUMNS (a leaver's records are re-pointed) names no column an owner does not declare."""
+    from handlers.privacy import PERSON_COLUMNS
+
+    declared = {(h.table, c) for o in build_app().data_owners for h in o.holdings for c in h.person_columns}
+    assert sorted(f"{t}.{c}" for t, cols in PERSON_COLUMNS.items() for c in cols if (t, c) not in declared) == []
