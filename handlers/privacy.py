@@ -3,10 +3,10 @@
 Subject access, erase and purge are compositions over the App's data owners (bot/personal_data.py):
 each table's owner says what it holds about a person and how to forget them.
 
-PERSON_COLUMNS is the one list of columns that hold a person's roster key. A leaver's rows are
-re-pointed at a retired key (alice~1) so a new person given the same key never inherits them;
-subject access and erasure walk the same list. A test checks every table's key-like columns are
-listed here, so a new table cannot silently escape retention, access or erasure.
+PERSON_COLUMNS lists the columns a leaver's rows are re-pointed by: at a retired key (alice~1), so a
+new person given the same key never inherits them. A test checks every table's key-like columns are
+listed here, and another that each is declared by its owner, so a new table cannot silently escape
+leaving, retention, access or erasure.
 """
 
 from __future__ import annotations

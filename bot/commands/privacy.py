@@ -6,6 +6,9 @@
 Both are audited (incident_audit, reader cli:<OS user>). A person still on the roster is
 removed first (`saferbot roster remove alice`); their records then carry a retired key such
 as alice~1, which these commands accept, as do plain keys of people who have left.
+
+Both ask every data owner on the App (build_app().data_owners, bot/personal_data.py): the export has
+a contents page and says which retention applies to each section; erase lists what it keeps, and why.
 """
 
 from __future__ import annotations
