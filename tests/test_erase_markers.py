@@ -175,15 +175,6 @@ async def erase_and_check(db, monkeypatch, capsys) -> None:
 
 
 
-async def test_erase_leaves_her_only_in_the_records_it_says_it_keeps(db, clock, monkeypatch, capsys):
-    h = await start_engine(db, clock)
-    try:
-        await plant(h)
-    finally:
-        await h.engine.stop()
-    await erase_and_check(db, monkeypatch, capsys)
-
-
 async def test_purge_past_retention_leaves_no_marker_anywhere(db, clock, monkeypatch):
     """Without an erase first: every copy (cards, relayed events, drafts, timelines) goes with its record."""
     h = await start_engine(db, clock)
