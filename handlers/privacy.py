@@ -104,11 +104,26 @@ def former_name(conn: sqlite3.Connection, key: str | None) -> str | None:
 
 
 # --- subject access, erasure and purge: compositions over the App's data owners --------------------------------
+def _history(conn: sqlite3.Connection, key: str) -> list[tuple]:
+    """The roster changes of the person a key stands for, split at each removal: alice~2 is whoever
+    held `alice` in its second tenure; a plain key, whoever holds it since its last removal."""
+    was, n = (key.split("~", 1)[0], key.split("~", 1)[1]) if "~" in key else (key, "")
+    tenures: list[list[tuple]] = [[]]
+    for before, after, action in conn.execute("SELECT before, after, action FROM roster_audit WHERE person=?"
+                                              " ORDER BY id", (was,)).fetchall():
+        tenures[-1].append((before, after))
+        if action == "remove":
+            tenures.append([])
+    if not n:
+        return tenures[-1]
+    return tenures[int(n) - 1] if n.isdigit() and 0 < int(n) <= len(tenures) else []
+
+
 def subject(conn: sqlite3.Connection, key: str, names: list[str], phones: list[str]) -> Subject:
     """Whom a request is about: the key, and every name and phone number they had (the roster's history
     keeps them as they were), so free text naming them is found by whole words."""
     names, phones = list(names), list(phones)
-    for before, after in conn.execute("SELECT before, after FROM roster_audit WHERE person=?", (key,)).fetchall():
+    for before, after in _history(conn, key):
         for blob in (before, after):
             try:
                 held = json.loads(blob) if blob else {}

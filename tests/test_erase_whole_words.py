@@ -71,3 +71,14 @@ async def test_erase_replaces_her_typed_words_not_the_choices_everyone_makes(har
     assert await asyncio.to_thread(run_cli, monkeypatch, h.db, "roster", "remove", "alice") == 0
     assert await asyncio.to_thread(run_cli, monkeypatch, h.db, "erase", "alice") == 0
     assert [r[0] for r in await h.query("SELECT text FROM outbox WHERE text=?", form)] == [form]  # untouched
+
+
+async def test_a_reused_key_erases_only_the_person_who_left(harness, monkeypatch):
+    h = harness
+    await h.say("dana", "person add zed name=\"Zed Old\" role=staff branch=central phone=+447700900111")
+    await h.say("dana", "person remove zed")
+    await h.say("dana", "person add zed name=\"Zed New\" role=staff branch=central phone=+447700900222")
+    await h.say("carol", "log Zed New (07700 900222) helped; Zed Old (07700 900111) had left")
+    assert await asyncio.to_thread(run_cli, monkeypatch, h.db, "erase", "zed~1") == 0
+    text = (await h.query("SELECT text FROM incidents"))[0][0]
+    assert text == "Zed New (07700 900222) helped; [erased] ([erased]) had left"
