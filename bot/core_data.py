@@ -65,11 +65,25 @@ def _sender(body: str) -> tuple[str, str]:
     return (str(user.get("id") or ""), str(user.get("name") or "")) if isinstance(user, dict) else (str(user or ""), "")
 
 
+def _accounts(conn: Conn, key: str | None) -> set[tuple[str, str]]:
+    """(platform, user id) of the person's chat accounts: bound ones, and those the bot wrote to for them."""
+    if not key:
+        return set()
+    return {(r[0], str(r[1])) for r in conn.execute(
+        "SELECT platform, user_id FROM bindings WHERE person=? UNION SELECT platform, user_id FROM outbox"
+        " WHERE person=? AND user_id != ''", (key, key)).fetchall()}
+
+
+def _to_them(conn: Conn, key: str | None) -> list[int]:
+    """Outbox rows sent to the person: by key, or (a reply, a form question) to one of their accounts."""
+    accounts = _accounts(conn, key)
+    return [r[0] for r in conn.execute("SELECT id, person, platform, user_id FROM outbox ORDER BY id").fetchall()
+            if r[1] == key or (r[2], str(r[3])) in accounts] if key else []
+
+
 def _relay_from(conn: Conn, subject: Subject) -> list[int]:
     """Relayed events sent by the person: from one of their chat accounts, or under their name."""
-    accounts = {(r[0], str(r[1])) for r in conn.execute(
-        "SELECT platform, user_id FROM bindings WHERE person=? UNION SELECT platform, user_id FROM outbox"
-        " WHERE person=? AND user_id IS NOT NULL", (subject.key, subject.key)).fetchall()} if subject.key else set()
+    accounts = _accounts(conn, subject.key)
     names = {n.lower() for n in subject.names}
     out = []
     for r in conn.execute("SELECT id, platform, body FROM relay ORDER BY id").fetchall():
@@ -85,7 +99,7 @@ def _alert_label(r: dict) -> str:
 
 def about(conn: Conn, subject: Subject) -> list[Found]:
     return [
-        section(conn, OUTBOX, subject, "Messages sent to them, or naming them", lambda r: f"message {r['id']}"),
+        _messages(conn, subject),
         section(conn, CARDS, subject, "Cards (live messages) naming them", lambda r: f"card {r['key']}"),
         section(conn, ALERTS, subject, "Alarms they raised, took or resolved, or that name them", _alert_label),
         section(conn, EVENTS, subject, "Alarm timelines: what they did, or naming them", _alert_label),
@@ -93,6 +107,15 @@ def about(conn: Conn, subject: Subject) -> list[Found]:
         section(conn, ABOUT, subject, "Alarms about them", _alert_label),
         _relay(conn, subject),
     ]
+
+
+def _messages(conn: Conn, subject: Subject) -> Found:
+    found = section(conn, OUTBOX, subject, "Messages sent to them, or naming them", lambda r: f"message {r['id']}")
+    have = {r["id"] for r in found.rows}
+    found.rows += [dict(conn.execute("SELECT * FROM outbox WHERE id=?", (i,)).fetchone())
+                   for i in _to_them(conn, subject.key) if i not in have]  # replies to their account, by id
+    found.rows.sort(key=lambda r: r["id"])
+    return found
 
 
 def _relay(conn: Conn, subject: Subject) -> Found:
@@ -109,20 +132,21 @@ def _relay(conn: Conn, subject: Subject) -> Found:
 def forget(conn: Conn, subject: Subject, dry_run: bool) -> Done:
     key, verb = subject.key, "would" if dry_run else "did"
     done = Done()
-    sent = conn.execute("SELECT COUNT(*) FROM outbox WHERE person=? AND status NOT IN ('pending','sending')"
-                        " AND text != ''", (key,)).fetchone()[0] if key else 0
-    if sent:
-        done.changed.append(f"outbox: {verb} clear the text of {sent} message(s) delivered to them")
-        if not dry_run:
-            conn.execute("UPDATE outbox SET text='', buttons='[]', form=NULL, attachment=NULL, error=NULL"
-                         " WHERE person=? AND status NOT IN ('pending','sending')", (key,))
-    if key and not dry_run:
-        conn.execute("UPDATE outbox SET status='cancelled' WHERE person=? AND status='pending'", (key,))
-    mine = _relay_from(conn, subject)  # their own raw messages: nothing in them is not theirs
+    mine = _relay_from(conn, subject)  # their own raw messages (found by their accounts: before those go)
     if mine:
         done.changed.append(f"relay: {verb} delete {len(mine)} chat event(s) they sent that were never handed over")
         if not dry_run:
             conn.executemany("DELETE FROM relay WHERE id=?", [(i,) for i in mine])
+    editing = {r[0] for r in conn.execute("SELECT edit_of FROM outbox WHERE edit_of IS NOT NULL AND status IN"
+                                          " ('pending', 'sending')").fetchall()}
+    sent = [(i,) for i in _to_them(conn, key) if i not in editing]  # one being edited keeps its address till done
+    if sent:
+        done.changed.append(f"outbox: {verb} clear the text and their chat address of {len(sent)} message(s) to them")
+        if not dry_run:
+            conn.executemany("UPDATE outbox SET text='', buttons='[]', form=NULL, attachment=NULL, error=NULL,"
+                             " chat_id='', user_id='' WHERE id=? AND status NOT IN ('pending', 'sending')", sent)
+    if key and not dry_run:
+        conn.execute("UPDATE outbox SET status='cancelled' WHERE person=? AND status='pending'", (key,))
     for holding in (OUTBOX, CARDS, ALERTS, EVENTS, RELAY):
         done.changed += scrubbed(conn, holding, subject, dry_run)
     done.changed += set_key(conn, "outbox", ("person",), key, None, dry_run)

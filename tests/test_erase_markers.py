@@ -172,6 +172,11 @@ async def erase_and_check(db, monkeypatch, capsys) -> None:
     where = {k: tables_holding(db, ALL[k]) for k in left}
     assert all(t <= {"incidents", "incident_notes"} for t in where.values()), where
     assert names_her(db) == [], "her name or phone number is still in the database"
+    conn = connect(db)
+    try:  # the console's chat id for her is her key: no message row still says where she can be reached
+        assert conn.execute("SELECT COUNT(*) FROM outbox WHERE chat_id='alice' OR user_id='alice'").fetchone()[0] == 0
+    finally:
+        conn.close()
 
 
 
