@@ -5,7 +5,13 @@ Each capability (and the core) that owns a table with a person key or free text 
 and `purge` are compositions of the owners' functions, in App order; a test fails when a table
 with a text or person column has no owner declaring it, so a new table cannot be forgotten.
 
-The owner knows its rows; this module knows nothing about any table.
+The owner knows its rows; this module knows nothing about any table. It gives owners the shared
+parts: whole-word matching of names and phone numbers (`matches`), replacing them and the person's
+own words in text or JSON (`scrub`, `scrubbed`), a subject-access section by key or by text
+(`section`), and, inside a purge, the retention in force (`policy()`: cut-offs and --delete).
+Erase is two passes: subject access first collects the person's own words (`Found.words`: their
+notes, typed answers, requests), then every owner forgets them with those words, so copies of what
+they typed (messages already sent to others, cards, stubs) are replaced too.
 """
 
 from __future__ import annotations
