@@ -16,8 +16,13 @@ from bot.registry import Group
 from handlers import (
     alerts,
     backup,
+    ban_form,
+    ban_reviews,
+    bans,
+    bans_data,
     codeword,
     drill,
+    headsup,
     help,
     incident,
     incident_form,
@@ -38,13 +43,15 @@ from handlers import (
 
 CAPABILITIES = (escalation, alerts, codeword, backup, lockdown_cards, lockdown, drill, help, incident,
                 incident_form, privacy, incident_review, lone_session, lone_working, registration, retention,
-                report, leavers, roster, safety, welfare)
+                report, leavers, roster, safety, welfare, bans, ban_form, ban_reviews, headsup)
 
 
 def build_app() -> App:
     """A fresh App: nothing in it is shared with another App built in the same process."""
     app = App().add(*CAPABILITIES)
     app.add_form(forms.INCIDENT, button="incident.form")
+    app.add_form(ban_form.BAN, button="ban.form")
+    app.data_owners.append(bans_data.OWNER)
     # start-up, in order: the directory first (roster edits kept in the store, the engine's clock), then
     # leavers; then command-line edits while running; then daily jobs
     app.startup[:] = [
@@ -73,4 +80,5 @@ def build_app() -> App:
         # 2. ANSWER: the answer to an open form or conversation
         (Group.ANSWER, incident_form.form_answer),  # the open incident-form question
         (Group.ANSWER, welfare.typed_answer),  # a welfare check-in waiting for an answer
+        (Group.ANSWER, ban_form.form_answer),  # the open question of a ban decision being recorded
     )
