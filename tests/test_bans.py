@@ -212,3 +212,41 @@ async def test_erase_during_an_active_ban_is_refused_with_the_reason(harness):
     done = await h.engine.store.run(bans_data.OWNER.forget, Subject(None, ("John Doe",)), False)
     assert done.changed == ["BAN-1: anonymised (who, description, reasons, account, agreement)"]
     assert (await ban(h, 1))["subject"] == "(anonymised)"
+
+
+def run_cli(monkeypatch, db, *argv: str) -> int:
+    from bot import cli
+    from tests.conftest import ROOT
+
+    monkeypatch.setenv("SAFERBOT_DB", str(db))
+    monkeypatch.setenv("SAFERBOT_SERVICE_FILE", str(ROOT / "config" / "service.example.yaml"))
+    monkeypatch.setenv("SAFERBOT_CODEWORDS_FILE", str(ROOT / "codewords.yaml"))
+    return cli.main(list(argv))
+
+
+async def test_cli_record_refusal_and_export_with_the_disclosure_logged(harness, monkeypatch, tmp_path, capsys):
+    import asyncio
+    import json
+
+    h = harness
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in decision(review="2030-01-05").items()]
+    code = await asyncio.to_thread(run_cli, monkeypatch, h.db, "bans", "record", "--decided-by", "alice", *args)
+    assert code == 2 and "only a duty manager or above" in capsys.readouterr().err
+    no_review = [a for a in args if not a.startswith("--review")]
+    code = await asyncio.to_thread(run_cli, monkeypatch, h.db, "bans", "record", "--decided-by", "bob", *no_review)
+    assert code == 2 and "Review date: Review date is needed." in capsys.readouterr().err
+    code = await asyncio.to_thread(run_cli, monkeypatch, h.db, "bans", "record", "--decided-by", "bob", *args)
+    assert code == 0 and capsys.readouterr().out.strip() == "BAN-1 recorded."
+    assert [r[0] for r in await h.query("SELECT ref FROM wakeups WHERE kind='ban.review' ORDER BY due_at")] == \
+        ["1:t14", "1:t1", "1:due"]  # a running bot's scheduler finds them in the store
+    out = tmp_path / "share.json"
+    code = await asyncio.to_thread(run_cli, monkeypatch, h.db, "bans", "export", "--to", "City BCRP", "--agreement",
+                                   "ISA-2026-04", "--basis", "UK GDPR 6(1)(e); DPA 2018 Sch 1 para 10", "--out", str(out))
+    assert code == 0
+    shared = json.loads(out.read_text())
+    assert shared["to"] == "City BCRP" and [b["ref"] for b in shared["bans"]] == ["BAN-1"]
+    assert "reasons" not in shared["bans"][0] and "account_said" not in shared["bans"][0]  # a minimal record
+    log = (await h.query("SELECT actor, recipient, agreement, basis, bans FROM ban_disclosures"))[0]
+    assert log[0].startswith("cli:") and tuple(log[1:]) == ("City BCRP", "ISA-2026-04",
+                                                              "UK GDPR 6(1)(e); DPA 2018 Sch 1 para 10", "BAN-1")
+    assert (await h.query("SELECT action FROM ban_audit WHERE ban_id=1 AND action='export'"))
