@@ -27,9 +27,12 @@ from .bans import (
     audit,
     day_end,
     day_start,
+    decider_problem,
     end_ban,
     load,
+    may_decide,
     parse_day,
+    pending_for,
     ref,
     schedule_reviews,
 )
@@ -241,10 +244,16 @@ def step_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
         step(tx, person, d, what)
 
 
+@button("ban.change", permission="decide_ban")
+def change_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
+    """Change an on-the-spot ban: record a warning or exclusion in its place, starting from its words."""
+    ban = pending_for(tx, person, msg, arg)
+    if ban:
+        start(tx, person, msg, from_ban=ban["id"])
+
+
 @button("ban.form", permission="decide_ban")
 def form_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
-    from .bans import decider_problem, may_decide
-
     if not may_decide(tx, person):
         tx.reply(msg, Outbound(decider_problem(tx)), person=person)
         return

@@ -5,7 +5,7 @@ flexibility to empower any member of staff to use it in the moment". Ombudsman f
 what a decision must carry (a review date, the person's account, adjustments considered):
 `record` refuses a decision without them, naming what is missing. Every view and change is
 written to `ban_audit`. Volunteers never see a ban (permissions). Reviews and lapses are
-wake-ups, so they survive restarts. The form: ban_form.py; reading and review: ban_reviews.py.
+wake-ups, so they survive restarts. The form: ban_form.py; reading and review: ban_reviews.py; the Change button opens the form (ban_form.py).
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def ban_today(tx: Tx, person: Person, msg: Inbound, text: str) -> None:
            "No duty manager could be told; please tell one.")), person=person)
 
 
-def _pending_for(tx: Tx, person: Person, msg: Inbound, arg: str) -> sqlite3.Row | None:
+def pending_for(tx: Tx, person: Person, msg: Inbound, arg: str) -> sqlite3.Row | None:
     ban = load(tx.conn, arg)
     if ban is None or not can_read(person, ban):
         tx.reply(msg, Outbound(NOT_FOUND), person=person)
@@ -207,29 +207,20 @@ def end_ban(tx: Tx, actor: str, ban: sqlite3.Row, status: str, detail: str = "",
 
 @button("ban.confirm", permission="decide_ban")
 def confirm_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
-    ban = _pending_for(tx, person, msg, arg)
+    ban = pending_for(tx, person, msg, arg)
     if ban:
         confirm(tx, person, msg, ban)
 
 
 @button("ban.lift", permission="decide_ban")
 def lift_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
-    ban = _pending_for(tx, person, msg, arg)
+    ban = pending_for(tx, person, msg, arg)
     if ban:
         end_ban(tx, person.key, ban, "lifted", "lifted on review of the on-the-spot ban")
         tx.reply(msg, Outbound(f"{ref(ban)} lifted."), person=person)
         maker = tx.person(ban["created_by"])
         if maker and maker.key != person.key:
             tx.send(maker, Outbound(f"{ref(ban)} was lifted by {person.name}."), tag="ban")
-
-
-@button("ban.change", permission="decide_ban")
-def change_button(tx: Tx, person: Person, msg: Inbound, arg: str) -> None:
-    ban = _pending_for(tx, person, msg, arg)
-    if ban:
-        from . import ban_form
-
-        ban_form.start(tx, person, msg, from_ban=ban["id"])
 
 
 @wakeup("ban.lapse")
