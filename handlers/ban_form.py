@@ -143,7 +143,8 @@ def start(tx: Tx, person: Person, msg: Inbound, from_ban: int | None = None) -> 
                     (person.key, 0, json.dumps(given, ensure_ascii=False), from_ban, tx.now))
     intro = f"Recording a warning or exclusion{' in place of ' + ref(from_ban) if old else ''}: " \
             f"{len(BAN.fields)} questions. Type 'skip' for optional ones, 'back', or 'cancel'."
-    tx.send(person, Outbound(intro), tag="ban")
+    # on Slack the message also gets a button that opens the whole form as a modal
+    tx.send(person, Outbound(intro, form=BAN.name, form_ref=str(from_ban or "")), tag="ban")
     ask(tx, person)
 
 

@@ -187,6 +187,10 @@ def _add(old: str, line: str) -> str:
          usage="bans here | bans (managers: reviews due too)")
 def bans_cmd(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     word = args.strip().lower()
+    if word == "here" and not person.branch:
+        tx.reply(msg, Outbound("You have no branch on the roster; send 'bans' to see every ban you may see."),
+                 person=person)
+        return
     if word == "here" or not may_decide(tx, person):
         rows = [b for b in tx.conn.execute(f"SELECT * FROM bans WHERE {in_force_sql()} ORDER BY start_at",
                                            (tx.now, tx.now)).fetchall() if person.branch and covers(b, person.branch)]

@@ -37,3 +37,20 @@ async def test_headsup_card_on_slack_is_withdrawn_at_expiry(bot):  # noqa: F811
     await bot.settle()
     await f.wait_for(lambda: "expired and withdrawn" in card.shown, 10, "the card to be withdrawn")
     assert "Woman" not in card.shown and card.updates >= 1
+
+
+async def test_a_decision_recorded_in_the_slack_modal(bot):  # noqa: F811
+    from tests.test_bans import decision
+
+    f = bot.fake
+    await f.acked(await f.dm(BOB, "ban record"))
+    await bot.settle()
+    await f.acked(await f.press(BOB, "Open Warning or exclusion"))
+    await f.wait_for(lambda: f.views, 3, "the modal to open")
+    view_id, view = next(iter(f.views.items()))
+    assert view["title"]["text"] == "Warning or exclusion"
+    await f.acked(await f.submit(BOB, view_id, decision()))
+    await bot.settle()
+    await f.wait_for(lambda: texts(f, BOB)[-1].startswith("BAN-1 recorded."), 5, "the decision to be recorded")
+    row = await bot.engine.store.read(lambda c: c.execute("SELECT kind, category, decided_by FROM bans").fetchone())
+    assert tuple(row) == ("exclusion", "threatening", "bob")
