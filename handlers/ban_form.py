@@ -200,6 +200,8 @@ def step(tx: Tx, person: Person, d: sqlite3.Row, what: str, typed: str = "") -> 
         ask(tx, person)
     elif what == "submit" and pos >= n:
         submit(tx, person, given, d["from_ban"])
+    elif what in ("skip", "submit"):  # a word that does not fit where they are: ask again
+        ask(tx, person)
     elif pos < n:
         f = BAN.fields[pos]
         raw = typed or what

@@ -118,10 +118,6 @@ def tell(tx: Tx, people: list[Person], out: Outbound, *, skip: str | None = None
 
 
 # --- on the spot -------------------------------------------------------------------------------------
-def end_of_today(tx: Tx) -> float:
-    return datetime.combine(tx.local().date(), time(23, 59, 59), tzinfo=tx.local().tzinfo).timestamp()
-
-
 def ban_today(tx: Tx, person: Person, msg: Inbound, text: str) -> None:
     """Exclude someone from the sender's branch for the rest of the day; the duty manager must confirm."""
     text = text.strip()
@@ -138,7 +134,7 @@ def ban_today(tx: Tx, person: Person, msg: Inbound, text: str) -> None:
         return
     text = text[:1000]
     incidents = ",".join(dict.fromkeys(m.upper() for m in INCIDENT_REF.findall(text)))
-    end = end_of_today(tx)
+    end = day_end(tx.local(), tx.local().date())
     bid = tx.conn.execute(
         "INSERT INTO bans(kind, status, subject, description, branches, start_at, end_at, incidents, created_by,"
         " created_at) VALUES('today','pending',?,?,?,?,?,?,?,?) RETURNING id",

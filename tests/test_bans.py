@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.messages import Inbound
 from handlers import bans_data
+from tests.test_incidents import run_cli
 
 NOT_ALLOWED = "Sorry, that is not something your role can do here."
 DAY = 86400
@@ -158,6 +159,8 @@ async def test_the_chat_form_one_question_at_a_time(harness):
     h = harness
     await h.say("bob", "ban record")
     assert "Question 1 of 16" in h.last("bob").text
+    await h.say("bob", "submit")  # not an answer: the first question again
+    assert "Question 1 of 16" in h.last("bob").text
     answers = ["Jane Roe", "skip", "exclusion", "central", "skip", "2027-06-30", "2027-02-01", "violence",
                "Byelaw 6", "Pushed a member of staff", "no", "Left before she could be asked; letter invites it",
                "None identified", "skip", "Head of Libraries", "skip"]
@@ -214,16 +217,6 @@ async def test_erase_during_an_active_ban_is_refused_with_the_reason(harness):
     assert (await ban(h, 1))["subject"] == "(anonymised)"
 
 
-def run_cli(monkeypatch, db, *argv: str) -> int:
-    from bot import cli
-    from tests.conftest import ROOT
-
-    monkeypatch.setenv("SAFERBOT_DB", str(db))
-    monkeypatch.setenv("SAFERBOT_SERVICE_FILE", str(ROOT / "config" / "service.example.yaml"))
-    monkeypatch.setenv("SAFERBOT_CODEWORDS_FILE", str(ROOT / "codewords.yaml"))
-    return cli.main(list(argv))
-
-
 async def test_cli_record_refusal_and_export_with_the_disclosure_logged(harness, monkeypatch, tmp_path, capsys):
     import asyncio
     import json
@@ -250,3 +243,20 @@ async def test_cli_record_refusal_and_export_with_the_disclosure_logged(harness,
     assert log[0].startswith("cli:") and tuple(log[1:]) == ("City BCRP", "ISA-2026-04",
                                                               "UK GDPR 6(1)(e); DPA 2018 Sch 1 para 10", "BAN-1")
     assert (await h.query("SELECT action FROM ban_audit WHERE ban_id=1 AND action='export'"))
+
+
+async def test_reviews_and_lapses_survive_a_restart(db, clock):
+    from tests.conftest import start_engine
+
+    h = await start_engine(db, clock)
+    await submit(h, "bob", decision())
+    await h.say("alice", "ban today man with a dog")
+    await h.engine.stop()
+    h = await start_engine(db, clock)  # a new process: the wake-ups are in the store
+    try:
+        await h.advance(3 * DAY + 60)
+        assert "BAN-2 lapsed" in h.last("dana").text
+        await h.advance(24 * DAY)
+        assert "BAN-1" in h.last("bob").text and "(14 days from now)" in h.last("bob").text
+    finally:
+        await h.engine.stop()

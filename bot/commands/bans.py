@@ -14,7 +14,6 @@ person's decision, with the partnership, the information-sharing agreement and t
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import time
@@ -25,6 +24,7 @@ from zoneinfo import ZoneInfo
 from ..audit import cli_actor
 from ..files import write_private
 from ..settings import Settings
+from .incidents import _run
 
 FIELDS = ("subject", "description", "kind", "scope", "start", "end", "review", "category", "basis", "reasons",
           "account_invited", "account_said", "adjustments", "letter", "appeal", "incidents")
@@ -49,19 +49,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--ban", action="append", default=[], help="only these bans (default: every exclusion in force)")
     e.add_argument("--out", type=Path, help="file to write (default: standard output)")
     e.set_defaults(func=cmd_export)
-
-
-def _run(settings: Settings, fn, *args):
-    from ..store import Store
-
-    async def go():
-        store = await Store.open(settings.db)
-        try:
-            return await store.run(fn, *args)
-        finally:
-            await store.close()
-
-    return asyncio.run(go())
 
 
 def _directory(settings: Settings):
