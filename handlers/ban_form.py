@@ -25,6 +25,7 @@ from .bans import (
     KINDS,
     Wake,
     audit,
+    branches_for,
     day_end,
     day_start,
     decider_problem,
@@ -68,8 +69,9 @@ STEP = "ban.step"
 
 
 def problems(values: dict[str, str], now: datetime, directory: Directory, decider: Person | None,
-             min_role: str) -> tuple[dict[str, str], list[str]]:
-    """(clean values, what is missing or wrong); `now` is local time."""
+             min_role: str, theirs: set[str] | None = None) -> tuple[dict[str, str], list[str]]:
+    """(clean values, what is missing or wrong); `now` is local time; `theirs`: the branches the decider
+    may decide for (None: any)."""
     clean, errors = validate(BAN, values, now)
     out = [f"{FIELDS[k].label}: {v}" for k, v in errors.items()]
     if decider is None or not decider.may(Role(min_role)):
@@ -94,6 +96,9 @@ def problems(values: dict[str, str], now: datetime, directory: Directory, decide
         if bad:
             out.append(f"Which branches: {', '.join(bad)} is not a branch or area (try 'all').")
         clean["scope"] = ",".join(dict.fromkeys(keys))
+    if scope and theirs is not None and (scope == "all" or not set(clean["scope"].split(",")) <= theirs):
+        names = ", ".join(sorted(directory.branch_name(b) for b in theirs)) or "no branch"
+        out.append(f"Which branches: you can decide for {names}; other branches, or all, need an admin.")
     if clean.get("incidents"):
         found = [m.upper() for m in INCIDENT_REF.findall(clean["incidents"])]
         clean["incidents"] = ",".join(dict.fromkeys(found))
@@ -101,10 +106,10 @@ def problems(values: dict[str, str], now: datetime, directory: Directory, decide
 
 
 def record(conn: sqlite3.Connection, now: float, local: datetime, directory: Directory, decider: Person | None,
-           actor: str, min_role: str, values: dict[str, str], wake: Wake, from_ban: int | None = None
-           ) -> tuple[int | None, list[str]]:
+           actor: str, min_role: str, values: dict[str, str], wake: Wake, from_ban: int | None = None,
+           theirs: set[str] | None = None) -> tuple[int | None, list[str]]:
     """Store a decision and its review wake-ups; or (None, what is missing). The chat, modal and CLI use it."""
-    clean, missing = problems(values, local, directory, decider, min_role)
+    clean, missing = problems(values, local, directory, decider, min_role, theirs)
     if missing:
         return None, missing
     start_d = parse_day(clean["start"]) if clean.get("start") else local.date()
@@ -220,7 +225,7 @@ def step(tx: Tx, person: Person, d: sqlite3.Row, what: str, typed: str = "") -> 
 
 def submit(tx: Tx, person: Person, values: dict[str, str], from_ban: int | None, msg: Inbound | None = None) -> None:
     bid, missing = record(tx.conn, tx.now, tx.local(), tx.directory, person, person.key,
-                          tx.ctx.settings.ban_decider_role, values, tx.wake, from_ban)
+                          tx.ctx.settings.ban_decider_role, values, tx.wake, from_ban, branches_for(tx, person))
     if bid is None:
         tx.send(person, Outbound("Not recorded. Missing or wrong:\n" + "\n".join(f"- {m}" for m in missing)),
                 tag="ban")

@@ -113,7 +113,7 @@ def ban_cmd(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
         tx.reply(msg, Outbound(USAGE), person=person)
         return
     b = load(tx.conn, bid)
-    if b is None or not can_read(person, b):
+    if b is None or not can_read(tx, person, b):
         tx.reply(msg, Outbound(NOT_FOUND), person=person)
         return
     action, _, text = rest.strip().partition(" ")
@@ -202,7 +202,7 @@ def bans_cmd(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
         _private(tx, person, msg, text)
         return
     rows = [b for b in tx.conn.execute("SELECT * FROM bans WHERE status IN ('pending','active') ORDER BY id")
-            if can_read(person, b)]
+            if can_read(tx, person, b)]
     for b in rows:
         audit(tx.conn, tx.now, person.key, b["id"], "list", "bans")
     soon = tx.now + 14 * DAY

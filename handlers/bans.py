@@ -57,13 +57,26 @@ def covers(ban: sqlite3.Row, branch: str | None) -> bool:
     return ban["branches"] == "all" or (branch is not None and branch in branches_of(ban))
 
 
-def can_read(person: Person | None, ban: sqlite3.Row) -> bool:
+def branches_for(tx: Tx, person: Person) -> set[str] | None:
+    """The branches whose bans a person sees and (if their role decides) decides; None: every branch.
+    Admins, and managers with no branch, see all; a duty manager the branches they look after (their
+    own and those they cover, as for incidents); staff their own branch."""
+    if person.role == Role.admin or person.branch is None and person.may(Role.duty_manager):
+        return None
+    if person.may(Role.duty_manager):
+        from .incident import manager_branches
+
+        return manager_branches(tx, person)
+    return {person.branch} if person.branch else set()
+
+
+def can_read(tx: Tx, person: Person | None, ban: sqlite3.Row) -> bool:
     """Staff and above, at one of the ban's branches (admins: every ban). Volunteers never."""
     if not allowed(person, "read_bans"):
         return False
     assert person is not None
-    return person.role == Role.admin or person.branch is None and person.may(Role.duty_manager) or \
-        covers(ban, person.branch)
+    mine = branches_for(tx, person)
+    return mine is None or ban["branches"] == "all" or bool(mine & set(branches_of(ban)))
 
 
 def may_decide(tx: Tx, person: Person) -> bool:
@@ -158,7 +171,7 @@ def ban_today(tx: Tx, person: Person, msg: Inbound, text: str) -> None:
 
 def pending_for(tx: Tx, person: Person, msg: Inbound, arg: str) -> sqlite3.Row | None:
     ban = load(tx.conn, arg)
-    if ban is None or not can_read(person, ban):
+    if ban is None or not can_read(tx, person, ban):
         tx.reply(msg, Outbound(NOT_FOUND), person=person)
         return None
     if not may_decide(tx, person):

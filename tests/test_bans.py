@@ -152,6 +152,12 @@ async def test_refused_with_what_is_missing(harness):
     assert "- Was the person invited to give their account?: Was the person invited" in text
     await submit(h, "bob", decision(review="2026-11-01"))
     assert "Review date: it must be after today." in h.last("bob").text
+    # a duty manager decides for the branches they look after (Bob: Central, and Riverside at weekends)
+    await submit(h, "fran", decision(scope="central"))
+    assert "- Which branches: you can decide for Riverside Library; other branches, or all, need an admin." \
+        in h.last("fran").text
+    await submit(h, "bob", decision(scope="all"))
+    assert "other branches, or all, need an admin" in h.last("bob").text
     assert await h.query("SELECT * FROM bans") == []
 
 

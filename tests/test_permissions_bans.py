@@ -50,7 +50,7 @@ async def test_role_matrix_for_reading_and_changing_a_ban(harness):
 
 async def test_a_ban_for_all_branches_is_seen_at_every_branch(harness):
     h = harness
-    await submit(h, "bob", decision(scope="all"))
+    await submit(h, "dana", decision(scope="all"))  # all branches: an admin's decision
     await h.say("erin", "bans here")
     assert "BAN-1 John Doe" in h.last("erin").text
     await h.say("vic", "bans here")
