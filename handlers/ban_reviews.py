@@ -65,7 +65,7 @@ def render_full(tx: Tx, b: sqlite3.Row) -> str:
     if b["description"] and b["description"] != b["subject"]:
         lines.append(f"Description: {b['description']}")
     lines += [f"Where: {where_name(tx, b)}", f"From {day_text(tx, b['start_at'])} {until_text(tx, b)}"]
-    if b["review_at"]:
+    if b["review_at"] and b["end_at"] is not None:  # with no end, the line above gives the review
         lines.append(f"Review: {day_text(tx, b['review_at'])}")
     for label, col in (("Category", "category"), ("Byelaw or policy", "basis"), ("Reasons", "reasons"),
                        ("Account invited", "account_invited"), ("Their account", "account_said"),

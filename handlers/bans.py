@@ -105,7 +105,7 @@ def day_text(tx: Tx, ts: float | None) -> str:
 
 def until_text(tx: Tx, ban: sqlite3.Row) -> str:
     if ban["end_at"] is None:
-        return f"until further notice (review {day_text(tx, ban['review_at'])})"
+        return f"until further notice, review {day_text(tx, ban['review_at'])}"
     end = tx.local(ban["end_at"])
     return f"until {end.strftime('%H:%M')} today" if end.date() == tx.local().date() else \
         f"until {end.strftime('%a %d %b %Y')}"
