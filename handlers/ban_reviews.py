@@ -36,6 +36,7 @@ from .bans import (
     may_decide,
     parse_day,
     parse_ref,
+    private,
     ref,
     schedule_reviews,
     until_text,
@@ -45,15 +46,6 @@ from .bans import (
 USAGE = ("ban today <who and what happened>: exclude them from your branch for the rest of today.\n"
          "Duty managers: ban record | ban <BAN-ref> [confirm | lift <reasons> | extend <review date> <reasons> | "
          "end aba <conditions>] | bans")
-
-
-def _private(tx: Tx, person: Person, msg: Inbound, text: str) -> None:
-    """A ban is never read out in a shared channel."""
-    if msg.is_group:
-        tx.send(person, Outbound(text), tag="ban")
-        tx.reply(msg, Outbound("I've sent it to you privately.", ephemeral=True), person=person)
-    else:
-        tx.reply(msg, Outbound(text), person=person)
 
 
 def render_full(tx: Tx, b: sqlite3.Row) -> str:
@@ -127,7 +119,7 @@ def ban_cmd(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
 
 def show(tx: Tx, person: Person, msg: Inbound, b: sqlite3.Row) -> None:
     audit(tx.conn, tx.now, person.key, b["id"], "view", "full" if may_decide(tx, person) else "short")
-    _private(tx, person, msg, render_full(tx, b) if may_decide(tx, person) else short(tx, b))
+    private(tx, person, msg, render_full(tx, b) if may_decide(tx, person) else short(tx, b))
 
 
 def decide(tx: Tx, person: Person, msg: Inbound, b: sqlite3.Row, action: str, text: str) -> None:
@@ -199,7 +191,7 @@ def bans_cmd(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
         where = tx.directory.branch_name(person.branch)
         text = (f"Excluded from {where} now:\n" + "\n".join(short(tx, b) for b in rows)) if rows else \
             f"Nobody is excluded from {where} now."
-        _private(tx, person, msg, text)
+        private(tx, person, msg, text)
         return
     rows = [b for b in tx.conn.execute("SELECT * FROM bans WHERE status IN ('pending','active') ORDER BY id")
             if can_read(tx, person, b)]
@@ -210,7 +202,7 @@ def bans_cmd(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
              + (", REVIEW OVERDUE" if b["review_at"] and b["review_at"] <= tx.now else
                 f", review {day_text(tx, b['review_at'])}" if b["review_at"] and b["review_at"] <= soon else "") + "]"
              for b in rows]
-    _private(tx, person, msg, ("Bans and warnings in force:\n" + "\n".join(lines)) if lines else
+    private(tx, person, msg, ("Bans and warnings in force:\n" + "\n".join(lines)) if lines else
              "No bans or warnings in force that you may see.")
 
 

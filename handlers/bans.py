@@ -111,6 +111,15 @@ def until_text(tx: Tx, ban: sqlite3.Row) -> str:
         f"until {end.strftime('%a %d %b %Y')}"
 
 
+def private(tx: Tx, person: Person, msg: Inbound, text: str) -> None:
+    """A ban is never read out in a shared channel (a volunteer may be in it): the answer goes privately."""
+    if msg.is_group:
+        tx.send(person, Outbound(text), tag="ban")
+        tx.reply(msg, Outbound("I've sent it to you privately.", ephemeral=True), person=person)
+    else:
+        tx.reply(msg, Outbound(text), person=person)
+
+
 # --- who is told ---------------------------------------------------------------------------------------
 def admins(tx: Tx) -> list[Person]:
     return [p for p in tx.directory.people.values() if p.role == Role.admin]
@@ -163,10 +172,10 @@ def ban_today(tx: Tx, person: Person, msg: Inbound, text: str) -> None:
         " otherwise it lapses and the admins are told.",
         buttons=(Button("Confirm", "ban.confirm", str(bid)), Button("Change", "ban.change", str(bid)),
                  Button("Lift", "ban.lift", str(bid)))), skip=person.key)
-    tx.reply(msg, Outbound(
-        f"{ref(bid)}: excluded from {tx.directory.branch_name(person.branch)} {until_text(tx, ban)}. "
-        + (f"{', '.join(told)} (duty manager) has been told and will confirm it." if told else
-           "No duty manager could be told; please tell one.")), person=person)
+    private(tx, person, msg,
+            f"{ref(bid)}: excluded from {tx.directory.branch_name(person.branch)} {until_text(tx, ban)}. "
+            + (f"{', '.join(told)} (duty manager) has been told and will confirm it." if told else
+               "No duty manager could be told; please tell one."))
 
 
 def pending_for(tx: Tx, person: Person, msg: Inbound, arg: str) -> sqlite3.Row | None:

@@ -45,7 +45,8 @@ async def test_whole_life_of_a_ban(harness):
     b1 = await ban(h, 1)
     assert b1["status"] == "pending" and b1["incidents"] == "INC-2026-0001" and b1["branches"] == "central"
 
-    await h.say("carol", "bans here")
+    await h.say("carol", "/bans here", chat="C-staffroom", is_group=True)  # never read out in a channel
+    assert [d.text for d in h.transport.to("C-staffroom")] == ["I've sent it to you privately."]
     assert "BAN-1 Man in red coat" in h.last("carol").text and "INC-2026" not in h.last("carol").text
     await h.press("bob", "Confirm")
     assert h.last("bob").text == "BAN-1 confirmed."
