@@ -212,11 +212,14 @@ def confirm(tx: Tx, person: Person, msg: Inbound, ban: sqlite3.Row) -> None:
         tx.send(maker, Outbound(f"{ref(ban)} was confirmed by {person.name}."), tag="ban")
 
 
-def end_ban(tx: Tx, actor: str, ban: sqlite3.Row, status: str, detail: str = "", **fields: str) -> None:
-    """Lift, end (with an ABA), replace, lapse or expire: it stops being in force; reviews stop."""
+def end_ban(tx: Tx, actor: str, ban: sqlite3.Row, status: str, detail: str = "", at: float | None = None,
+            **fields: str) -> None:
+    """Lift, end (with an ABA), replace, lapse or expire: it stops being in force; reviews stop. `at`: when
+    it ended, if not now (an end date: retention counts from it, however late the wake-up ran)."""
     sets = "".join(f", {k}=?" for k in fields)
     tx.conn.execute(f"UPDATE bans SET status=?, ended_by=?, ended_at=?{sets} WHERE id=?",
-                    (status, None if actor == "system" else actor, tx.now, *fields.values(), ban["id"]))
+                    (status, None if actor == "system" else actor, tx.now if at is None else at, *fields.values(),
+                     ban["id"]))
     cancel_reviews(tx, ban["id"])
     tx.cancel_wakeups("ban.lapse", ban["id"])
     tx.cancel_wakeups("ban.expire", ban["id"])
@@ -258,7 +261,7 @@ def expire(tx: Tx, arg: str) -> None:
     ban = load(tx.conn, arg)
     if ban is None or ban["status"] != "active" or ban["end_at"] is None or ban["end_at"] > tx.now:
         return
-    end_ban(tx, "system", ban, "expired", "its end date passed")
+    end_ban(tx, "system", ban, "expired", "its end date passed", at=ban["end_at"])
 
 
 # --- reviews -------------------------------------------------------------------------------------------

@@ -65,8 +65,13 @@ async def test_whole_life_of_a_ban(harness):
     assert "BAN-2 John Doe - Tall, grey beard, green parka (until further notice" in here
     assert "Threatened" not in here and "INC-2026-0001" not in here and "provoked" not in here
 
+    # the confirmed on-the-spot ban expires at the end of the day
+    await h.advance(9 * 3600 + 31 * 60)  # Thu 26 Nov 00:01
+    b1 = await ban(h, 1)
+    assert b1["status"] == "expired" and b1["ended_at"] == b1["end_at"]
+
     # T-14 (Tue 22 Dec 09:00) and T-1 (Mon 04 Jan 09:00): the decider and the admins are reminded
-    await h.advance(27 * DAY - 5 * 3600)  # Tue 22 Dec 09:30
+    await h.advance(27 * DAY - 14 * 3600 - 31 * 60)  # Tue 22 Dec 09:30
     assert "BAN-2" in h.last("bob").text and "(14 days from now)" in h.last("bob").text
     assert "(14 days from now)" in h.last("dana").text
     await h.advance(13 * DAY)
@@ -267,3 +272,18 @@ async def test_reviews_and_lapses_survive_a_restart(db, clock):
         assert "BAN-1" in h.last("bob").text and "(14 days from now)" in h.last("bob").text
     finally:
         await h.engine.stop()
+
+
+async def test_an_exclusion_with_an_end_date_expires_and_its_reviews_stop(harness):
+    h = harness
+    await submit(h, "bob", decision(end="2026-12-31", review="2026-12-20"))
+    await h.advance(25 * DAY)  # Sun 20 Dec 14:30: the review is overdue
+    assert "is OVERDUE" in h.last("dana").text
+    await h.advance(12 * DAY)  # Fri 01 Jan 2027 14:30
+    b = await ban(h, 1)
+    assert b["status"] == "expired" and b["ended_at"] == b["end_at"]
+    await h.say("alice", "bans here")
+    assert h.last("alice").text == "Nobody is excluded from Central Library now."
+    seen = len(h.texts("dana"))
+    await h.advance(3 * DAY)
+    assert h.texts("dana")[seen:] == []  # no overdue reviews for an expired ban
