@@ -66,7 +66,7 @@ def build_app() -> App:
     app.on_incident_serious[:] = [welfare.start]
     # the overview (Slack App Home), in display order
     app.home_sections[:] = [alerts.alerts_home, backup.backup_home, lockdown.lockdown_home, incident.home_lines,
-                            lone_working.lone_home, roster.cover_home]
+                            lone_working.lone_home, roster.cover_home, ban_reviews.home_lines]
     # who reads a typed message, in priority order (see bot/registry.py): safety first, whatever else is
     # open; then the answer to an open form or conversation; then command words (@command); then help
     return app.wire(

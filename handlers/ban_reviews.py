@@ -207,3 +207,17 @@ def bans_cmd(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
 
 
 
+
+
+def home_lines(tx: Tx, person: Person) -> list[str]:
+    """The overview (Slack App Home): on-the-spot bans to confirm and reviews due, for those who decide."""
+    if not may_decide(tx, person):
+        return []
+    rows = [b for b in tx.conn.execute("SELECT * FROM bans WHERE status IN ('pending','active')")
+            if can_read(tx, person, b)]
+    pending = [ref(b) for b in rows if b["status"] == "pending"]
+    due = [ref(b) for b in rows if b["review_at"] and b["review_at"] <= tx.now + 14 * DAY]
+    lines = [f"On-the-spot bans to confirm, change or lift: {', '.join(pending)}."] if pending else []
+    if due:
+        lines.append(f"Ban reviews due within 14 days or overdue: {', '.join(due)}. Send 'bans'.")
+    return lines

@@ -48,6 +48,9 @@ async def test_whole_life_of_a_ban(harness):
     await h.say("carol", "/bans here", chat="C-staffroom", is_group=True)  # never read out in a channel
     assert [d.text for d in h.transport.to("C-staffroom")] == ["I've sent it to you privately."]
     assert "BAN-1 Man in red coat" in h.last("carol").text and "INC-2026" not in h.last("carol").text
+    bob, carol = h.engine.directory.person("bob"), h.engine.directory.person("carol")
+    assert "On-the-spot bans to confirm, change or lift: BAN-1." in await h.engine.home(bob)
+    assert await h.engine.home(carol) == []  # the overview: only for those who decide
     await h.press("bob", "Confirm")
     assert h.last("bob").text == "BAN-1 confirmed."
     assert h.last("alice").text == "BAN-1 was confirmed by Bob Green."
@@ -74,6 +77,7 @@ async def test_whole_life_of_a_ban(harness):
     await h.advance(27 * DAY - 14 * 3600 - 31 * 60)  # Tue 22 Dec 09:30
     assert "BAN-2" in h.last("bob").text and "(14 days from now)" in h.last("bob").text
     assert "(14 days from now)" in h.last("dana").text
+    assert "Ban reviews due within 14 days or overdue: BAN-2. Send 'bans'." in await h.engine.home(bob)
     await h.advance(13 * DAY)
     assert "(1 day from now)" in h.last("bob").text and "(1 day from now)" in h.last("dana").text
     # due and not done: OVERDUE to the admins, once a day until it is done
