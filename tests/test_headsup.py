@@ -44,18 +44,13 @@ async def test_headsup_bad_input_and_the_30_day_limit(harness):
     assert (await h.query("SELECT COUNT(*) FROM headsups"))[0][0] == 1  # the refused ones stored nothing
 
 
-def test_headsup_expiry_setting_is_at_most_30_days():
+def test_headsup_expiry_setting_is_at_most_30_days(monkeypatch):
     import pytest
 
     from bot.settings import Settings, SettingsError, load_settings
 
     assert Settings(_env_file=None, headsup_expiry="30d").headsup_expiry == "30d"
-    import os
-
-    os.environ["SAFERBOT_HEADSUP_EXPIRY"] = "31d"
-    try:
-        with pytest.raises(SettingsError) as e:
-            load_settings()
-        assert "SAFERBOT_HEADSUP_EXPIRY" in str(e.value) and "at most 30d" in str(e.value)
-    finally:
-        del os.environ["SAFERBOT_HEADSUP_EXPIRY"]
+    monkeypatch.setenv("SAFERBOT_HEADSUP_EXPIRY", "31d")
+    with pytest.raises(SettingsError) as e:
+        load_settings()
+    assert "SAFERBOT_HEADSUP_EXPIRY" in str(e.value) and "at most 30d" in str(e.value)
