@@ -17,9 +17,14 @@ from handlers import (
     alerts,
     backup,
     backup_data,
+    ban_form,
+    ban_reviews,
+    bans,
+    bans_data,
     codeword,
     codeword_data,
     drill,
+    headsup,
     help,
     incident,
     incident_data,
@@ -45,13 +50,14 @@ from handlers import (
 
 CAPABILITIES = (escalation, alerts, codeword, backup, lockdown_cards, lockdown, drill, help, incident,
                 incident_form, privacy, incident_review, lone_session, lone_working, registration, retention,
-                report, leavers, roster, safety, welfare)
+                report, leavers, roster, safety, welfare, bans, ban_form, ban_reviews, headsup)
 
 
 def build_app() -> App:
     """A fresh App: nothing in it is shared with another App built in the same process."""
     app = App().add(*CAPABILITIES)
     app.add_form(forms.INCIDENT, button="incident.form")
+    app.add_form(ban_form.BAN, button="ban.form")
     # start-up, in order: the directory first (roster edits kept in the store, the engine's clock), then
     # leavers; then command-line edits while running; then daily jobs
     app.startup[:] = [
@@ -67,10 +73,10 @@ def build_app() -> App:
     # personal data, table by table (bot/personal_data.py): subject access, erase and purge ask these in order
     app.data_owners[:] = [core_data.OWNER, incident_data.OWNER, lone_data.OWNER, backup_data.OWNER,
                           lockdown_data.OWNER, roster_data.OWNER, registration_data.OWNER, codeword_data.OWNER,
-                          privacy.OWNER]
+                          privacy.OWNER, bans_data.OWNER]
     # the overview (Slack App Home), in display order
     app.home_sections[:] = [alerts.alerts_home, backup.backup_home, lockdown.lockdown_home, incident.home_lines,
-                            lone_working.lone_home, roster.cover_home]
+                            lone_working.lone_home, roster.cover_home, ban_reviews.home_lines]
     # who reads a typed message, in priority order (see bot/registry.py): safety first, whatever else is
     # open; then the answer to an open form or conversation; then command words (@command); then help
     return app.wire(
@@ -84,4 +90,5 @@ def build_app() -> App:
         # 2. ANSWER: the answer to an open form or conversation
         (Group.ANSWER, incident_form.form_answer),  # the open incident-form question
         (Group.ANSWER, welfare.typed_answer),  # a welfare check-in waiting for an answer
+        (Group.ANSWER, ban_form.form_answer),  # the open question of a ban decision being recorded
     )

@@ -48,6 +48,11 @@ TABLE: dict[str, frozenset[Role]] = {
     "lockdown": MANAGERS,  # lockdown, evacuate, all clear, roll call
     "answer_rollcall": EVERYONE,  # I'm safe / I need help: everyone on shift is asked, volunteers too
     "drill": MANAGERS,
+    # bans and heads-ups (docs/bans.md); volunteers never see a ban
+    "ban_today": STAFF_UP,  # `ban today`: exclude someone from your branch for the rest of the day
+    "read_bans": STAFF_UP,  # `bans here`: who is excluded (name, description, until when); only at the ban's branches
+    "decide_ban": STAFF_UP,  # confirm, record, review: also needs SAFERBOT_BAN_DECIDER_ROLE (default duty manager)
+    "send_headsup": MANAGERS,  # a time-limited "be aware" note to staff on shift at other branches
 }
 
 

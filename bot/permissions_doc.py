@@ -48,6 +48,13 @@ COVERS = {  # what each action means to a person; new actions show "(not describ
     "answer_rollcall": "I'm safe / I need help (everyone on shift is asked, volunteers too)",
     "drill": "`drill on/off`: a duty manager for the branches they manage or cover today; an area or `all` only an"
              " admin",
+    "ban_today": "`ban today <who and what happened>`: excludes them from your own branch for the rest of the day",
+    "read_bans": "`bans here`, `ban <ref>`: only bans covering your branch (admins: all); staff see who, a"
+                 " description and until when, never reasons or incidents",
+    "decide_ban": "confirm / change / lift an on-the-spot ban, `ban record`, `ban <ref> lift|extend|end aba`: also"
+                  " needs SAFERBOT_BAN_DECIDER_ROLE (default duty manager), at the ban's branches",
+    "send_headsup": "`headsup <branches> <description> / <what to do>`: to staff on shift there (volunteers: only"
+                    " what to do)",
 }
 
 HEAD = """# Who may do what

@@ -91,6 +91,12 @@ def _username(value: str) -> str:
 DurationText = Annotated[str, AfterValidator(_duration)]
 
 
+def _at_most_30d(value: str) -> str:
+    if parse_duration(value) > 30 * 86400:
+        raise ValueError("a duration of at most 30d (a heads-up is short-lived by design)")
+    return value
+
+
 def _check_field(name: str, value: object) -> object:
     """The name- and type-based rules for every field (see the module docstring)."""
     if isinstance(value, bool) or value is None:
@@ -236,6 +242,11 @@ class Settings(BaseSettings):
     retention_years: int = 6
     outbox_retention: DurationText = "30d"  # delivered message bodies (they may quote an incident) are cleared after this
     welfare_checkins: Annotated[str, AfterValidator(_durations)] = "1w,2w,4w"
+
+    # bans and heads-ups (docs/bans.md)
+    ban_confirm_within: DurationText = "3d"  # an on-the-spot ban not confirmed by a manager by then lapses
+    ban_decider_role: Literal["staff", "duty_manager", "admin"] = "duty_manager"  # least role to decide a ban
+    headsup_expiry: Annotated[str, AfterValidator(_duration), AfterValidator(_at_most_30d)] = "14d"
 
     # people, duty, backup and lockdown
     roster_refresh: float = 2.0  # seconds: how soon a command-line roster edit reaches a running bot

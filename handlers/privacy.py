@@ -45,6 +45,11 @@ PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "roster_audit": ("by", "person"),
     "roster_overlay": ("key", "by"),
     "people_retired": ("key", "was", "by"),
+    "bans": ("created_by", "decided_by", "ended_by"),
+    "ban_audit": ("actor",),
+    "ban_disclosures": ("actor",),
+    "ban_drafts": ("person",),
+    "headsups": ("created_by",),
 }
 # what a leaver's re-used key must not carry to the next person: these rows are ended, not re-pointed
 ENDED_ON_LEAVING = ("bindings", "shifts")
