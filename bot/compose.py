@@ -10,7 +10,7 @@ order); start-up and the overview have their own explicit lists below.
 
 from __future__ import annotations
 
-from bot import directory, escalation, forms
+from bot import directory, escalation, forms, trigger_http
 from bot.app import App
 from bot.registry import Group
 from handlers import (
@@ -33,6 +33,7 @@ from handlers import (
     retention,
     roster,
     safety,
+    trigger,
     welfare,
 )
 
@@ -57,6 +58,8 @@ def build_app() -> App:
     ]
     app.on_alert_resolved[:] = [incident.stub_from_alert, lone_working._on_resolve]
     app.on_incident_serious[:] = [welfare.start]
+    app.http_routes.append(trigger_http.routes)  # panic buttons: POST /trigger/<device> (handlers/trigger.py)
+    app.data_owners.append(trigger.OWNER)
     # the overview (Slack App Home), in display order
     app.home_sections[:] = [alerts.alerts_home, backup.backup_home, lockdown.lockdown_home, incident.home_lines,
                             lone_working.lone_home, roster.cover_home]

@@ -43,6 +43,7 @@ class Kind(StrEnum):
     DELIVERY_FAILED = "delivery_failed"
     OUTAGE = "outage"  # a platform has failed alarm delivery for a while
     OUTAGE_OVER = "outage_over"
+    PRESSED = "pressed"  # a panic button pressed again: it joins the alarm it raised (handlers/trigger.py)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,247 @@
+"""Panic-button presses over HTTP, on the bot's own server (the one that answers /healthz).
+
+  POST /trigger/<device>             a signed press (Standard Webhooks headers)
+  POST /trigger/<device>/heartbeat   a signed "I am alive"; answers the state
+  GET  /trigger/<device>/state       signed: ready | raised | acknowledged | no responder on duty
+  POST|GET /trigger/<device>/<token> a capability press (Shelly, Flic: a fixed URL, no signing)
+
+Checks, in this order, each the same for every caller: the body's size, the device (read
+from the store; the last copy seen if the store fails), the signature or token. An unknown
+device, a disabled one and a bad signature all get 401 after the same work (an HMAC or a hash
+against a dummy key), so the answer says nothing about which device ids exist. Signed
+requests must be within TOLERANCE of now (replays older than that are refused; within it a
+repeated webhook-id is answered from the store and raises nothing new). Only requests that
+passed the check count towards a device's rate limit, so a stranger who knows a device id
+cannot lock the real button out. A press is stored (and its alarm raised) before the 202;
+if the store fails, the alarm goes out directly (bot/emergency.py) and the client gets 503,
+so it sends the press again and it is stored once the store writes. The rules are in
+handlers/trigger.py; nothing here decides who is told.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import collections
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from handlers import trigger
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from .engine import Engine
+
+log = logging.getLogger(__name__)
+
+TOLERANCE = 300  # seconds either side of now a signed request's webhook-timestamp may be
+MAX_BODY = 4096  # bytes: a press says almost nothing
+MAX_HEADER = 1024  # characters of webhook-id or webhook-signature
+RATE = 30  # authenticated requests per device per RATE_WINDOW (heartbeats and state included)
+RATE_WINDOW = 60.0
+RETRY_AFTER = "5"  # seconds: when the press could not be stored
+_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+_DUMMY_KEY = b"\x00" * 32
+_DUMMY_HASH = hashlib.sha256(b"no such device").hexdigest()
+
+
+def secret_key(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks secret (whsec_ + base64)."""
+    raw = secret.removeprefix("whsec_")
+    return base64.b64decode(raw + "=" * (-len(raw) % 4))
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The webhook-signature header for a request (what the desktop client and scripts send)."""
+    mac = hmac.new(secret_key(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def verify(secret: str | None, headers: Any, body: bytes, now: float) -> bool:
+    """Standard Webhooks: v1 HMAC-SHA256 of "<id>.<timestamp>.<body>", timestamp within TOLERANCE.
+    With no secret (unknown device) the same work is done against a dummy key, and it fails."""
+    msg_id, stamp, given = (headers.get(h, "") for h in ("webhook-id", "webhook-timestamp", "webhook-signature"))
+    if not (msg_id and stamp and given) or len(msg_id) > MAX_HEADER or len(given) > MAX_HEADER:
+        return False
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12) or abs(now - int(stamp)) > TOLERANCE:
+        return False
+    try:
+        key = secret_key(secret) if secret else _DUMMY_KEY
+    except (binascii.Error, ValueError):
+        key = _DUMMY_KEY
+    expected = hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
+    ok = False
+    for part in given.split(" "):
+        version, _, sig = part.partition(",")
+        if version != "v1":
+            continue
+        try:
+            ok |= hmac.compare_digest(expected, base64.b64decode(sig, validate=True))
+        except (binascii.Error, ValueError):
+            continue
+    return ok and secret is not None
+
+
+class Triggers:
+    """The trigger endpoints of one engine; `now` is wall-clock time (signatures are stamped with it)."""
+
+    def __init__(self, engine: Engine, now: Callable[[], float] = time.time):
+        self.engine = engine
+        self.now = now
+        self.known: dict[str, trigger.Device] = {}  # last copy read: used only while the store fails
+        self.recent: dict[str, collections.deque[float]] = {}  # device -> monotonic times of authentic requests
+        self.unsaved_at: dict[str, float] = {}  # device -> when its unsaved alarm was last sent directly
+
+    def routes(self) -> list[web.RouteDef]:
+        from aiohttp import web
+
+        return [web.post("/trigger/{device}", self.signed_press),
+                web.post("/trigger/{device}/heartbeat", self.heartbeat),
+                web.get("/trigger/{device}/state", self.state),
+                web.post("/trigger/{device}/{token}", self.capability_press),
+                web.get("/trigger/{device}/{token}", self.capability_press)]
+
+    # --- checks -----------------------------------------------------------------------------------------
+    async def _body(self, request: web.Request) -> bytes | None:
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return None
+        body = await request.content.read(MAX_BODY + 1)
+        return None if len(body) > MAX_BODY else body
+
+    async def _device(self, device_id: str) -> trigger.Device | None:
+        from .store import StoreError
+
+        wanted = device_id if _ID.fullmatch(device_id) else ""  # the same read either way
+        try:
+            d = await self.engine.store.read(trigger.device, wanted)  # type: ignore[union-attr]
+        except StoreError:
+            return self.known.get(wanted)
+        if d is None:
+            self.known.pop(wanted, None)
+        else:
+            self.known[wanted] = d
+        return d if d is not None and d.active else None
+
+    async def _signed(self, request: web.Request) -> tuple[trigger.Device | None, bytes | None, int]:
+        """(device, body, 0) when authentic, else (None, None, status)."""
+        body = await self._body(request)
+        if body is None:
+            return None, None, 413
+        d = await self._device(request.match_info["device"])
+        if not verify(d.secret if d and d.kind == "signed" else None, request.headers, body, self.now()):
+            return None, None, 401
+        assert d is not None
+        if self._limited(d.id):
+            return None, None, 429
+        return d, body, 0
+
+    def _limited(self, device_id: str) -> bool:
+        """Count one authentic request; True if the device is over its rate."""
+        now = time.monotonic()
+        q = self.recent.setdefault(device_id, collections.deque())
+        while q and now - q[0] > RATE_WINDOW:
+            q.popleft()
+        if len(q) >= RATE:
+            return True
+        q.append(now)
+        return False
+
+    # --- endpoints --------------------------------------------------------------------------------------
+    async def signed_press(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
+        d, body, status = await self._signed(request)
+        if d is None:
+            return web.Response(status=status)
+        if body and body.strip():
+            try:
+                if not isinstance(json.loads(body), dict):
+                    raise ValueError("not an object")
+            except ValueError:  # UnicodeDecodeError included
+                return web.Response(status=400)
+        return await self._press(d, request.headers["webhook-id"])
+
+    async def capability_press(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
+        body = await self._body(request)
+        if body is None:
+            return web.Response(status=413)
+        d = await self._device(request.match_info["device"])
+        given = hashlib.sha256(request.match_info["token"].encode(errors="replace")).hexdigest()
+        want = d.token_hash if d and d.kind == "capability" and d.token_hash else _DUMMY_HASH
+        if not (hmac.compare_digest(given, want) and want != _DUMMY_HASH) or d is None:
+            return web.Response(status=401)
+        if self._limited(d.id):
+            return web.Response(status=429)
+        return await self._press(d, None)
+
+    async def heartbeat(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
+        d, _, status = await self._signed(request)
+        if d is None:
+            return web.Response(status=status)
+        try:
+            answer = await self.engine.perform(trigger.heartbeat, d.id)
+        except Exception:
+            log.exception("trigger %s: heartbeat not stored", d.id)
+            return web.Response(status=503, headers={"Retry-After": RETRY_AFTER})
+        return web.json_response(answer) if answer else web.Response(status=401)
+
+    async def state(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
+        d, _, status = await self._signed(request)
+        if d is None:
+            return web.Response(status=status)
+        try:
+            return web.json_response(await self.engine.perform(trigger.state, d.id))
+        except Exception:
+            log.exception("trigger %s: state unknown", d.id)
+            return web.Response(status=503, headers={"Retry-After": RETRY_AFTER})
+
+    async def _press(self, d: trigger.Device, webhook_id: str | None) -> web.Response:
+        from aiohttp import web
+
+        try:
+            pressed = await self.engine.perform(trigger.press, d.id, webhook_id)
+        except Exception as e:  # the store failing, or a fault in the press: the alarm still goes out
+            log.exception("trigger %s: press not stored; alarm sent directly", d.id)
+            await self._unsaved(d, str(e) or type(e).__name__)
+            return web.Response(status=503, headers={"Retry-After": RETRY_AFTER})
+        if pressed is None:
+            return web.Response(status=401)
+        return web.json_response(pressed.body(), status=202)
+
+    async def _unsaved(self, d: trigger.Device, error: str) -> None:
+        """The not-stored path: the first tier and the admins told directly, once per device per join window."""
+        e = self.engine
+        now = e.clock.now()
+        if now - self.unsaved_at.get(d.id, float("-inf")) < trigger.JOIN_WINDOW:
+            return
+        self.unsaved_at[d.id] = now
+        codeword = e.book.codewords.get(d.codeword)
+        if codeword is None:
+            return
+        text = (f"URGENT - NOT SAVED: panic button pressed ({codeword.meaning}). "
+                f"Panic button: {e.directory.branch_name(d.branch)}, {d.place}, at {e.clock.local().strftime('%H:%M')}. "
+                f"saferbot cannot save to its database right now, so this alert has no buttons and will not "
+                f"escalate: act on this message and go there now.")
+        tier = e.book.ladders[codeword.ladder].tiers[0]
+        try:
+            await e.emergency.alarm_unsaved(f"trigger:{d.id}:{now}", text, tier.notify, d.branch, error)
+        except Exception:
+            log.exception("trigger %s: could not send the unsaved alarm", d.id)
+
+
+def routes(engine: Engine) -> list[web.RouteDef]:
+    """App.http_routes: the trigger endpoints on the active instance's HTTP server."""
+    return Triggers(engine).routes()

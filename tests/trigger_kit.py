@@ -1,0 +1,61 @@
+"""Shared parts for the panic-button tests: the engine's HTTP routes on 127.0.0.1 port 0, devices
+registered in the store as `saferbot trigger add` does, and signed requests as a client sends them."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+from aiohttp import web
+from standardwebhooks import Webhook
+
+from bot.engine import Engine
+from handlers import trigger
+
+
+@dataclass
+class Server:
+    runner: web.AppRunner
+    url: str
+    http: aiohttp.ClientSession
+
+    async def stop(self) -> None:
+        await self.http.close()
+        await self.runner.cleanup()
+
+
+async def serve(engine: Engine) -> Server:
+    """The engine's App.http_routes on a free port, as bot/health.py mounts them."""
+    app = web.Application()
+    for routes in engine.app.http_routes:
+        app.add_routes(routes(engine))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return Server(runner, f"http://127.0.0.1:{port}", aiohttp.ClientSession())
+
+
+async def add(engine: Engine, name: str = "Central - front counter", *, kind: str = "signed",
+              place: str = "front counter", codeword: str = "mr-brown", branch: str = "central") -> tuple[str, str]:
+    return await engine.store.run(lambda c: trigger.add_device(
+        c, engine.book, engine.service, name=name, branch=branch, place=place, codeword=codeword, kind=kind,
+        by="dana", now=engine.clock.now()))
+
+
+def signed_headers(secret: str, body: bytes = b"", *, msg_id: str | None = None, at: float | None = None) -> dict:
+    """Headers signed by the reference library (standardwebhooks), at wall-clock time `at`."""
+    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
+    stamp = datetime.fromtimestamp(int(time.time() if at is None else at), tz=UTC)
+    sig = Webhook(secret).sign(msg_id, stamp, body.decode())
+    return {"webhook-id": msg_id, "webhook-timestamp": str(int(stamp.timestamp())), "webhook-signature": sig,
+            "content-type": "application/json"}
+
+
+def forged_secret() -> str:
+    return "whsec_" + base64.b64encode(b"x" * 32).decode()
