@@ -39,7 +39,7 @@ from handlers import (
 
 CAPABILITIES = (escalation, alerts, codeword, backup, lockdown_cards, lockdown, drill, help, incident,
                 incident_form, privacy, incident_review, lone_session, lone_working, registration, retention,
-                report, leavers, roster, safety, welfare)
+                report, leavers, roster, safety, welfare, trigger)
 
 
 def build_app() -> App:
@@ -55,6 +55,7 @@ def build_app() -> App:
         lone_working.check_duress_words,
         report._schedule_purge,
         retention.watch_checkpoints,
+        trigger.startup,  # the look for silent panic buttons
     ]
     app.on_alert_resolved[:] = [incident.stub_from_alert, lone_working._on_resolve]
     app.on_incident_serious[:] = [welfare.start]

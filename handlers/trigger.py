@@ -22,12 +22,15 @@ from typing import Any
 
 from bot import escalation
 from bot.messages import Outbound
-from bot.model import Priority, Role
+from bot.model import Priority, Role, parse_duration
 from bot.personal_data import Done, Found, Holding, Owner, Subject
+from bot.registry import wakeup
 from bot.unit import Tx
 
 JOIN_WINDOW = 120.0  # seconds: another press of the same device within this joins its alarm
 TEST_WINDOW = 600.0  # seconds: after `trigger test`, the next press is a test (logged, never escalated)
+WATCH = "trigger.watch"
+WATCH_EVERY = 60.0  # seconds between two looks for silent devices
 KINDS = ("signed", "capability")
 
 
@@ -132,6 +135,7 @@ def add_device(conn: Any, book: Any, service: Any, *, name: str, branch: str, pl
                  " created_by) VALUES(?,?,?,?,?,?,?,?,?,?)",
                  (device_id, name.strip(), branch, place.strip(), codeword, kind,
                   secret if kind == "signed" else None, token_hash(secret) if kind == "capability" else None, now, by))
+    ensure_watch(conn, now)
     return device_id, secret
 
 
@@ -275,6 +279,69 @@ def heartbeat(tx: Tx, device_id: str) -> dict[str, Any] | None:
     tx.conn.execute("UPDATE trigger_devices SET last_seen=? WHERE id=?", (tx.now, d.id))
     back_notice(tx, d)
     return state(tx, device_id)
+
+
+def branch_open(tx: Tx, branch: str, ts: float) -> bool:
+    """Is the branch open at `ts` by its `hours:` in the service file (none given: always open)?"""
+    b = tx.directory.service.branches.get(branch)
+    return b is None or not b.hours or tx.directory.in_hours(b, tx.local(ts))
+
+
+async def startup(engine: Any) -> None:
+    """App.startup: one pending look for silent devices while there are any to watch."""
+    await engine.perform(lambda tx: ensure_watch(tx.conn, tx.now))
+
+
+def _watched(conn: Any) -> bool:
+    return conn.execute("SELECT 1 FROM trigger_devices WHERE status='active' AND kind='signed' LIMIT 1"
+                        ).fetchone() is not None
+
+
+def ensure_watch(conn: Any, now: float) -> None:
+    """A pending look for silent devices, once (a restart or a second device adds none). Written as a
+    plain wake-up row, so a device added from the command line is watched by a running bot too (its
+    scheduler's safety net fires overdue rows)."""
+    pending = conn.execute("SELECT 1 FROM wakeups WHERE kind=? AND ref='' AND status='pending'", (WATCH,)).fetchone()
+    if pending is None and _watched(conn):
+        conn.execute("INSERT INTO wakeups(kind, ref, due_at) VALUES(?, '', ?)", (WATCH, now + WATCH_EVERY))
+
+
+@wakeup(WATCH)
+def watch(tx: Tx, _ref: str) -> None:
+    """Every minute: a signed device silent for SAFERBOT_TRIGGER_SILENT_AFTER, with its branch open all
+    that time, gets one notice to the admins; it stays silent (no more notices) until it is heard again."""
+    if not _watched(tx.conn):
+        return  # nothing to watch: the look stops until a device is added
+    tx.wake(WATCH, "", tx.now + WATCH_EVERY)
+    after = parse_duration(tx.ctx.settings.trigger_silent_after)
+    for d, created in [(Device(*tuple(r)[:-1]), r[-1]) for r in tx.conn.execute(
+            f"SELECT {_COLUMNS}, created_at FROM trigger_devices WHERE status='active' AND kind='signed'"
+            " AND silent_since IS NULL")]:
+        since = d.last_seen or created
+        if tx.now - since < after or not (branch_open(tx, d.branch, tx.now) and branch_open(tx, d.branch, tx.now - after)):
+            continue
+        tx.conn.execute("UPDATE trigger_devices SET silent_since=? WHERE id=?", (tx.now, d.id))
+        heard = f"since {tx.hhmm(d.last_seen)}" if d.last_seen else "since it was registered"
+        _tell_admins(tx, f"Panic button {d.name} ({place_line(tx, d)}) has not been heard from {heard}, while the "
+                         f"branch is open: a press from it may not arrive. Check the PC or device is on and online "
+                         f"(saferbot trigger list). You will be told once when it is back.")
+
+
+def silent(conn: Any) -> list[Device]:
+    """Devices the admins were told are silent (for status and doctor)."""
+    return [d for d in devices(conn) if d.silent_since is not None and d.active]
+
+
+def panic_line(conn: Any) -> str:
+    """`saferbot status`: how many devices, which are silent, which cannot be watched."""
+    found = [d for d in devices(conn) if d.active]
+    if not found:
+        return ""
+    quiet = [d.name for d in found if d.silent_since is not None]
+    blind = [d.name for d in found if d.kind == "capability"]
+    text = f"{len(found)} active"
+    text += f"; SILENT (admins told): {', '.join(quiet)}" if quiet else ""
+    return text + (f"; unmonitored (cannot send heartbeats): {', '.join(blind)}" if blind else "")
 
 
 def back_notice(tx: Tx, d: Device) -> None:
