@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 from handlers import trigger
 
+from .panic_client import secret_key, sign  # noqa: F401 (sign: the one signing, shared with the client)
+
 if TYPE_CHECKING:
     from aiohttp import web
 
@@ -50,18 +52,6 @@ RETRY_AFTER = "5"  # seconds: when the press could not be stored
 _ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _DUMMY_KEY = b"\x00" * 32
 _DUMMY_HASH = hashlib.sha256(b"no such device").hexdigest()
-
-
-def secret_key(secret: str) -> bytes:
-    """The HMAC key of a Standard Webhooks secret (whsec_ + base64)."""
-    raw = secret.removeprefix("whsec_")
-    return base64.b64decode(raw + "=" * (-len(raw) % 4))
-
-
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """The webhook-signature header for a request (what the desktop client and scripts send)."""
-    mac = hmac.new(secret_key(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(mac).decode()
 
 
 def verify(secret: str | None, headers: Any, body: bytes, now: float) -> bool:
