@@ -163,12 +163,36 @@ class Client:
                       else min(POLL_EVERY, max(0.1, next_beat - time.monotonic())))
 
 
-def main(argv: list[str] | None = None) -> int:  # pragma: no cover - needs a display (docs/triggers.md checklist)
+def once(client: Client, what: str, give_up_after: float = 300.0) -> int:
+    """--press / --beat for scripts (Home Assistant shell_command, cron): no display, no extra needed.
+    A press is tried until stored or `give_up_after` seconds; exit 0 only when the bot stored it."""
+    if what == "beat":
+        client.beat()
+        print(client.label())
+        return 0 if client.state not in ("no connection", "refused") else 1
+    client.press()
+    end = time.monotonic() + give_up_after
+    while client.pending and client.state != "refused" and time.monotonic() < end:
+        time.sleep(RETRY_EVERY)
+        client.flush()
+    print("stored: the alarm is raised" if not client.pending else f"NOT stored ({client.state}): phone for help")
+    return 0 if not client.pending else 1
+
+
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="saferbot-panic", description="The desktop panic button for saferbot.")
     p.add_argument("--url", required=True, help="https://<your saferbot>/trigger/<device>")
     p.add_argument("--secret-file", required=True, type=Path, help="a file holding the device's whsec_ secret")
     p.add_argument("--hotkey", default="<ctrl>+<shift>+p", help="pynput syntax (default <ctrl>+<shift>+p)")
+    p.add_argument("--press", action="store_true", help="send one press (retried until stored) and exit")
+    p.add_argument("--beat", action="store_true", help="send one heartbeat, print the state and exit")
     args = p.parse_args(argv)
+    if args.press or args.beat:
+        return once(Client(args.url.rstrip("/"), args.secret_file.read_text().strip()), "press" if args.press else "beat")
+    return _tray(args)  # pragma: no cover - needs a display (docs/triggers.md, manual checks)
+
+
+def _tray(args: argparse.Namespace) -> int:  # pragma: no cover
     try:
         import pystray
         from PIL import Image

@@ -87,3 +87,18 @@ async def test_a_wrong_secret_shows_refused_not_ready(rig):
     client = Client(f"{server.url}/trigger/{device}", forged_secret())
     await asyncio.to_thread(client.beat)
     assert client.state == "refused"
+
+
+async def test_the_script_mode_presses_once_and_says_so(rig, tmp_path, capsys):
+    """`saferbot-panic --press` (Home Assistant shell_command, a script): exit 0 only once stored."""
+    from bot import panic_client
+
+    h, server = rig
+    device, secret = await add(h.engine)
+    (tmp_path / "s").write_text(secret + "\n")
+    argv = ["--url", f"{server.url}/trigger/{device}/", "--secret-file", str(tmp_path / "s")]
+    assert await asyncio.to_thread(panic_client.main, [*argv, "--beat"]) == 0
+    assert "Ready" in capsys.readouterr().out
+    assert await asyncio.to_thread(panic_client.main, [*argv, "--press"]) == 0
+    assert "stored" in capsys.readouterr().out
+    assert len(await h.query("SELECT id FROM alerts")) == 1
