@@ -60,6 +60,7 @@ def build_app() -> App:
     app.on_alert_resolved[:] = [incident.stub_from_alert, lone_working._on_resolve]
     app.on_incident_serious[:] = [welfare.start]
     app.http_routes.append(trigger_http.routes)  # panic buttons: POST /trigger/<device> (handlers/trigger.py)
+    app.standby_routes.append(trigger_http.standby_routes)  # a press that reaches a standby is relayed
     app.data_owners.append(trigger.OWNER)
     # the overview (Slack App Home), in display order
     app.home_sections[:] = [alerts.alerts_home, backup.backup_home, lockdown.lockdown_home, incident.home_lines,

@@ -20,6 +20,7 @@ handlers/trigger.py; nothing here decides who is told.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import collections
@@ -29,17 +30,20 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from handlers import trigger
 
+from . import relay
 from .panic_client import secret_key, sign  # noqa: F401 (sign: the one signing, shared with the client)
 
 if TYPE_CHECKING:
     from aiohttp import web
 
     from .engine import Engine
+    from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +83,17 @@ def verify(secret: str | None, headers: Any, body: bytes, now: float) -> bool:
     return ok and secret is not None
 
 
-class Triggers:
-    """The trigger endpoints of one engine; `now` is wall-clock time (signatures are stamped with it)."""
+Read = Callable[..., Awaitable[Any]]  # read(fn, *args): fn(conn, *args) on the store, off the event loop
 
-    def __init__(self, engine: Engine, now: Callable[[], float] = time.time):
-        self.engine = engine
-        self.now = now
+
+class Checks:
+    """What every trigger request goes through, on the active instance and on a standby alike."""
+
+    def __init__(self, read: Read, now: Callable[[], float] = time.time):
+        self.read = read
+        self.now = now  # wall-clock time: signatures are stamped with it
         self.known: dict[str, trigger.Device] = {}  # last copy read: used only while the store fails
         self.recent: dict[str, collections.deque[float]] = {}  # device -> monotonic times of authentic requests
-        self.unsaved_at: dict[str, float] = {}  # device -> when its unsaved alarm was last sent directly
 
     def routes(self) -> list[web.RouteDef]:
         from aiohttp import web
@@ -98,7 +104,6 @@ class Triggers:
                 web.post("/trigger/{device}/{token}", self.capability_press),
                 web.get("/trigger/{device}/{token}", self.capability_press)]
 
-    # --- checks -----------------------------------------------------------------------------------------
     async def _body(self, request: web.Request) -> bytes | None:
         if request.content_length is not None and request.content_length > MAX_BODY:
             return None
@@ -110,7 +115,7 @@ class Triggers:
 
         wanted = device_id if _ID.fullmatch(device_id) else ""  # the same read either way
         try:
-            d = await self.engine.store.read(trigger.device, wanted)  # type: ignore[union-attr]
+            d = await self.read(trigger.device, wanted)
         except StoreError:
             return self.known.get(wanted)
         if d is None:
@@ -143,7 +148,17 @@ class Triggers:
         q.append(now)
         return False
 
-    # --- endpoints --------------------------------------------------------------------------------------
+    async def _capability(self, request: web.Request) -> tuple[trigger.Device | None, int]:
+        """(device, 0) when the URL's token is the device's, else (None, status)."""
+        if await self._body(request) is None:
+            return None, 413
+        d = await self._device(request.match_info["device"])
+        given = hashlib.sha256(request.match_info["token"].encode(errors="replace")).hexdigest()
+        want = d.token_hash if d and d.kind == "capability" and d.token_hash else _DUMMY_HASH
+        if d is None or not hmac.compare_digest(given, want) or want == _DUMMY_HASH:
+            return None, 401
+        return (None, 429) if self._limited(d.id) else (d, 0)
+
     async def signed_press(self, request: web.Request) -> web.Response:
         from aiohttp import web
 
@@ -161,17 +176,47 @@ class Triggers:
     async def capability_press(self, request: web.Request) -> web.Response:
         from aiohttp import web
 
-        body = await self._body(request)
-        if body is None:
-            return web.Response(status=413)
-        d = await self._device(request.match_info["device"])
-        given = hashlib.sha256(request.match_info["token"].encode(errors="replace")).hexdigest()
-        want = d.token_hash if d and d.kind == "capability" and d.token_hash else _DUMMY_HASH
-        if not (hmac.compare_digest(given, want) and want != _DUMMY_HASH) or d is None:
-            return web.Response(status=401)
-        if self._limited(d.id):
-            return web.Response(status=429)
-        return await self._press(d, None)
+        d, status = await self._capability(request)
+        return web.Response(status=status) if d is None else await self._press(d, None)
+
+    async def _press(self, d: trigger.Device, webhook_id: str | None) -> web.Response:
+        raise NotImplementedError
+
+    async def heartbeat(self, request: web.Request) -> web.Response:
+        raise NotImplementedError
+
+    async def state(self, request: web.Request) -> web.Response:
+        raise NotImplementedError
+
+
+class Triggers(Checks):
+    """The active instance: a press is stored and raised here (handlers/trigger.py)."""
+
+    def __init__(self, engine: Engine, now: Callable[[], float] = time.time):
+        super().__init__(engine.store.read, now)  # type: ignore[union-attr]
+        self.engine = engine
+        self.unsaved_at: dict[str, float] = {}  # device -> when its unsaved alarm was last sent directly
+        if engine.settings.on_postgres:  # presses that reached a standby (StandbyTriggers), handed over once
+            self._relay = asyncio.get_running_loop().create_task(self._take_relayed())
+
+    async def _take_relayed(self) -> None:
+        task = asyncio.create_task(relay.drain(self.engine.store, "trigger", self._relayed))
+        try:
+            while self.engine.started.is_set():  # cleared by Engine.stop
+                await asyncio.sleep(relay.RELAY_POLL)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _relayed(self, body: str, _headers: dict[str, str]) -> bool:
+        from .store import StoreError
+
+        data = json.loads(body)
+        try:
+            await self.engine.perform(trigger.press, data["device"], data.get("webhook_id"))
+        except StoreError:
+            return False  # stays in the relay table; tried again once the store writes
+        return True
 
     async def heartbeat(self, request: web.Request) -> web.Response:
         from aiohttp import web
@@ -230,6 +275,53 @@ class Triggers:
             await e.emergency.alarm_unsaved(f"trigger:{d.id}:{now}", text, tier.notify, d.branch, error)
         except Exception:
             log.exception("trigger %s: could not send the unsaved alarm", d.id)
+
+
+class StandbyTriggers(Checks):
+    """A standby (PostgreSQL): a press is checked exactly as the active instance would, stored in the
+    relay table for it (once per webhook id, bot/relay.py), and only then answered 202; the active
+    instance raises it once. Heartbeats and the state are the active instance's to answer: 503."""
+
+    def __init__(self, settings: Settings, now: Callable[[], float] = time.time):
+        super().__init__(self._run, now)
+        self.settings = settings
+        self._conn: Any = None
+        self._lock = asyncio.Lock()
+
+    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        from .store import pg
+
+        async with self._lock:
+            if self._conn is None or self._conn.broken:
+                self._conn = await asyncio.to_thread(pg.Connection, self.settings.db)
+            return await asyncio.to_thread(fn, self._conn, *args)
+
+    async def _press(self, d: trigger.Device, webhook_id: str | None) -> web.Response:
+        from aiohttp import web
+
+        from .store import StoreError
+
+        key = f"trigger:{d.id}:{webhook_id or uuid.uuid4().hex}"
+        body = json.dumps({"device": d.id, "webhook_id": webhook_id})
+        try:
+            await self._run(relay.put, key, "trigger", body, {}, time.time())
+        except StoreError as e:
+            log.warning("standby: a press of %s was not stored (%s); 503 so it comes again", d.id, type(e).__name__)
+            return web.Response(status=503, headers={"Retry-After": RETRY_AFTER})
+        return web.json_response({"relayed": True}, status=202)
+
+    async def heartbeat(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
+        return web.Response(status=503, headers={"Retry-After": RETRY_AFTER})
+
+    state = heartbeat
+
+
+def standby_routes(settings: Settings) -> list[web.RouteDef]:
+    """App.standby_routes: presses that reach a standby are kept for the active instance (PostgreSQL only;
+    a SQLite standby shares no database it could keep them in)."""
+    return StandbyTriggers(settings).routes() if settings.on_postgres else []
 
 
 def routes(engine: Engine) -> list[web.RouteDef]:

@@ -30,9 +30,12 @@ class Server:
 
 async def serve(engine: Engine) -> Server:
     """The engine's App.http_routes on a free port, as bot/health.py mounts them."""
+    return await serve_routes([r for routes in engine.app.http_routes for r in routes(engine)])
+
+
+async def serve_routes(routes: list) -> Server:
     app = web.Application()
-    for routes in engine.app.http_routes:
-        app.add_routes(routes(engine))
+    app.add_routes(routes)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
