@@ -24,6 +24,7 @@ import asyncio
 import base64
 import binascii
 import collections
+import contextlib
 import hashlib
 import hmac
 import json
@@ -200,13 +201,8 @@ class Triggers(Checks):
             self._relay = asyncio.get_running_loop().create_task(self._take_relayed())
 
     async def _take_relayed(self) -> None:
-        task = asyncio.create_task(relay.drain(self.engine.store, "trigger", self._relayed))
-        try:
-            while self.engine.started.is_set():  # cleared by Engine.stop
-                await asyncio.sleep(relay.RELAY_POLL)
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay.drain(_UntilStopped(self.engine), "trigger", self._relayed)
 
     async def _relayed(self, body: str, _headers: dict[str, str]) -> bool:
         from .store import StoreError
@@ -275,6 +271,26 @@ class Triggers(Checks):
             await e.emergency.alarm_unsaved(f"trigger:{d.id}:{now}", text, tier.notify, d.branch, error)
         except Exception:
             log.exception("trigger %s: could not send the unsaved alarm", d.id)
+
+
+class _UntilStopped:
+    """The engine's store as the relay drain sees it: once the engine stops (Engine.stop clears
+    `started`), the drain's next look ends it quietly instead of touching a closed store."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        self._check()
+        return await self.engine.store.read(fn, *args)  # type: ignore[union-attr]
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        self._check()
+        return await self.engine.store.run(fn, *args)  # type: ignore[union-attr]
+
+    def _check(self) -> None:
+        if not self.engine.started.is_set():
+            raise asyncio.CancelledError
 
 
 class StandbyTriggers(Checks):
