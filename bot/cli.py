@@ -21,6 +21,12 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{resolve_service_path(settings.service_file)}: {plural(len(service.branches), 'branch', 'branches')}, "
           f"{plural(len(service.people), 'person', 'people')}, {plural(len(service.rota), 'rota entry', 'rota entries')}"
           " - OK")
+    from handlers.trigger import registered
+
+    from .commands.trigger import NO_PORT
+
+    if not settings.health_port and registered(settings):
+        print(f"WARNING: panic buttons are registered. {NO_PORT}")
     return 0
 
 

@@ -256,25 +256,9 @@ def check_clock(service, r: Report) -> None:
 
 def check_triggers(s: Settings, r: Report) -> None:
     """Panic buttons need the HTTP port; silent ones are said (handlers/trigger.py)."""
-    import sqlite3
+    from handlers.trigger import registered
 
-    from handlers.trigger import devices
-
-    from .store import StoreError, columns, pg
-
-    try:
-        if s.on_postgres:
-            conn = pg.Connection(str(s.db))
-        elif Path(s.db).exists():
-            conn = sqlite3.connect(f"file:{Path(s.db).resolve()}?mode=ro", uri=True)
-        else:
-            return
-        try:
-            found = [d for d in devices(conn) if d.active] if columns(conn, "trigger_devices") else []
-        finally:
-            conn.close()
-    except (*StoreError, OSError):
-        return  # check_store has said what is wrong with the store
+    found = registered(s)
     if not found:
         return
     if not s.health_port:

@@ -327,6 +327,29 @@ def watch(tx: Tx, _ref: str) -> None:
                          f"(saferbot trigger list). You will be told once when it is back.")
 
 
+def registered(settings: Any) -> list[Device]:
+    """The active devices, read without changing anything (doctor, check-config); [] if the store
+    cannot be read or has no devices yet (the store's own checks say why)."""
+    import sqlite3
+    from pathlib import Path
+
+    from bot.store import StoreError, columns, pg
+
+    try:
+        if settings.on_postgres:
+            conn: Any = pg.Connection(str(settings.db))
+        elif Path(settings.db).exists():
+            conn = sqlite3.connect(f"file:{Path(settings.db).resolve()}?mode=ro", uri=True)
+        else:
+            return []
+        try:
+            return [d for d in devices(conn) if d.active] if columns(conn, "trigger_devices") else []
+        finally:
+            conn.close()
+    except (*StoreError, OSError):
+        return []
+
+
 def silent(conn: Any) -> list[Device]:
     """Devices the admins were told are silent (for status and doctor)."""
     return [d for d in devices(conn) if d.silent_since is not None and d.active]

@@ -69,11 +69,18 @@ async def test_the_printed_secret_presses_and_a_test_press_never_escalates(db, c
         await h.engine.stop()
 
 
-def test_without_the_http_port_every_verb_says_presses_cannot_arrive(admin):
+def test_without_the_http_port_every_verb_says_presses_cannot_arrive(admin, capsys):
     code, out = admin(*ADD)
     assert code == 0 and "set SAFERBOT_HEALTH_PORT" in out
     assert "set SAFERBOT_HEALTH_PORT" in admin("list")[1]
     assert "set SAFERBOT_HEALTH_PORT" in admin("test", "central-front-counter")[1]
+    cli.main(["check-config"])
+    assert "WARNING: panic buttons are registered. Presses need" in capsys.readouterr().out
+
+
+def test_check_config_says_nothing_of_panic_buttons_when_there_are_none(admin, capsys):
+    cli.main(["check-config"])
+    assert "panic" not in capsys.readouterr().out
 
 
 def test_a_codeword_that_raises_no_alarm_or_an_unknown_branch_is_refused(admin):
