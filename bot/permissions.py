@@ -48,6 +48,7 @@ TABLE: dict[str, frozenset[Role]] = {
     "lockdown": MANAGERS,  # lockdown, evacuate, all clear, roll call
     "answer_rollcall": EVERYONE,  # I'm safe / I need help: everyone on shift is asked, volunteers too
     "drill": MANAGERS,
+    "manage_triggers": ADMINS,  # `trigger list|test|disable|enable` (panic buttons; add/rotate/remove: server only)
 }
 
 

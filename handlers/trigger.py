@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import escalation
-from bot.messages import Outbound
-from bot.model import Priority, Role, parse_duration
+from bot.messages import Inbound, Outbound
+from bot.model import Person, Priority, Role, parse_duration
 from bot.personal_data import Done, Found, Holding, Owner, Subject
-from bot.registry import wakeup
+from bot.registry import command, wakeup
 from bot.unit import Tx
 
 JOIN_WINDOW = 120.0  # seconds: another press of the same device within this joins its alarm
@@ -374,6 +374,41 @@ def back_notice(tx: Tx, d: Device) -> None:
     tx.conn.execute("UPDATE trigger_devices SET silent_since=NULL WHERE id=?", (d.id,))
     _tell_admins(tx, f"Panic button {d.name} ({place_line(tx, d)}) is back: heard from at {tx.hhmm(tx.now)} "
                      f"(silent since {tx.hhmm(d.silent_since)}).")
+
+
+# --- from chat (admins) ------------------------------------------------------------------------------------
+CHAT_USAGE = "trigger list | trigger test <device> | trigger disable <device> | trigger enable <device>"
+
+
+def _heard(tx: Tx, d: Device) -> str:
+    if d.kind == "capability":
+        return "unmonitored: it cannot send heartbeats"
+    return f"last heard {tx.hhmm(d.last_seen)}" if d.last_seen else "never heard"
+
+
+@command("trigger", "triggers", permission="manage_triggers", usage=CHAT_USAGE,
+         help="panic buttons: list them, test one, disable or enable one (admins)")
+def trigger_command(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
+    """Admins from chat. Adding, rotating and removing print a secret, so they are on the server only."""
+    words = args.split()
+    verb = words[0].lower() if words else "list"
+    if verb == "list" and len(words) <= 1:
+        found = devices(tx.conn)
+        lines = [f"{d.id}: {place_line(tx, d)} ({d.kind}, {d.status}{', SILENT' if d.silent_since else ''}, "
+                 f"{_heard(tx, d)})" for d in found]
+        text = "\n".join(lines) if lines else "No panic buttons are registered."
+    elif verb in ("test", "disable", "enable") and len(words) == 2 and (d := device(tx.conn, words[1].lower())):
+        if verb == "test":
+            arm_test(tx.conn, d.id, tx.now)
+            text = (f"Press {d.name} now (within {TEST_WINDOW / 60:.0f} minutes): that press is a test, logged and "
+                    "told to the admins, never escalated. The press after it is real.")
+        else:
+            set_status(tx.conn, d.id, "disabled" if verb == "disable" else "active")
+            text = f"{d.name} is {'disabled: its presses are refused' if verb == 'disable' else 'enabled again'}."
+    else:
+        text = (f"Usage: {CHAT_USAGE}. Adding a device, a new secret and removing one are done on the server "
+                "(saferbot trigger add|rotate|remove), so a secret never passes through chat.")
+    tx.reply(msg, Outbound(text), person=person)
 
 
 # --- personal data ----------------------------------------------------------------------------------------
