@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 import time
 
 import pytest
@@ -13,19 +12,13 @@ from standardwebhooks import Webhook
 
 from bot import trigger_http
 from handlers import trigger
-from tests.conftest import settle, start_engine
-from tests.trigger_kit import add, forged_secret, serve, signed_headers
+from tests import trigger_kit
+from tests.conftest import settle
+from tests.trigger_kit import add, failing_presses, forged_secret, signed_headers
+
+rig = trigger_kit.rig  # the fixture: an engine with its trigger routes served
 
 PLACE = "Panic button: Central Library, front counter"
-
-
-@pytest.fixture
-async def rig(db, clock):
-    h = await start_engine(db, clock)
-    server = await serve(h.engine)
-    yield h, server
-    await server.stop()
-    await h.engine.stop()
 
 
 async def counts(h) -> tuple[int, int]:
@@ -215,15 +208,7 @@ async def test_no_responder_on_duty_shows_on_the_device(rig):
 async def test_a_press_the_store_cannot_save_still_raises_the_alarm_and_the_client_retries(rig, monkeypatch):
     h, server = rig
     device, secret = await add(h.engine)
-    real = h.engine.store.run
-    failing = [True]
-
-    async def run(fn, *args):
-        if failing[0] and getattr(args[0], "__name__", "") == "press":
-            raise sqlite3.OperationalError("database or disk is full")
-        return await real(fn, *args)
-
-    monkeypatch.setattr(h.engine.store, "run", run)
+    failing = failing_presses(monkeypatch, h.engine)
     headers = signed_headers(secret)
     async with server.http.post(f"{server.url}/trigger/{device}", headers=headers) as r:
         assert r.status == 503 and r.headers["Retry-After"]

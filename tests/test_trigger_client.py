@@ -6,24 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import sqlite3
 import subprocess
 import sys
 
-import pytest
-
 from bot.panic_client import Client
-from tests.conftest import ROOT, settle, start_engine
-from tests.trigger_kit import add, forged_secret, serve
+from tests import trigger_kit
+from tests.conftest import ROOT, settle
+from tests.trigger_kit import add, failing_presses, forged_secret
 
-
-@pytest.fixture
-async def rig(db, clock):
-    h = await start_engine(db, clock)
-    server = await serve(h.engine)
-    yield h, server
-    await server.stop()
-    await h.engine.stop()
+rig = trigger_kit.rig  # the fixture: an engine with its trigger routes served
 
 
 def test_the_client_logic_needs_neither_pynput_nor_pystray():
@@ -36,14 +27,7 @@ async def test_a_press_is_retried_until_stored_and_raised_once(rig, monkeypatch)
     h, server = rig
     device, secret = await add(h.engine)
     client = Client(f"{server.url}/trigger/{device}", secret)
-    real, failing = h.engine.store.run, [True]
-
-    async def run(fn, *args):
-        if failing[0] and getattr(args[0], "__name__", "") == "press":
-            raise sqlite3.OperationalError("database or disk is full")
-        return await real(fn, *args)
-
-    monkeypatch.setattr(h.engine.store, "run", run)
+    failing = failing_presses(monkeypatch, h.engine)
     await asyncio.to_thread(client.press)
     assert client.pending and client.label().startswith("Sending your alarm")
     assert any("URGENT - NOT SAVED" in d.text for d in h.transport.to("bob"))  # the alarm went out meanwhile

@@ -4,12 +4,14 @@ registered in the store as `saferbot trigger add` does, and signed requests as a
 from __future__ import annotations
 
 import base64
+import sqlite3
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiohttp
+import pytest
 from aiohttp import web
 from standardwebhooks import Webhook
 
@@ -62,3 +64,28 @@ def signed_headers(secret: str, body: bytes = b"", *, msg_id: str | None = None,
 
 def forged_secret() -> str:
     return "whsec_" + base64.b64encode(b"x" * 32).decode()
+
+
+@pytest.fixture
+async def rig(db, clock):
+    """An engine on both stores with its trigger routes served: (harness, server). Import it to use it."""
+    from tests.conftest import start_engine
+
+    h = await start_engine(db, clock)
+    server = await serve(h.engine)
+    yield h, server
+    await server.stop()
+    await h.engine.stop()
+
+
+def failing_presses(monkeypatch, engine: Engine) -> list[bool]:
+    """Storing a press fails as a full disk would, while the returned flag's [0] is True."""
+    real, failing = engine.store.run, [True]
+
+    async def run(fn, *args):
+        if failing[0] and getattr(args[0], "__name__", "") == "press":
+            raise sqlite3.OperationalError("database or disk is full")
+        return await real(fn, *args)
+
+    monkeypatch.setattr(engine.store, "run", run)
+    return failing
