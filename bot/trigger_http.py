@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 TOLERANCE = 300  # seconds either side of now a signed request's webhook-timestamp may be
 MAX_BODY = 4096  # bytes: a press says almost nothing
 MAX_HEADER = 1024  # characters of webhook-id or webhook-signature
-RATE = 30  # authenticated requests per device per RATE_WINDOW (heartbeats and state included)
+RATE = 60  # authenticated requests per device per RATE_WINDOW (heartbeats and state polls included)
 RATE_WINDOW = 60.0
 RETRY_AFTER = "5"  # seconds: when the press could not be stored
 _ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
@@ -260,15 +260,14 @@ class Triggers(Checks):
             return
         self.unsaved_at[d.id] = now
         codeword = e.book.codewords.get(d.codeword)
-        if codeword is None:
-            return
-        text = (f"URGENT - NOT SAVED: panic button pressed ({codeword.meaning}). "
+        meaning = codeword.meaning if codeword else f"codeword '{d.codeword}' is gone"
+        text = (f"URGENT - NOT SAVED: panic button pressed ({meaning}). "
                 f"Panic button: {e.directory.branch_name(d.branch)}, {d.place}, at {e.clock.local().strftime('%H:%M')}. "
                 f"saferbot cannot save to its database right now, so this alert has no buttons and will not "
                 f"escalate: act on this message and go there now.")
-        tier = e.book.ladders[codeword.ladder].tiers[0]
+        notify = e.book.ladders[codeword.ladder].tiers[0].notify if codeword else ()
         try:
-            await e.emergency.alarm_unsaved(f"trigger:{d.id}:{now}", text, tier.notify, d.branch, error)
+            await e.emergency.alarm_unsaved(f"trigger:{d.id}:{now}", text, notify, d.branch, error)
         except Exception:
             log.exception("trigger %s: could not send the unsaved alarm", d.id)
 

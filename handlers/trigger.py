@@ -22,10 +22,11 @@ from typing import Any
 
 from bot import escalation
 from bot.messages import Inbound, Outbound
-from bot.model import Person, Priority, Role, parse_duration
+from bot.model import Person, Priority, Role, Severity, parse_duration
 from bot.personal_data import Done, Found, Holding, Owner, Subject
 from bot.registry import command, wakeup
 from bot.unit import Tx
+from handlers.codeword import ADMINS_ONLY
 
 JOIN_WINDOW = 120.0  # seconds: another press of the same device within this joins its alarm
 TEST_WINDOW = 600.0  # seconds: after `trigger test`, the next press is a test (logged, never escalated)
@@ -187,10 +188,13 @@ def press(tx: Tx, device_id: str, webhook_id: str | None = None) -> Pressed | No
         assert alert is not None
         tx.set_card(alert.card, escalation.render(tx, alert))
         return Pressed(pid, joined, count)
-    codeword = tx.book.codewords[d.codeword]
-    alert = escalation.raise_alert(
-        tx, kind="trigger", ref=d.id, severity=codeword.severity, ladder=tx.book.ladders[codeword.ladder],
-        title=codeword.meaning, person=None, branch=d.branch, details=place_line(tx, d))
+    codeword = tx.book.codewords.get(d.codeword)
+    if codeword is not None:
+        severity, ladder, title = codeword.severity, tx.book.ladders[codeword.ladder], codeword.meaning
+    else:  # its codeword left the book since: never a lost press, the admins' ladder at high severity
+        severity, ladder, title = Severity.high, ADMINS_ONLY, f"Panic button pressed (codeword '{d.codeword}' is gone)"
+    alert = escalation.raise_alert(tx, kind="trigger", ref=d.id, severity=severity, ladder=ladder, title=title,
+                                   person=None, branch=d.branch, details=place_line(tx, d))
     return Pressed(_record(tx, d, webhook_id, alert.id), alert.id, 1)
 
 

@@ -218,3 +218,13 @@ async def test_a_press_the_store_cannot_save_still_raises_the_alarm_and_the_clie
     failing[0] = False
     assert (await post(server, f"/trigger/{device}", b"", headers))[0] == 202  # the client's retry is stored
     assert (await counts(h)) == (1, 1)
+
+
+async def test_a_press_whose_codeword_left_the_book_still_reaches_the_admins(rig):
+    h, server = rig
+    device, secret = await add(h.engine)
+    await h.engine.store.run(lambda c: c.execute("UPDATE trigger_devices SET codeword='retired'"))
+    assert (await post(server, f"/trigger/{device}", b"", signed_headers(secret)))[0] == 202
+    await settle(h.engine)
+    card = h.seen("dana")
+    assert card is not None and "codeword 'retired' is gone" in card.text and PLACE in card.text
