@@ -300,16 +300,20 @@ class StandbyTriggers(Checks):
     def __init__(self, settings: Settings, now: Callable[[], float] = time.time):
         super().__init__(self._run, now)
         self.settings = settings
-        self._conn: Any = None
-        self._lock = asyncio.Lock()
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(conn, *args) on a connection of its own: a press reaching a standby is rare, and a standby
+        that takes over leaves nothing open behind it."""
+        return await asyncio.to_thread(self._once, fn, *args)
+
+    def _once(self, fn: Callable[..., Any], *args: Any) -> Any:
         from .store import pg
 
-        async with self._lock:
-            if self._conn is None or self._conn.broken:
-                self._conn = await asyncio.to_thread(pg.Connection, self.settings.db)
-            return await asyncio.to_thread(fn, self._conn, *args)
+        conn = pg.Connection(self.settings.db)
+        try:
+            return fn(conn, *args)
+        finally:
+            conn.close()
 
     async def _press(self, d: trigger.Device, webhook_id: str | None) -> web.Response:
         from aiohttp import web

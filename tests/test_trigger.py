@@ -228,3 +228,32 @@ async def test_a_press_whose_codeword_left_the_book_still_reaches_the_admins(rig
     await settle(h.engine)
     card = h.seen("dana")
     assert card is not None and "codeword 'retired' is gone" in card.text and PLACE in card.text
+
+
+async def test_presses_arrive_on_the_healthz_server_itself(db, clock):
+    """The bot's own HTTP server (bot/health.py, SAFERBOT_HEALTH_PORT) mounts the trigger routes."""
+    import socket
+
+    import aiohttp
+
+    from bot.health import Health
+    from tests.conftest import start_engine
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    h = await start_engine(db, clock, health_port=port)
+    health = Health(h.engine, h.engine.settings)
+    await health.start()
+    try:
+        device, secret = await add(h.engine)
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"http://127.0.0.1:{port}/trigger/{device}", headers=signed_headers(secret)) as r:
+                assert r.status == 202
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                assert r.status == 200  # an open panic alarm is not a fault of the bot
+        await settle(h.engine)
+        assert PLACE in h.seen("bob").text
+    finally:
+        await health.stop()
+        await h.engine.stop()
