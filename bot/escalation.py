@@ -326,6 +326,17 @@ def resolve(tx: Tx, alert_id: int, person: Person | None, note: str = "", *,
     return alert
 
 
+def set_details(tx: Tx, alert_id: int, details: str, kind: Kind, text: str) -> Alert | None:
+    """Change the line under an alert's title (a panic button pressed again), note why on its timeline,
+    and redraw its card everywhere it was sent."""
+    tx.conn.execute("UPDATE alerts SET details=? WHERE id=?", (details, alert_id))
+    event(tx, alert_id, kind, text)
+    alert = load(tx.conn, alert_id)
+    if alert is not None:
+        tx.set_card(alert.card, render(tx, alert))
+    return alert
+
+
 def render(tx: Tx, alert: Alert) -> Outbound:
     """The alert card everyone notified sees, in its current state."""
     sender = tx.person(alert.person)

@@ -136,7 +136,6 @@ def add_device(conn: Any, book: Any, service: Any, *, name: str, branch: str, pl
                  " created_by) VALUES(?,?,?,?,?,?,?,?,?,?)",
                  (device_id, name.strip(), branch, place.strip(), codeword, kind,
                   secret if kind == "signed" else None, token_hash(secret) if kind == "capability" else None, now, by))
-    ensure_watch(conn, now)
     return device_id, secret
 
 
@@ -180,13 +179,8 @@ def press(tx: Tx, device_id: str, webhook_id: str | None = None) -> Pressed | No
     if joined is not None:
         count = _count(tx, joined) + 1
         pid = _record(tx, d, webhook_id, joined)
-        alert = escalation.load(tx.conn, joined)
-        assert alert is not None
-        tx.conn.execute("UPDATE alerts SET details=? WHERE id=?", (place_line(tx, d, count), joined))
-        escalation.event(tx, joined, escalation.Kind.PRESSED, f"{d.name} pressed again ({count} times)")
-        alert = escalation.load(tx.conn, joined)
-        assert alert is not None
-        tx.set_card(alert.card, escalation.render(tx, alert))
+        escalation.set_details(tx, joined, place_line(tx, d, count), escalation.Kind.PRESSED,
+                               f"{d.name} pressed again ({count} times)")
         return Pressed(pid, joined, count)
     codeword = tx.book.codewords.get(d.codeword)
     if codeword is not None:
@@ -282,6 +276,7 @@ def heartbeat(tx: Tx, device_id: str) -> dict[str, Any] | None:
         return None
     tx.conn.execute("UPDATE trigger_devices SET last_seen=? WHERE id=?", (tx.now, d.id))
     back_notice(tx, d)
+    ensure_watch(tx)
     return state(tx, device_id)
 
 
@@ -293,28 +288,27 @@ def branch_open(tx: Tx, branch: str, ts: float) -> bool:
 
 async def startup(engine: Any) -> None:
     """App.startup: one pending look for silent devices while there are any to watch."""
-    await engine.perform(lambda tx: ensure_watch(tx.conn, tx.now))
+    await engine.perform(ensure_watch)
 
 
-def _watched(conn: Any) -> bool:
+def watched(conn: Any) -> bool:
+    """Is there a device to watch (an active signed one)?"""
     return conn.execute("SELECT 1 FROM trigger_devices WHERE status='active' AND kind='signed' LIMIT 1"
                         ).fetchone() is not None
 
 
-def ensure_watch(conn: Any, now: float) -> None:
-    """A pending look for silent devices, once (a restart or a second device adds none). Written as a
-    plain wake-up row, so a device added from the command line is watched by a running bot too (its
-    scheduler's safety net fires overdue rows)."""
-    pending = conn.execute("SELECT 1 FROM wakeups WHERE kind=? AND ref='' AND status='pending'", (WATCH,)).fetchone()
-    if pending is None and _watched(conn):
-        conn.execute("INSERT INTO wakeups(kind, ref, due_at) VALUES(?, '', ?)", (WATCH, now + WATCH_EVERY))
+def ensure_watch(tx: Tx) -> None:
+    """A pending look for silent devices, once: a restart, a heartbeat or a second device adds none.
+    (`saferbot trigger add` writes the same row from the command line: bot/commands/trigger.py.)"""
+    if tx.pending_wakeup(WATCH, "") is None and watched(tx.conn):
+        tx.wake(WATCH, "", tx.now + WATCH_EVERY)
 
 
 @wakeup(WATCH)
 def watch(tx: Tx, _ref: str) -> None:
     """Every minute: a signed device silent for SAFERBOT_TRIGGER_SILENT_AFTER, with its branch open all
     that time, gets one notice to the admins; it stays silent (no more notices) until it is heard again."""
-    if not _watched(tx.conn):
+    if not watched(tx.conn):
         return  # nothing to watch: the look stops until a device is added
     tx.wake(WATCH, "", tx.now + WATCH_EVERY)
     after = parse_duration(tx.ctx.settings.trigger_silent_after)
@@ -408,6 +402,7 @@ def trigger_command(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
                     "told to the admins, never escalated. The press after it is real.")
         else:
             set_status(tx.conn, d.id, "disabled" if verb == "disable" else "active")
+            ensure_watch(tx)
             text = f"{d.name} is {'disabled: its presses are refused' if verb == 'disable' else 'enabled again'}."
     else:
         text = (f"Usage: {CHAT_USAGE}. Adding a device, a new secret and removing one are done on the server "

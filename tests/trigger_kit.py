@@ -48,9 +48,15 @@ async def serve_routes(routes: list) -> Server:
 
 async def add(engine: Engine, name: str = "Central - front counter", *, kind: str = "signed",
               place: str = "front counter", codeword: str = "mr-brown", branch: str = "central") -> tuple[str, str]:
-    return await engine.store.run(lambda c: trigger.add_device(
-        c, engine.book, engine.service, name=name, branch=branch, place=place, codeword=codeword, kind=kind,
-        by="dana", now=engine.clock.now()))
+    from bot.commands.trigger import watch_from_here
+
+    def both(c):
+        added = trigger.add_device(c, engine.book, engine.service, name=name, branch=branch, place=place,
+                                   codeword=codeword, kind=kind, by="dana", now=engine.clock.now())
+        watch_from_here(c, engine.clock.now())
+        return added
+
+    return await engine.store.run(both)
 
 
 def signed_headers(secret: str, body: bytes = b"", *, msg_id: str | None = None, at: float | None = None) -> dict:

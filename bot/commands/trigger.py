@@ -38,6 +38,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_trigger)
 
 
+def watch_from_here(conn, now: float) -> None:
+    """The look for silent devices (handlers/trigger.py, WATCH) as a plain wake-up row, once: a running
+    bot's scheduler fires it by its safety net, so a device added here is watched without a restart."""
+    from handlers import trigger
+
+    pending = conn.execute("SELECT 1 FROM wakeups WHERE kind=? AND ref='' AND status='pending'",
+                           (trigger.WATCH,)).fetchone()
+    if pending is None and trigger.watched(conn):
+        conn.execute("INSERT INTO wakeups(kind, ref, due_at) VALUES(?, '', ?)", (trigger.WATCH, now + trigger.WATCH_EVERY))
+
+
 def show_secret(settings, device: str, kind: str, secret: str) -> None:
     port = settings.health_port
     base = f"http://<this server>:{port}" if port else "http://<this server>:<SAFERBOT_HEALTH_PORT>"
@@ -68,6 +79,7 @@ def cmd_trigger(args: argparse.Namespace, settings) -> int:
                 device, secret = transaction(conn, lambda cn: trigger.add_device(
                     cn, book, service, name=args.name, branch=args.branch, place=args.place, codeword=args.codeword,
                     kind=args.kind, by=cli_actor(args.by), now=time.time()))
+                transaction(conn, watch_from_here, time.time())
             except trigger.Refused as e:
                 print(f"saferbot: {e}", file=sys.stderr)
                 return 2
@@ -98,6 +110,7 @@ def cmd_trigger(args: argparse.Namespace, settings) -> int:
             show_secret(settings, d.id, d.kind, secret)
         elif c in ("disable", "enable"):
             transaction(conn, trigger.set_status, d.id, "disabled" if c == "disable" else "active")
+            transaction(conn, watch_from_here, time.time())
             print(f"'{d.id}' is {'disabled: its presses are refused' if c == 'disable' else 'enabled again'}.")
         elif c == "test":
             transaction(conn, trigger.arm_test, d.id, time.time())
