@@ -65,6 +65,8 @@ def verify(secret: str | None, headers: Any, body: bytes, now: float) -> bool:
     msg_id, stamp, given = (headers.get(h, "") for h in ("webhook-id", "webhook-timestamp", "webhook-signature"))
     if not (msg_id and stamp and given) or len(msg_id) > MAX_HEADER or len(given) > MAX_HEADER:
         return False
+    if not (msg_id.isascii() and msg_id.isprintable()):  # it is stored: text every store keeps as sent
+        return False
     if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12) or abs(now - int(stamp)) > TOLERANCE:
         return False
     try:
@@ -250,6 +252,8 @@ class Triggers(Checks):
             return web.Response(status=503, headers={"Retry-After": RETRY_AFTER})
         if pressed is None:
             return web.Response(status=401)
+        log.info("trigger %s: press %s stored (alert %s, pressed %s%s%s)", d.id, pressed.press, pressed.alert,
+                 pressed.count, ", a test" if pressed.test else "", ", a retry" if pressed.again else "")
         return web.json_response(pressed.body(), status=202)
 
     async def _unsaved(self, d: trigger.Device, error: str) -> None:

@@ -76,7 +76,7 @@ async def test_a_retry_with_the_same_webhook_id_gets_the_same_answer_and_raises_
 
 
 @pytest.mark.parametrize("case", ["forged", "unknown", "expired", "future", "oversized", "malformed", "not-object",
-                                  "no-signature", "v2-only", "wrong-kind"])
+                                  "no-signature", "v2-only", "wrong-kind", "odd-id"])
 async def test_bad_requests_are_refused_and_store_nothing(rig, case):
     h, server = rig
     device, secret = await add(h.engine)
@@ -106,6 +106,9 @@ async def test_bad_requests_are_refused_and_store_nothing(rig, case):
     elif case == "wrong-kind":  # a capability device's token is no use as a signing secret, nor the reverse
         cap, token = await add(h.engine, "Central - staff room", kind="capability", place="staff room")
         path = f"/trigger/{cap}"
+    elif case == "odd-id":  # signed, but an id no store should be asked to keep
+        headers = signed_headers(secret, body, msg_id="msg_\u00e9\u2028")
+        headers = {k: v.encode().decode("latin-1") for k, v in headers.items()}
     status, _ = await post(server, path, body, headers)
     assert status == expect
     assert (await counts(h)) == (0, 0)
