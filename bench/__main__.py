@@ -111,6 +111,16 @@ def scheduler(figs: dict[str, Figure]) -> None:
         (float(x) for x in re.findall(r"p99 (\d+)", text)), default=math.nan)
 
 
+def panic(figs: dict[str, Figure]) -> None:
+    text = run(["bench/trigger_latency.py", "-n", "200"])
+    for db in ("sqlite", "postgresql"):
+        press = number(rf"{db}\s+panic press -> card\s+n \d+\s+p50\s+[\d.]+ ms\s+p99\s+([\d.]+) ms", text)
+        typed = number(rf"{db}\s+typed codeword -> card\s+n \d+\s+p50\s+[\d.]+ ms\s+p99\s+([\d.]+) ms", text)
+        if db == "sqlite":
+            figs["panic press sqlite: press -> card p99"].value = press
+        figs[f"panic press {db}: press / typed codeword p99"].value = press / typed
+
+
 def figures() -> dict[str, Figure]:
     figs = [
         Figure("lone sqlite: deadline+grace -> card p99", 1000, "ms"),
@@ -130,6 +140,9 @@ def figures() -> dict[str, Figure]:
         Figure("telegram 200 at once: card within 10 s", 80, "%", lower_is_better=False),
         Figure("telegram 200 at once: platform limit within 10 s", None, "%", lower_is_better=False),
         Figure("scheduler: wake-up lateness p99", 1000, "ms"),
+        Figure("panic press sqlite: press -> card p99", 100, "ms"),
+        Figure("panic press sqlite: press / typed codeword p99", 1.0, "x"),
+        Figure("panic press postgresql: press / typed codeword p99", 1.0, "x"),
     ]
     return {f.name: f for f in figs}
 
@@ -140,6 +153,7 @@ BENCHES: dict[str, Callable[[dict[str, Figure]], None]] = {
     "cover reply": cover,
     "telegram": telegram,
     "scheduler": scheduler,
+    "panic press": panic,
 }
 
 

@@ -264,6 +264,12 @@ def load_service(path: Path) -> Service:
                 problems.append(Problem(name, _line(lines, ("people", key, "hours", h)),
                                         f"person '{key}' has working hours ending before they start",
                                         "write from: before to: (split a night shift in two)"))
+    for key, b in service.branches.items():
+        for h, hours in enumerate(b.hours):
+            if hours.start >= hours.end:
+                problems.append(Problem(name, _line(lines, ("branches", key, "hours", h)),
+                                        f"branch '{key}' has opening hours ending before they start",
+                                        "write from: before to: (split a late opening in two)"))
     areas = {b.area for b in service.branches.values() if b.area}
     for section in ("rota", "overrides"):
         for i, entry in enumerate(getattr(service, section)):

@@ -21,6 +21,12 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{resolve_service_path(settings.service_file)}: {plural(len(service.branches), 'branch', 'branches')}, "
           f"{plural(len(service.people), 'person', 'people')}, {plural(len(service.rota), 'rota entry', 'rota entries')}"
           " - OK")
+    from handlers.trigger import registered
+
+    from .commands.trigger import NO_PORT
+
+    if not settings.health_port and registered(settings):
+        print(f"WARNING: panic buttons are registered. {NO_PORT}")
     return 0
 
 
@@ -74,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", help="validate codewords.yaml and the service file").set_defaults(
         func=cmd_check_config)
     for module in (commands.people, commands.incidents, commands.invite, commands.privacy, commands.ops,
-                   commands.store, commands.status, commands.bans):
+                   commands.store, commands.status, commands.bans, commands.trigger):
         module.register(sub)
     return parser
 

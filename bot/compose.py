@@ -10,7 +10,7 @@ order); start-up and the overview have their own explicit lists below.
 
 from __future__ import annotations
 
-from bot import core_data, directory, escalation, forms
+from bot import core_data, directory, escalation, forms, trigger_http
 from bot.app import App
 from bot.registry import Group
 from handlers import (
@@ -45,12 +45,14 @@ from handlers import (
     roster,
     roster_data,
     safety,
+    trigger,
     welfare,
 )
 
 CAPABILITIES = (escalation, alerts, codeword, backup, lockdown_cards, lockdown, drill, help, incident,
                 incident_form, privacy, incident_review, lone_session, lone_working, registration, retention,
-                report, leavers, roster, safety, welfare, bans, ban_form, ban_reviews, headsup)
+                report, leavers, roster, safety, welfare, bans, ban_form, ban_reviews, headsup,
+                trigger)
 
 
 def build_app() -> App:
@@ -67,13 +69,16 @@ def build_app() -> App:
         lone_working.check_duress_words,
         report._schedule_purge,
         retention.watch_checkpoints,
+        trigger.startup,  # the look for silent panic buttons
     ]
     app.on_alert_resolved[:] = [incident.stub_from_alert, lone_working._on_resolve]
     app.on_incident_serious[:] = [welfare.start]
     # personal data, table by table (bot/personal_data.py): subject access, erase and purge ask these in order
     app.data_owners[:] = [core_data.OWNER, incident_data.OWNER, lone_data.OWNER, backup_data.OWNER,
                           lockdown_data.OWNER, roster_data.OWNER, registration_data.OWNER, codeword_data.OWNER,
-                          privacy.OWNER, bans_data.OWNER]
+                          privacy.OWNER, bans_data.OWNER, trigger.OWNER]
+    app.http_routes.append(trigger_http.routes)  # panic buttons: POST /trigger/<device> (handlers/trigger.py)
+    app.standby_routes.append(trigger_http.standby_routes)  # a press that reaches a standby is relayed
     # the overview (Slack App Home), in display order
     app.home_sections[:] = [alerts.alerts_home, backup.backup_home, lockdown.lockdown_home, incident.home_lines,
                             lone_working.lone_home, roster.cover_home, ban_reviews.home_lines]

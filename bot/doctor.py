@@ -254,10 +254,29 @@ def check_clock(service, r: Report) -> None:
         r.ok(f"clock: within {max(1, round(abs(r.drift)))} s of the platforms' time")
 
 
+def check_triggers(s: Settings, r: Report) -> None:
+    """Panic buttons need the HTTP port; silent ones are said (handlers/trigger.py)."""
+    from handlers.trigger import registered
+
+    found = registered(s)
+    if not found:
+        return
+    if not s.health_port:
+        r.fix(f"panic buttons: {len(found)} registered, but SAFERBOT_HEALTH_PORT is not set: no press can arrive",
+              "set SAFERBOT_HEALTH_PORT (the /healthz port, behind your reverse proxy) and restart saferbot")
+    for d in found:
+        if d.silent_since is not None:
+            r.fix(f"panic button {d.id} ({d.name}) is silent: no heartbeat while its branch is open",
+                  "check the PC or device is on and online; the admins were told, and will be told when it is back")
+    if s.health_port and all(d.silent_since is None for d in found):
+        r.ok(f"panic buttons: {len(found)} active, none silent")
+
+
 def run_checks(s: Settings) -> int:
     r = Report()
     service = check_config(s, r)
     check_store(s, r)
+    check_triggers(s, r)
     if not (s.telegram_token or s.slack_bot_token):
         r.note("no Telegram or Slack token: the bot runs on the console only",
                "set SAFERBOT_TELEGRAM_TOKEN and/or SAFERBOT_SLACK_BOT_TOKEN (docs/telegram.md, docs/slack.md)")

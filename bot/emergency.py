@@ -88,6 +88,17 @@ class Emergency:
         for p in self._people(tier.notify, person) + self._admins(exclude=person):
             await self._to_person(p, text, Priority.alarm)
 
+    async def alarm_unsaved(self, key: str, text: str, notify: tuple[str, ...], branch: str, error: str) -> None:
+        """An alarm not raised by a person (a panic button) that the store could not save: the people of
+        `notify` at `branch` and the admins are told directly, once per `key`."""
+        if key in self.answered:
+            return
+        self.answered.add(key)
+        await self.store_failing(error)
+        nobody = Person(key="", name="", role=Role.staff, branch=branch)
+        for p in self._people(notify, nobody) + self._admins():
+            await self._to_person(p, text, Priority.alarm)
+
     async def store_failing(self, error: str) -> None:
         if self.failing_since is not None:
             return

@@ -98,6 +98,7 @@ class Engine:
         return overdue
 
     async def stop(self) -> None:
+        self.started.clear()  # what runs beside the engine (a relay drain) ends with it
         for t in self.transports.values():
             try:
                 await asyncio.wait_for(t.stop(), TRANSPORT_STOP)

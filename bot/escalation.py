@@ -43,6 +43,7 @@ class Kind(StrEnum):
     DELIVERY_FAILED = "delivery_failed"
     OUTAGE = "outage"  # a platform has failed alarm delivery for a while
     OUTAGE_OVER = "outage_over"
+    PRESSED = "pressed"  # a panic button pressed again: it joins the alarm it raised (handlers/trigger.py)
 
 
 @dataclass(frozen=True)
@@ -322,6 +323,17 @@ def resolve(tx: Tx, alert_id: int, person: Person | None, note: str = "", *,
         _confirm_to_sender(tx, alert)
     for hook in tx.app.on_alert_resolved:
         hook(tx, alert)
+    return alert
+
+
+def set_details(tx: Tx, alert_id: int, details: str, kind: Kind, text: str) -> Alert | None:
+    """Change the line under an alert's title (a panic button pressed again), note why on its timeline,
+    and redraw its card everywhere it was sent."""
+    tx.conn.execute("UPDATE alerts SET details=? WHERE id=?", (details, alert_id))
+    event(tx, alert_id, kind, text)
+    alert = load(tx.conn, alert_id)
+    if alert is not None:
+        tx.set_card(alert.card, render(tx, alert))
     return alert
 
 

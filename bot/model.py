@@ -93,6 +93,7 @@ class Branch(Frozen):
     area: str = ""
     address: str = ""
     contacts: tuple[Contact, ...] = ()
+    hours: tuple[Hours, ...] = ()  # opening hours (none: always open); a silent panic button counts only then
 
 
 class Person(Frozen):

@@ -53,6 +53,7 @@ TABLE: dict[str, frozenset[Role]] = {
     "read_bans": STAFF_UP,  # `bans here`: who is excluded (name, description, until when); only at the ban's branches
     "decide_ban": STAFF_UP,  # confirm, record, review: also needs SAFERBOT_BAN_DECIDER_ROLE (default duty manager)
     "send_headsup": MANAGERS,  # a time-limited "be aware" note to staff on shift at other branches
+    "manage_triggers": ADMINS,  # `trigger list|test|disable|enable` (panic buttons; add/rotate/remove: server only)
 }
 
 

@@ -50,6 +50,7 @@ PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "ban_disclosures": ("actor",),
     "ban_drafts": ("person",),
     "headsups": ("created_by",),
+    "trigger_devices": ("created_by",),
 }
 # what a leaver's re-used key must not carry to the next person: these rows are ended, not re-pointed
 ENDED_ON_LEAVING = ("bindings", "shifts")

@@ -16,7 +16,7 @@ LAYER = {
     "bot.cli": ENTRY, "bot.commands": ENTRY, "bot.demo": ENTRY, "bot.compose": ENTRY, "bot.permissions_doc": ENTRY,
     "bot.serve": RUNTIME, "bot.lease": RUNTIME, "bot.health": RUNTIME, "bot.relay": RUNTIME, "bot.doctor": RUNTIME,
     "bot.instance": RUNTIME, "bot.logs": RUNTIME, "bot.systemd": RUNTIME,
-    "bot.guide": RUNTIME,
+    "bot.guide": RUNTIME, "bot.trigger_http": RUNTIME,
     "handlers": EDGE, "bot.transports": EDGE,
     # the engine, and the interfaces it offers (a transport's base class, a handler's unit of work)
     "bot.engine": ENGINE, "bot.router": ENGINE, "bot.escalation": ENGINE, "bot.outbox": ENGINE,

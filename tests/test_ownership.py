@@ -23,6 +23,7 @@ OWNERS = {  # capability -> (its modules, its tables)
     "lone": (("handlers/lone_session.py", "handlers/lone_working.py", "handlers/lone_data.py"), ("lone_sessions", "lone_events")),
     "registration": (("handlers/registration.py", "handlers/registration_data.py"), ("bindings", "invites", "platform_info")),
     "roster": (("handlers/roster.py", "handlers/roster_data.py"), ("covers", "roster_audit", "roster_overlay", "shifts")),
+    "trigger": (("handlers/trigger.py",), ("trigger_devices", "trigger_presses")),
 }
 # known debts, left for their owners (issue 12): remove a line when it is paid
 KNOWN: set[tuple[str, str]] = set()

@@ -78,6 +78,12 @@ def counts(conn, now: float, active: bool) -> None:
         if aside:
             line("relay", ", ".join(f"{n} relayed request(s) set aside ({platform})" for platform, n in aside)
                  + ": kept in the relay table, see the log")
+    if columns(conn, "trigger_devices"):  # panic buttons (handlers/trigger.py), when there are any
+        from handlers.trigger import panic_line
+
+        text = panic_line(conn)
+        if text:
+            line("panic buttons", text)
     beat = conn.execute("SELECT at FROM heartbeat WHERE id=1").fetchone()
     line("last heartbeat", f"{when(beat[0])} ({ago(now - beat[0])})" if beat else "none written yet")
 
