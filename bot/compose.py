@@ -11,11 +11,13 @@ order); start-up and the overview have their own explicit lists below.
 from __future__ import annotations
 
 from bot import directory, escalation, forms
+from bot.board import web as board_pages
 from bot.app import App
 from bot.registry import Group
 from handlers import (
     alerts,
     backup,
+    board,
     codeword,
     drill,
     help,
@@ -38,7 +40,7 @@ from handlers import (
 
 CAPABILITIES = (escalation, alerts, codeword, backup, lockdown_cards, lockdown, drill, help, incident,
                 incident_form, privacy, incident_review, lone_session, lone_working, registration, retention,
-                report, leavers, roster, safety, welfare)
+                report, leavers, roster, safety, welfare, board)
 
 
 def build_app() -> App:
@@ -57,6 +59,8 @@ def build_app() -> App:
     ]
     app.on_alert_resolved[:] = [incident.stub_from_alert, lone_working._on_resolve]
     app.on_incident_serious[:] = [welfare.start]
+    app.http_routes.append(board_pages.routes)  # the duty manager's board (off unless SAFERBOT_BOARD)
+    app.standby_routes.append(board_pages.standby_routes)
     # the overview (Slack App Home), in display order
     app.home_sections[:] = [alerts.alerts_home, backup.backup_home, lockdown.lockdown_home, incident.home_lines,
                             lone_working.lone_home, roster.cover_home]

@@ -48,6 +48,7 @@ class Health:
         self._tasks: list[asyncio.Task] = []
         self._runner = None
         self.created = engine.clock.now()  # before the engine starts: alerts raised by overdue timers count
+        engine.health = self  # type: ignore[attr-defined]  # the board's health panel reads problems()
 
     async def start(self) -> None:
         """After the engine started (overdue wake-ups fired): tell about downtime, then beat."""

@@ -253,6 +253,8 @@ class Settings(BaseSettings):
     heartbeat_url: str | None = None  # called every minute while healthy (Healthchecks.io / Uptime Kuma push URL)
     health_port: int | None = None  # GET /healthz on this port (off when unset)
     health_listen: str | None = None  # default: listen_host
+    board: bool = False  # the duty manager's board on the health port (docs/board.md)
+    board_url: str | None = None  # the board's public base URL, for the sign-in links (https://...)
 
     # ports facing the network (bot/listen.py): where they bind, and what a flood of connections may take
     listen_host: str = "127.0.0.1"  # webhooks, Slack HTTP and /healthz; a reverse proxy in front (docs/operating.md)

@@ -1,0 +1,184 @@
+"""The board's pages on the bot's own HTTP server (SAFERBOT_HEALTH_PORT): sign-in, the live board,
+acting, and the incident pages. Plain server-rendered HTML (Jinja2, autoescaped) and a little JS.
+
+No business rule lives here: the snapshot is read from the store (snapshot.py) and every act
+presses the chat's own button or command (act.py) through `engine.perform`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from aiohttp import web
+from aiohttp_sse import sse_response
+
+from ..unit import Tx
+from . import act, auth, snapshot
+from .live import RETRY_MS, Hub
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+    from ..model import Person
+
+HERE = Path(__file__).parent
+COOKIE = "saferbot_board"
+FLASH = "saferbot_board_said"
+PANELS = ("alerts", "lone", "backup", "lockdowns", "drills", "duty", "incidents", "health")
+
+
+def problems(engine: Engine) -> list[str]:
+    """The bot's health as /healthz and `status` know it (the running Health, else its parts)."""
+    health = getattr(engine, "health", None)
+    if health is not None:
+        return health.problems()
+    out = [f"{p} is failing deliveries" for p in sorted(engine.outbox.down if engine.outbox else {})]
+    for check in engine.app.health_checks:
+        out.extend(check(engine))
+    return out
+
+
+def templates(clock: Any = None) -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    if clock is not None:  # times as the service's clock says them (its time zone)
+        env.filters["hhmm"] = lambda ts: clock.hhmm(ts) if ts else ""
+        env.filters["day"] = lambda ts: clock.local(ts).strftime("%d %b %Y %H:%M") if ts else ""
+    return env
+
+
+class Board:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.hub = Hub()
+        self.env = templates(engine.clock)
+        self._key: bytes | None = None
+        self.streams: set[web.StreamResponse] = set()
+
+    # --- sessions --------------------------------------------------------------------
+    async def key(self) -> bytes:
+        if self._key is None:
+            assert self.engine.store is not None
+            self._key = await self.engine.store.run(auth.secret)
+        return self._key
+
+    def _person(self, s: auth.Session) -> Person | None:
+        p = self.engine.directory.person(s.person)
+        return p if auth.still_valid(s, p) else None
+
+    async def session(self, request: web.Request) -> tuple[Person, str]:
+        """The signed-in person and their cookie; 401 (with a page saying how to sign in) otherwise."""
+        cookie = request.cookies.get(COOKIE, "")
+        s = auth.verify(await self.key(), cookie, self.engine.clock.now())
+        person = self._person(s) if s else None
+        if person is None:
+            raise self.page_error(401, "Please sign in", "Say board to the bot in chat: it sends you a link that "
+                                  "signs you in here. A session ends after 12 hours, or when you leave the roster "
+                                  "or your role changes.", clear=True)
+        return person, cookie
+
+    def page_error(self, status: int, title: str, text: str, clear: bool = False) -> web.HTTPException:
+        html = self.env.get_template("message.html").render(title=title, text=text, person=None, csrf="")
+        exc = web.HTTPException(text=html, content_type="text/html")
+        exc.set_status(status, title)
+        if clear:
+            exc.del_cookie(COOKIE, path="/board")
+        return exc
+
+    def secure(self, request: web.Request) -> bool:
+        url = self.engine.settings.board_url or ""
+        return request.secure or url.startswith("https://")
+
+    async def csrf_checked(self, request: web.Request) -> tuple[Person, dict[str, Any]]:
+        person, cookie = await self.session(request)
+        form = dict(await request.post())
+        given = request.headers.get("X-CSRF-Token") or str(form.get("csrf", ""))
+        if not auth.csrf_ok(await self.key(), cookie, given):
+            raise self.page_error(403, "This form has expired", "Reload the board and try again.")
+        return person, form
+
+    # --- rendering -------------------------------------------------------------------
+    def render(self, name: str, **kw: Any) -> web.Response:
+        return web.Response(text=self.env.get_template(name).render(**kw), content_type="text/html",
+                            headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+                                     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:;"
+                                                                " frame-ancestors 'none'; form-action 'self'"})
+
+    async def snapshot(self, person_key: str) -> dict | None:
+        """The person's snapshot, or None when their session no longer holds (left the roster)."""
+        health = problems(self.engine)
+
+        def read(conn: Any) -> dict | None:
+            tx = Tx(self.engine.ctx, conn, self.engine.clock.now())
+            person = tx.person(person_key)
+            return snapshot.snapshot(tx, person, health) if person and auth.may_use(person) else None
+
+        assert self.engine.store is not None
+        return await self.engine.store.read(read)
+
+    def panels(self, snap: dict, csrf: str) -> dict[str, str]:
+        module = self.env.get_template("panels.html").make_module({"csrf": csrf})
+        out = {name: str(getattr(module, name)(snap[name])) for name in PANELS}
+        out["now"] = snap["now"]
+        return out
+
+    # --- the act ---------------------------------------------------------------------
+    async def do(self, fn: Any, *args: Any) -> list[str]:
+        return await self.engine.perform(fn, *args)
+
+
+def routes(engine: Engine) -> list[web.AbstractRouteDef]:
+    """The board's routes on the active instance's HTTP server (nothing when SAFERBOT_BOARD is off)."""
+    if not engine.settings.board:
+        return []
+    board = Board(engine)
+    engine.on_commit.append(board.hub.changed)
+    from .pages import page_routes
+
+    return page_routes(board)
+
+
+def standby_routes(settings: Any) -> list[web.AbstractRouteDef]:
+    """On a standby: every board page says this instance is not the active one (the board follows it)."""
+    if not settings.board:
+        return []
+    env = templates()
+
+    async def standby(_request: web.Request) -> web.Response:
+        html = env.get_template("message.html").render(
+            title="This is the standby instance", person=None, csrf="",
+            text="The board is served by the active saferbot instance. This one is waiting as its standby and "
+                 "takes over if the active one stops; the page reconnects by itself when it does.")
+        return web.Response(text=html, status=503, content_type="text/html", headers={"Retry-After": "2"})
+
+    return [web.get("/board", standby), web.get("/board/{tail:.*}", standby)]
+
+
+async def stream(board: Board, request: web.Request) -> web.StreamResponse:
+    person, cookie = await board.session(request)
+    csrf = auth.csrf(await board.key(), cookie)
+    session = auth.verify(await board.key(), cookie, board.engine.clock.now())
+
+    async def panels() -> dict | None:
+        s = session
+        if s is None or board._person(s) is None or board.engine.clock.now() >= s.expires:
+            return None
+        snap = await board.snapshot(person.key)
+        return board.panels(snap, csrf) if snap else None
+
+    async with sse_response(request, headers={"Cache-Control": "no-store"}) as resp:
+        board.streams.add(resp)
+        try:
+            await resp.send("", event="hello", retry=RETRY_MS)
+
+            async def send(data: str) -> None:
+                await resp.send(data, event="board")
+
+            with contextlib.suppress(ConnectionResetError):
+                await board.hub.stream(send, panels, resp.is_connected)
+        finally:
+            board.streams.discard(resp)
+    return resp
