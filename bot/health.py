@@ -129,7 +129,7 @@ class Health:
         app.router.add_get("/healthz", healthz)
         for routes in self.engine.app.http_routes:  # capabilities' endpoints (triggers, callbacks, the board)
             app.add_routes(routes(self.engine))
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)  # open board streams: no 60 s stop
         await self._runner.setup()
         s = self.settings
         await listen.Site(self._runner, s.host_for(s.health_listen), s.health_port, limits=listen.Limits.of(s)).start()

@@ -68,6 +68,13 @@
     });
     source.addEventListener("error", () => {
       status("down", "Connection lost: reconnecting...");
+      if (source.readyState !== EventSource.CLOSED) return;  // the browser retries by itself
+      // refused (a standby answering, the session ended): ask the page itself, then try again
+      setTimeout(() => {
+        fetch("/board", {credentials: "same-origin"}).then(r => {
+          if (r.status === 401) window.location.reload(); else connect();
+        }, () => connect());
+      }, 1000);
     });
   }
   tick();
