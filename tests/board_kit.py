@@ -61,3 +61,44 @@ async def open_desk(harness: Harness) -> Desk:
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()
     return Desk(harness, server, [])
+
+
+class Events:
+    """A board's event stream, read as a browser's EventSource would."""
+
+    def __init__(self, resp):
+        self.resp = resp
+
+    async def next(self, timeout: float = 20.0) -> dict:
+        """The next `board` event's data (pings and other events skipped)."""
+        import asyncio
+        import json
+
+        async def read() -> dict:
+            event, data = "message", []
+            while True:
+                line = (await self.resp.content.readline()).decode()
+                if not line:
+                    raise AssertionError("the stream ended")
+                line = line.rstrip("\r\n")
+                if not line:
+                    if event == "board" and data:
+                        return json.loads("\n".join(data))
+                    event, data = "message", []
+                elif line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].lstrip())
+
+        return await asyncio.wait_for(read(), timeout)
+
+    async def until(self, predicate, timeout: float = 20.0) -> dict:
+        """Events until one satisfies `predicate`; generous, as the machine may be loaded."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while True:
+            ev = await self.next(max(0.1, end - loop.time()))
+            if predicate(ev):
+                return ev
