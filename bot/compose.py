@@ -11,8 +11,9 @@ order); start-up and the overview have their own explicit lists below.
 from __future__ import annotations
 
 from bot import directory, escalation, forms
-from bot.board import web as board_pages
 from bot.app import App
+from bot.board import auth as board_auth
+from bot.board import pages as board_pages
 from bot.registry import Group
 from handlers import (
     alerts,
@@ -61,6 +62,7 @@ def build_app() -> App:
     app.on_incident_serious[:] = [welfare.start]
     app.http_routes.append(board_pages.routes)  # the duty manager's board (off unless SAFERBOT_BOARD)
     app.standby_routes.append(board_pages.standby_routes)
+    app.data_owners.append(board_auth.OWNER)
     # the overview (Slack App Home), in display order
     app.home_sections[:] = [alerts.alerts_home, backup.backup_home, lockdown.lockdown_home, incident.home_lines,
                             lone_working.lone_home, roster.cover_home]

@@ -10,7 +10,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.board.web import routes
+from bot.board.pages import routes
 from tests.conftest import Harness
 
 LINK = re.compile(r"(https?://\S+/board/login\?t=(\S+))")

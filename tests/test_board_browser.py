@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.board.web import routes
+from bot.board.pages import routes
 from tests.board_kit import link_in
 from tests.conftest import ROOT
+from tests.fakes.telegram_api import FakeTelegram
 from tests.pgtest import REQUIRED
 from tests.test_telegram import ACK_REPLY, ALICE, BOB, start_bot
 
@@ -55,6 +56,14 @@ class Site:
 
 
 @pytest.fixture
+async def fake():
+    f = FakeTelegram()
+    await f.start()
+    yield f
+    await f.stop()
+
+
+@pytest.fixture
 async def browser():
     need_chromium()
     from playwright.async_api import async_playwright
@@ -73,9 +82,6 @@ async def desk(tmp_path, fake, db):
     yield bot, site, base
     await site.stop()
     await bot.engine.stop()
-
-
-from tests.test_telegram import fake  # noqa: E402,F401  the fake Bot API server fixture
 
 
 async def sign_in(bot, fake, browser, base: str, who: str, user_id: int, tablet: bool = False):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from ..model import Person
 from ..permissions import allowed
+from ..personal_data import Done, Found, Holding, Owner, Subject
 
 LINK_VALID = 600  # seconds a sign-in link works
 SESSION_MAX = 12 * 3600  # a session lasts at most a working day
@@ -103,3 +104,30 @@ def csrf(key: bytes, cookie: str) -> str:
 
 def csrf_ok(key: bytes, cookie: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(csrf(key, cookie), given or "")
+
+
+# --- personal data (bot/personal_data.py): a link names the person it signs in ------------------
+def _about(conn, subject: Subject) -> list[Found]:
+    rows = conn.execute("SELECT role, created_at, expires_at, used_at FROM board_links WHERE person=? ORDER BY"
+                        " created_at", (subject.key,)).fetchall() if subject.key else []
+    return [Found("Sign-in links to the duty board", RETENTION, [dict(r) for r in rows])] if rows else []
+
+
+def _forget(conn, subject: Subject, dry_run: bool) -> Done:
+    n = conn.execute("SELECT COUNT(*) FROM board_links WHERE person=?", (subject.key,)).fetchone()[0] \
+        if subject.key else 0
+    if n and not dry_run:
+        conn.execute("DELETE FROM board_links WHERE person=?", (subject.key,))
+    return Done(changed=[f"board_links: deleted {n} sign-in link(s)"] if n else [])
+
+
+def _purge(conn, now: float, dry_run: bool) -> Done:
+    n = conn.execute("SELECT COUNT(*) FROM board_links WHERE expires_at<?", (now - 86400,)).fetchone()[0]
+    if n and not dry_run:
+        conn.execute("DELETE FROM board_links WHERE expires_at<?", (now - 86400,))
+    return Done(changed=[f"board_links: deleted {n} expired sign-in link(s)"] if n else [])
+
+
+RETENTION = "a day after the link expires"
+OWNER = Owner("board", (Holding("board_links", person_columns=("person",), retention=RETENTION,
+                                why="signing a duty manager in to the board"),), _about, _forget, _purge)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from aiohttp import web
 
 from .. import words
 from . import act, auth
-from .web import COOKIE, FLASH, HERE, Board, stream
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+from .web import COOKIE, FLASH, HERE, Board, stream, templates
 
 
 def page_routes(board: Board) -> list[web.AbstractRouteDef]:
@@ -79,3 +85,28 @@ def page_routes(board: Board) -> list[web.AbstractRouteDef]:
     return [web.get("/board/login", login_form), web.post("/board/login", login), web.post("/board/logout", logout),
             web.get("/board", page), web.post("/board/act", do), web.get("/board/events", events),
             web.static("/board/static", HERE / "static"), *review_routes(board)]
+
+
+def routes(engine: Engine) -> list[web.AbstractRouteDef]:
+    """The board's routes on the active instance's HTTP server (nothing when SAFERBOT_BOARD is off)."""
+    if not engine.settings.board:
+        return []
+    board = Board(engine)
+    engine.on_commit.append(board.hub.changed)
+    return page_routes(board)
+
+
+def standby_routes(settings: Any) -> list[web.AbstractRouteDef]:
+    """On a standby: every board page says this instance is not the active one (the board follows it)."""
+    if not settings.board:
+        return []
+    env = templates()
+
+    async def standby(_request: web.Request) -> web.Response:
+        html = env.get_template("message.html").render(
+            title="This is the standby instance", person=None, csrf="",
+            text="The board is served by the active saferbot instance. This one is waiting as its standby and "
+                 "takes over if the active one stops; the page reconnects by itself when it does.")
+        return web.Response(text=html, status=503, content_type="text/html", headers={"Retry-After": "2"})
+
+    return [web.get("/board", standby), web.get("/board/{tail:.*}", standby)]

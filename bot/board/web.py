@@ -7,7 +7,6 @@ presses the chat's own button or command (act.py) through `engine.perform`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,7 @@ from aiohttp import web
 from aiohttp_sse import sse_response
 
 from ..unit import Tx
-from . import act, auth, snapshot
+from . import auth, snapshot
 from .live import RETRY_MS, Hub
 
 if TYPE_CHECKING:
@@ -128,33 +127,6 @@ class Board:
     # --- the act ---------------------------------------------------------------------
     async def do(self, fn: Any, *args: Any) -> list[str]:
         return await self.engine.perform(fn, *args)
-
-
-def routes(engine: Engine) -> list[web.AbstractRouteDef]:
-    """The board's routes on the active instance's HTTP server (nothing when SAFERBOT_BOARD is off)."""
-    if not engine.settings.board:
-        return []
-    board = Board(engine)
-    engine.on_commit.append(board.hub.changed)
-    from .pages import page_routes
-
-    return page_routes(board)
-
-
-def standby_routes(settings: Any) -> list[web.AbstractRouteDef]:
-    """On a standby: every board page says this instance is not the active one (the board follows it)."""
-    if not settings.board:
-        return []
-    env = templates()
-
-    async def standby(_request: web.Request) -> web.Response:
-        html = env.get_template("message.html").render(
-            title="This is the standby instance", person=None, csrf="",
-            text="The board is served by the active saferbot instance. This one is waiting as its standby and "
-                 "takes over if the active one stops; the page reconnects by itself when it does.")
-        return web.Response(text=html, status=503, content_type="text/html", headers={"Retry-After": "2"})
-
-    return [web.get("/board", standby), web.get("/board/{tail:.*}", standby)]
 
 
 async def stream(board: Board, request: web.Request) -> web.StreamResponse:
