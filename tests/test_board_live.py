@@ -140,3 +140,63 @@ async def test_lone_sessions_roll_calls_duty_and_health(desk):
     await desk.harness.advance(46 * 60)
     page = await (await c.get("/board")).text()
     assert "OVERDUE" in page and "telegram is failing deliveries" in page
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_served_on_the_health_port_and_a_quiet_stream_stays_open(db, clock):
+    """On the real server (bot/listen.py's limits): an open stream is a request in progress, never
+    closed as an idle connection, however quiet the board is."""
+    import asyncio
+
+    import aiohttp
+
+    from bot.health import Health
+
+    port = free_port()
+    h = await start_engine(db, clock, board=True, board_url=URL, health_port=port, listen_header_timeout=0.2)
+    health = Health(h.engine, h.engine.settings)
+    await health._serve_http()
+    try:
+        await h.say("bob", "board")
+        from tests.board_kit import link_in
+
+        token = link_in(h.last("bob").text)
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
+            base = f"http://127.0.0.1:{port}"
+            async with s.post(f"{base}/board/login", data={"t": token}) as r:
+                assert r.status == 200 and "Duty board" in await r.text()
+            async with s.get(f"{base}/board/events") as r:
+                events = Events(r)
+                assert (await events.next())["full"]
+                await asyncio.sleep(0.6)  # three header timeouts with nothing sent on the stream
+                await h.say("alice", "Is Mr Brown in today?")
+                await events.until(lambda e: "data-alert=" in e["panels"].get("alerts", ""))
+            async with s.get(f"{base}/healthz") as r:
+                assert r.status in (200, 503)  # the health check shares the server
+    finally:
+        await health.stop()
+        await h.engine.stop()
+
+
+async def test_a_standby_says_it_is_not_the_active_instance(tmp_path):
+    import aiohttp
+
+    from bot.compose import build_app
+    from bot.health import standby_endpoint
+    from tests.conftest import make_settings
+
+    port = free_port()
+    s = make_settings(tmp_path / "x.db", board=True, board_url=URL, health_port=port)
+    endpoint = await standby_endpoint(s, build_app().standby_routes)
+    try:
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/board") as r:
+            assert r.status == 503 and "standby" in await r.text() and "active" in await r.text()
+    finally:
+        await endpoint.stop()
