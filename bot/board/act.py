@@ -20,14 +20,15 @@ from .auth import may_use
 PLATFORM = "board"
 # what the board offers, by the chat button it presses
 BUTTONS = ("alert.ack", "backup.coming", "backup.fine", "incident.reviewed")
+COMMANDS = ("drill", "incident", "timeline", "report")  # drill off; read, note; an alert's timeline; the report
 
 
 def _msg(person_key: str, **kw) -> Inbound:
     return Inbound(platform=PLATFORM, event_id=secrets.token_hex(8), user_id=person_key, chat_id=PLATFORM, **kw)
 
 
-def _answers(tx: Tx) -> list[str]:
-    """Replies the handler queued for the board: cancelled in the outbox, returned as text."""
+def _replies(tx: Tx) -> list[tuple[str, str | None]]:
+    """Replies the handler queued for the board, as (text, attachment): cancelled in the outbox."""
     mine = [r for r in tx.new_rows if r["platform"] == PLATFORM]
     out = []
     for r in mine:
@@ -36,9 +37,13 @@ def _answers(tx: Tx) -> list[str]:
             card = tx.conn.execute("SELECT text FROM cards WHERE key=?", (r["card"],)).fetchone()
             text = card[0] if card else ""
         tx.conn.execute("UPDATE outbox SET status='cancelled' WHERE id=?", (r["id"],))
-        out.append(text)
+        out.append((text, r["attachment"]))
     tx.new_rows[:] = [r for r in tx.new_rows if r["platform"] != PLATFORM]
-    return [t for t in out if t]
+    return out
+
+
+def _answers(tx: Tx) -> list[str]:
+    return [text for text, _ in _replies(tx) if text]
 
 
 def press(tx: Tx, person_key: str, action: str, arg: str) -> list[str]:
@@ -67,10 +72,16 @@ def resolve(tx: Tx, person_key: str, alert_id: int, note: str) -> list[str]:
 
 
 def command(tx: Tx, person_key: str, word: str, args: str) -> list[str]:
-    """Run a chat command as `person_key` (ending a drill: `drill off <branch>`)."""
+    """Run a chat command as `person_key` (ending a drill: `drill off <branch>`; reading an incident)."""
+    return [text for text, _ in command_replies(tx, person_key, word, args) if text]
+
+
+def command_replies(tx: Tx, person_key: str, word: str, args: str) -> list[tuple[str, str | None]]:
+    """The same, with attachments (the monthly report's chart)."""
     person = tx.person(person_key)
     cmd = tx.app.commands.get(word)
-    if person is None or not may_use(person) or cmd is None or not allowed(person, cmd.permission):
-        return [NOT_ALLOWED]
+    if person is None or not may_use(person) or word not in COMMANDS or cmd is None or \
+            not allowed(person, cmd.permission):
+        return [(NOT_ALLOWED, None)]
     cmd.fn(tx, person, _msg(person_key, text=f"{word} {args}"), args)
-    return _answers(tx)
+    return _replies(tx)

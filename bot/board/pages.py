@@ -68,6 +68,9 @@ def page_routes(board: Board) -> list[web.AbstractRouteDef]:
             said = await board.do(act.resolve, person.key, n or 0, str(form.get("note", ""))) if n else []
         elif what == "drill.off":
             said = await board.do(act.command, person.key, "drill", f"off {arg}")
+        elif what == "incident.note":
+            note = " ".join(str(form.get("note", "")).split())[:1000]
+            said = await board.do(act.command, person.key, "incident", f"{arg} note {note}") if note else []
         else:
             said = await board.do(act.press, person.key, what, arg)
         back = str(form.get("back", "/board"))
