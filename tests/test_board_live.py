@@ -52,6 +52,16 @@ async def test_full_snapshot_on_connect_then_one_event_per_change(desk):
     assert (await again.next())["full"]
 
 
+async def test_what_no_unit_of_work_announces_still_arrives(desk):
+    """A platform starting to fail is no commit: the board's periodic re-read catches it."""
+    c = await desk.sign_in("bob")
+    events = Events(await c.get("/board/events"))
+    assert "The bot is healthy" in (await events.next())["panels"]["health"]
+    desk.harness.engine.outbox.down["telegram"] = desk.harness.clock.now()
+    ev = await events.until(lambda e: "health" in e["panels"])
+    assert "telegram is failing deliveries" in ev["panels"]["health"] and "PROBLEM" in ev["panels"]["health"]
+
+
 async def test_alert_row_says_rung_who_was_told_and_where(desk):
     await desk.harness.say("alice", "Is Mr Brown in today?")
     c = await desk.sign_in("dana")

@@ -44,32 +44,39 @@ def snapshot(tx: Tx, person: Person, health: list[str]) -> dict[str, Any]:
             "incidents": incidents(tx, person, mine), "health": health}
 
 
+LIVE = "SELECT id FROM alerts WHERE status!='resolved'"
+
+
 def alerts(tx: Tx, person: Person, mine: list[str]) -> list[dict]:
-    """Live alerts, unacknowledged first, then oldest first; never one about the viewer."""
+    """Live alerts, unacknowledged first, then oldest first; never one about the viewer. A few queries
+    for all of them (every open board reads this after every change)."""
+    c = tx.conn
+    rows = c.execute("SELECT * FROM alerts WHERE status!='resolved' ORDER BY created_at, id").fetchall()
+    about: dict[int, set[str]] = {}
+    for r in c.execute(f"SELECT alert_id, person FROM alert_about WHERE alert_id IN ({LIVE})"):
+        about.setdefault(r[0], set()).add(r[1])
+    told: dict[int, dict[str, str]] = {}
+    for o in c.execute("SELECT alert_id, person, platform, status FROM outbox WHERE kind='send' AND tag='notify'"
+                       f" AND alert_id IN ({LIVE}) ORDER BY id"):
+        state, seen = DELIVERY.get(o["status"], o["status"]), told.setdefault(o["alert_id"], {})
+        prev = seen.get(o["person"])
+        if prev is None or RANK.get(state, 9) < RANK.get(prev.split(" via")[0], 9):
+            seen[o["person"]] = f"{state} via {o['platform']}"
     out = []
-    rows = tx.conn.execute("SELECT * FROM alerts WHERE status!='resolved' ORDER BY created_at, id").fetchall()
     for r in rows:
         a = escalation.Alert.from_row(r)
-        if not _in(a.branch, mine, person) or person.key in escalation.subjects(tx.conn, a):
+        if not _in(a.branch, mine, person) or person.key in about.get(a.id, set()) | {a.person}:
             continue
-        told: dict[str, str] = {}
-        for o in tx.conn.execute("SELECT person, platform, status FROM outbox WHERE alert_id=? AND kind='send'"
-                                 " AND tag='notify' ORDER BY id", (a.id,)):
-            state = f"{DELIVERY.get(o['status'], o['status'])} via {o['platform']}"
-            prev = told.get(o["person"])
-            if prev is None or RANK.get(state.split(" via")[0], 9) < RANK.get(prev.split(" via")[0], 9):
-                told[o["person"]] = state
-        tiers = len(a.ladder.tiers)
         spot = next((line.split(":", 1)[1].strip() for line in a.details.splitlines()
                      if line.startswith("Where / what:")), "")
         out.append({
             "id": a.id, "title": a.title, "severity": a.severity.value, "status": a.status, "drill": a.drill,
             "kind": a.kind, "created_at": a.created_at, "raised_by": _name(tx, a.person) or "someone",
-            "rung": f"tier {a.tier + 1} of {tiers}" + (f", repeat {a.repeats}" if a.repeats else ""),
-            "told": [{"name": _name(tx, k), "state": s} for k, s in told.items()],
+            "rung": f"tier {a.tier + 1} of {len(a.ladder.tiers)}" + (f", repeat {a.repeats}" if a.repeats else ""),
+            "told": [{"name": _name(tx, k), "state": v} for k, v in told.get(a.id, {}).items()],
             "place": tx.directory.branch_name(a.branch) + (f": {spot}" if spot else ""),
             "acked_by": _name(tx, a.acked_by) if a.acked_by else "", "acked_at": a.acked_at,
-            "may_act": escalation.may_handle(tx, a, person),
+            "may_act": True,  # board users are managers, and alerts about them are left out (escalation.may_handle)
         })
     out.sort(key=lambda x: x["status"] != "open")  # stable: oldest first within each
     return out

@@ -7,6 +7,7 @@ presses the chat's own button or command (act.py) through `engine.perform`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 HERE = Path(__file__).parent
 COOKIE = "saferbot_board"
 FLASH = "saferbot_board_said"
+SHARED = 0.3  # seconds one snapshot read serves every board of its person (when nothing committed meanwhile)
 PANELS = ("alerts", "lone", "backup", "lockdowns", "drills", "duty", "incidents", "health")
 
 
@@ -56,6 +58,7 @@ class Board:
         self.env = templates(engine.clock)
         self._key: bytes | None = None
         self.streams: set[web.StreamResponse] = set()
+        self._reads: dict[str, tuple[int, float, asyncio.Future]] = {}  # person -> (hub version, when, the read)
 
     # --- sessions --------------------------------------------------------------------
     async def key(self) -> bytes:
@@ -107,7 +110,16 @@ class Board:
                                                                 " frame-ancestors 'none'; form-action 'self'"})
 
     async def snapshot(self, person_key: str) -> dict | None:
-        """The person's snapshot, or None when their session no longer holds (left the roster)."""
+        """The person's snapshot, or None when their session no longer holds (left the roster). Boards of
+        one person open at once share one read per change (a desk PC and a tablet)."""
+        now = asyncio.get_running_loop().time()
+        cached = self._reads.get(person_key)
+        if cached is None or cached[0] != self.hub.version or now - cached[1] > SHARED:
+            cached = (self.hub.version, now, asyncio.ensure_future(self._snapshot(person_key)))
+            self._reads[person_key] = cached
+        return await asyncio.shield(cached[2])
+
+    async def _snapshot(self, person_key: str) -> dict | None:
         health = problems(self.engine)
 
         def read(conn: Any) -> dict | None:
