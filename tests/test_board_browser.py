@@ -113,7 +113,9 @@ async def test_codeword_appears_live_and_is_acknowledged_from_the_board(desk, fa
     SHOTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(SHOTS / "board-alert.png"), full_page=True)
 
-    await row.get_by_role("button", name="Acknowledge").click()
+    ack = row.get_by_role("button", name="Acknowledge")  # a real button: the keyboard presses it
+    await ack.focus()
+    await page.keyboard.press("Enter")
     acked = page.locator('[data-alert][data-state="acked"]')
     await acked.wait_for(timeout=WAIT)
     assert "Acknowledged by Bob Green" in await acked.inner_text()

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 HERE = Path(__file__).parent
 COOKIE = "saferbot_board"
 FLASH = "saferbot_board_said"
+TOKEN = "__csrf__"  # where a session's CSRF token goes in the panels drawn once per person (not hex: never a real one)
 SHARED = 0.3  # seconds one snapshot read serves every board of its person (when nothing committed meanwhile)
 PANELS = ("alerts", "lone", "backup", "lockdowns", "drills", "duty", "incidents", "health")
 
@@ -128,11 +129,14 @@ class Board:
             return snapshot.snapshot(tx, person, health) if person and auth.may_use(person) else None
 
         assert self.engine.store is not None
-        return await self.engine.store.read(read)
+        snap = await self.engine.store.read(read)
+        if snap is not None:  # drawn once for every board of the person; each session's token goes in after
+            module = self.env.get_template("panels.html").make_module({"csrf": TOKEN})
+            snap["drawn"] = {name: str(getattr(module, name)(snap[name])) for name in PANELS}
+        return snap
 
     def panels(self, snap: dict, csrf: str) -> dict[str, str]:
-        module = self.env.get_template("panels.html").make_module({"csrf": csrf})
-        out = {name: str(getattr(module, name)(snap[name])) for name in PANELS}
+        out: dict[str, Any] = {name: html.replace(TOKEN, csrf) for name, html in snap["drawn"].items()}
         out["now"] = snap["now"]
         return out
 
