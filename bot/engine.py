@@ -180,8 +180,11 @@ class Engine:
         if tx.dropped:
             self.outbox.drop(tx.dropped)
         self.outbox.accept(tx.claimed)
-        for listener in self.on_commit:
-            listener()
+        for listener in self.on_commit:  # the unit is committed whatever a listener does
+            try:
+                listener()
+            except Exception:
+                log.exception("an on_commit listener failed")
 
     async def remember(self, key: str, value: str) -> None:
         """Keep a value a platform reported (e.g. the Telegram bot's username) with the capability that owns it."""

@@ -23,6 +23,7 @@ OWNERS = {  # capability -> (its modules, its tables)
     "lone": (("handlers/lone_session.py", "handlers/lone_working.py"), ("lone_sessions", "lone_events")),
     "registration": (("handlers/registration.py",), ("bindings", "invites", "platform_info")),
     "roster": (("handlers/roster.py",), ("covers", "roster_audit", "roster_overlay", "shifts")),
+    "board": (("handlers/board.py", "bot/board/auth.py"), ("board_links", "board_key")),
 }
 # known debts, left for their owners (issue 12): remove a line when it is paid
 KNOWN: set[tuple[str, str]] = set()

@@ -14,6 +14,7 @@ from .. import escalation, words
 from ..messages import Inbound
 from ..permissions import allowed
 from ..router import NOT_ALLOWED
+from ..store import outbox
 from ..unit import Tx
 from .auth import may_use
 
@@ -36,8 +37,8 @@ def _replies(tx: Tx) -> list[tuple[str, str | None]]:
         if not text and r["card"]:
             card = tx.conn.execute("SELECT text FROM cards WHERE key=?", (r["card"],)).fetchone()
             text = card[0] if card else ""
-        tx.conn.execute("UPDATE outbox SET status='cancelled' WHERE id=?", (r["id"],))
         out.append((text, r["attachment"]))
+    outbox.cancel_rows(tx.conn, [r["id"] for r in mine])
     tx.new_rows[:] = [r for r in tx.new_rows if r["platform"] != PLATFORM]
     return out
 
