@@ -210,3 +210,11 @@ async def test_a_standby_says_it_is_not_the_active_instance(tmp_path):
             assert r.status == 503 and "standby" in await r.text() and "active" in await r.text()
     finally:
         await endpoint.stop()
+
+
+async def test_an_open_board_is_signed_out_when_the_role_goes(desk):
+    c = await desk.sign_in("fran")
+    events = Events(await c.get("/board/events"))
+    assert (await events.next())["full"]
+    await desk.harness.say("dana", "person set fran role=staff")
+    assert (await events.until(lambda e: e.get("signed_out")))["signed_out"]  # the page reloads to "sign in"
