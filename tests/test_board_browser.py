@@ -141,3 +141,33 @@ async def test_a_dropped_stream_recovers_the_current_state(desk, fake, browser):
     await card.wait_for(timeout=WAIT)
     assert "NOBODY ON THE WAY" in await card.inner_text()
     await page.screenshot(path=str(SHOTS / "board-tablet.png"), full_page=True)
+
+
+async def test_resolve_with_a_note_then_review_the_incident_and_print_the_report(desk, fake, browser):
+    bot, site, base = desk
+    alice = await bot.register("alice", ALICE, "Alice")
+    await bot.register("bob", BOB, "Bob")
+    page = await sign_in(bot, fake, browser, base, "bob", BOB)
+    fake.say(alice, "Is Mr Brown in today?")
+    row = page.locator('[data-alert][data-state="open"]')
+    await row.wait_for(timeout=WAIT)
+    await row.get_by_label("Note").fill("Left calmly <b>after</b> a chat")  # the label names the field
+    await row.get_by_role("button", name="Resolve").click()
+    await page.get_by_text("No open alerts.").wait_for(timeout=WAIT)
+    assert "resolved" in (await page.locator(".said").inner_text()).lower()
+
+    await page.get_by_role("link", name="Incidents", exact=True).click()
+    await page.get_by_role("heading", name="Incidents").wait_for(timeout=WAIT)
+    await page.get_by_role("link", name="INC-2026-0001").click()
+    record = page.locator("pre.record").first
+    await record.wait_for(timeout=WAIT)
+    timeline = await page.locator("#h-timeline").locator("..").inner_text()
+    assert "resolved by Bob Green: Left calmly <b>after</b> a chat" in timeline  # typed markup shows as text
+    SHOTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(SHOTS / "board-incident.png"), full_page=True)
+
+    await page.goto(f"{base}/board/report?month=2026-11")
+    await page.get_by_role("heading", name="Monthly incident report").wait_for(timeout=WAIT)
+    await page.emulate_media(media="print")  # as printed: no menus or buttons
+    assert not await page.get_by_role("button", name="Sign out").is_visible()
+    await page.screenshot(path=str(SHOTS / "board-report-print.png"), full_page=True)
