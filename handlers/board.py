@@ -22,7 +22,7 @@ def board(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     text = (f"Your board link (it works once, for {auth.LINK_VALID // 60} minutes; do not forward it):\n"
             f"{s.board_url.rstrip('/')}/board/login?t={token}")
     if msg.is_group:  # never in a channel: the link signs in whoever opens it first
-        if tx.send(person, Outbound(text)):
+        if tx.send(person, Outbound(text), tag=auth.TAG):
             tx.reply(msg, Outbound("I have sent you the board link in a private message."), person=person)
         return
-    tx.reply(msg, Outbound(text), person=person)
+    tx.reply(msg, Outbound(text), person=person, tag=auth.TAG)

@@ -38,6 +38,8 @@ async def test_link_signs_in_once(desk):
     assert again.status == 403 and "works once" in await again.text()
     stored = await desk.harness.query("SELECT token_hash FROM board_links")
     assert [r[0] for r in stored] != [token] and token not in str(stored)  # only the hash is kept
+    bodies = await desk.harness.query("SELECT text FROM outbox WHERE person='bob'")
+    assert not any(token in r[0] for r in bodies)  # nor a copy in the message that carried it
 
 
 async def test_secure_cookie_behind_https(db, clock):

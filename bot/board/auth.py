@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from ..model import Person
 from ..permissions import allowed
 from ..personal_data import Done, Found, Holding, Owner, Subject
+from ..store import outbox
 
 LINK_VALID = 600  # seconds a sign-in link works
 SESSION_MAX = 12 * 3600  # a session lasts at most a working day
@@ -35,8 +36,13 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+TAG = "board-link"  # the outbox tag of the message carrying a link: its body is blanked once it is delivered
+SENT = "(a one-time sign-in link to the board)"
+
+
 def create_link(conn, person: Person, now: float) -> str:
     """A fresh token for `person` (store only its hash); the caller puts it in the link."""
+    outbox.blank_delivered(conn, TAG, SENT)
     token = secrets.token_urlsafe(32)
     conn.execute("INSERT INTO board_links(token_hash, person, role, created_at, expires_at) VALUES(?,?,?,?,?)",
                  (_hash(token), person.key, person.role.value, now, now + LINK_VALID))
@@ -50,6 +56,7 @@ def redeem(conn, token: str, now: float) -> tuple[str, str] | None:
         return None
     row = conn.execute("UPDATE board_links SET used_at=? WHERE token_hash=? AND used_at IS NULL AND expires_at>?"
                        " RETURNING person, role", (now, _hash(token), now)).fetchone()
+    outbox.blank_delivered(conn, TAG, SENT)  # the message that carried it keeps no copy of a token
     return (row[0], row[1]) if row else None
 
 
