@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from bot import core_data, directory, escalation, forms, trigger_http
 from bot.app import App
+from bot.board import auth as board_auth
+from bot.board import pages as board_pages
 from bot.registry import Group
 from handlers import (
     alerts,
@@ -21,6 +23,7 @@ from handlers import (
     ban_reviews,
     bans,
     bans_data,
+    board,
     codeword,
     codeword_data,
     drill,
@@ -52,7 +55,7 @@ from handlers import (
 CAPABILITIES = (escalation, alerts, codeword, backup, lockdown_cards, lockdown, drill, help, incident,
                 incident_form, privacy, incident_review, lone_session, lone_working, registration, retention,
                 report, leavers, roster, safety, welfare, bans, ban_form, ban_reviews, headsup,
-                trigger)
+                trigger, board)
 
 
 def build_app() -> App:
@@ -76,9 +79,11 @@ def build_app() -> App:
     # personal data, table by table (bot/personal_data.py): subject access, erase and purge ask these in order
     app.data_owners[:] = [core_data.OWNER, incident_data.OWNER, lone_data.OWNER, backup_data.OWNER,
                           lockdown_data.OWNER, roster_data.OWNER, registration_data.OWNER, codeword_data.OWNER,
-                          privacy.OWNER, bans_data.OWNER, trigger.OWNER]
+                          privacy.OWNER, bans_data.OWNER, trigger.OWNER, board_auth.OWNER]
     app.http_routes.append(trigger_http.routes)  # panic buttons: POST /trigger/<device> (handlers/trigger.py)
     app.standby_routes.append(trigger_http.standby_routes)  # a press that reaches a standby is relayed
+    app.http_routes.append(board_pages.routes)  # the duty manager's board (off unless SAFERBOT_BOARD)
+    app.standby_routes.append(board_pages.standby_routes)
     # the overview (Slack App Home), in display order
     app.home_sections[:] = [alerts.alerts_home, backup.backup_home, lockdown.lockdown_home, incident.home_lines,
                             lone_working.lone_home, roster.cover_home, ban_reviews.home_lines]

@@ -69,6 +69,7 @@ class Engine:
         self.overdue_at_start = 0
         self.fence: int | None = None  # PostgreSQL, several instances: the lease generation we act under
         self.may_send: Callable[[], bool] = lambda: True  # the lease is known valid now (bot.instance guard)
+        self.on_commit: list[Callable[[], None]] = []  # told after each committed unit of work (the board)
 
     # --- life cycle ------------------------------------------------------------
     async def start(self) -> int:
@@ -180,6 +181,11 @@ class Engine:
         if tx.dropped:
             self.outbox.drop(tx.dropped)
         self.outbox.accept(tx.claimed)
+        for listener in self.on_commit:  # the unit is committed whatever a listener does
+            try:
+                listener()
+            except Exception:
+                log.exception("an on_commit listener failed")
 
     async def remember(self, key: str, value: str) -> None:
         """Keep a value a platform reported (e.g. the Telegram bot's username) with the capability that owns it."""

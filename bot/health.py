@@ -48,6 +48,7 @@ class Health:
         self._tasks: list[asyncio.Task] = []
         self._runner = None
         self.created = engine.clock.now()  # before the engine starts: alerts raised by overdue timers count
+        engine.health = self  # type: ignore[attr-defined]  # the board's health panel reads problems()
 
     async def start(self) -> None:
         """After the engine started (overdue wake-ups fired): tell about downtime, then beat."""
@@ -128,7 +129,7 @@ class Health:
         app.router.add_get("/healthz", healthz)
         for routes in self.engine.app.http_routes:  # capabilities' endpoints (triggers, callbacks, the board)
             app.add_routes(routes(self.engine))
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)  # open board streams: no 60 s stop
         await self._runner.setup()
         s = self.settings
         await listen.Site(self._runner, s.host_for(s.health_listen), s.health_port, limits=listen.Limits.of(s)).start()

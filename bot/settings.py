@@ -265,6 +265,8 @@ class Settings(BaseSettings):
     health_port: int | None = None  # GET /healthz on this port (off when unset)
     health_listen: str | None = None  # default: listen_host
     trigger_silent_after: DurationText = "5m"  # a panic button not heard from this long in opening hours: admins told
+    board: bool = False  # the duty manager's board on the health port (docs/board.md)
+    board_url: str | None = None  # the board's public base URL, for the sign-in links (https://...)
 
     # ports facing the network (bot/listen.py): where they bind, and what a flood of connections may take
     listen_host: str = "127.0.0.1"  # webhooks, Slack HTTP and /healthz; a reverse proxy in front (docs/operating.md)

@@ -143,6 +143,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     why = pgtest.unavailable()  # asked here too: with xdist the workers' answers stay in the workers
     if why:
         terminalreporter.write_line(pgtest.HOW.format(url=pgtest.PG_URL, why=why), yellow=True, bold=True)
+    browser = [r for r in terminalreporter.stats.get("skipped", []) if "BOARD BROWSER TESTS SKIPPED" in str(r.longrepr)]
+    if browser:  # the board's browser tests (tests/test_board_browser.py) need Debian's chromium
+        terminalreporter.write_line(f"{len(browser)} board browser test(s) skipped: no chromium (apt-get install -y "
+                                    "chromium; CI installs it and fails without it)", yellow=True, bold=True)
 
 
 SLOW_FIRST = ("test_kill_9_of_the_active_instance", "test_stub_then_full_form_by_buttons", "test_mutated_copies",

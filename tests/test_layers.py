@@ -17,7 +17,7 @@ LAYER = {
     "bot.serve": RUNTIME, "bot.lease": RUNTIME, "bot.health": RUNTIME, "bot.relay": RUNTIME, "bot.doctor": RUNTIME,
     "bot.instance": RUNTIME, "bot.logs": RUNTIME, "bot.systemd": RUNTIME,
     "bot.guide": RUNTIME, "bot.trigger_http": RUNTIME,
-    "handlers": EDGE, "bot.transports": EDGE,
+    "handlers": EDGE, "bot.transports": EDGE, "bot.board": EDGE,  # the board: a reader and a caller, like a transport
     # the engine, and the interfaces it offers (a transport's base class, a handler's unit of work)
     "bot.engine": ENGINE, "bot.router": ENGINE, "bot.escalation": ENGINE, "bot.outbox": ENGINE,
     "bot.scheduler": ENGINE, "bot.unit": ENGINE, "bot.registry": ENGINE, "bot.app": ENGINE, "bot.outage": ENGINE,

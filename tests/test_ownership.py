@@ -24,6 +24,7 @@ OWNERS = {  # capability -> (its modules, its tables)
     "registration": (("handlers/registration.py", "handlers/registration_data.py"), ("bindings", "invites", "platform_info")),
     "roster": (("handlers/roster.py", "handlers/roster_data.py"), ("covers", "roster_audit", "roster_overlay", "shifts")),
     "trigger": (("handlers/trigger.py",), ("trigger_devices", "trigger_presses")),
+    "board": (("handlers/board.py", "bot/board/auth.py"), ("board_links", "board_key")),
 }
 # known debts, left for their owners (issue 12): remove a line when it is paid
 KNOWN: set[tuple[str, str]] = set()

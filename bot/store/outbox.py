@@ -180,6 +180,17 @@ def release_claims(conn: sqlite3.Connection) -> int:
                         " WHERE status='sending'").rowcount
 
 
+def cancel_rows(conn: sqlite3.Connection, ids: list[int]) -> None:
+    """Withdraw rows written in this unit that will never be delivered (a reply shown on the board instead)."""
+    conn.executemany("UPDATE outbox SET status='cancelled' WHERE id=?", [(i,) for i in ids])
+
+
+def blank_delivered(conn: sqlite3.Connection, tag: str, text: str) -> None:
+    """Replace the bodies of a tag's rows that are done with (a one-time sign-in link: no copy kept)."""
+    conn.execute("UPDATE outbox SET text=? WHERE tag=? AND status IN ('sent', 'failed', 'cancelled') AND text<>?",
+                 (text, tag, text))
+
+
 def cancel_for_alert(conn: sqlite3.Connection, alert_id: int, tag: str) -> list[int]:
     rows = conn.execute(
         "UPDATE outbox SET status='cancelled' WHERE alert_id=? AND tag=? AND status IN ('pending','sending')"

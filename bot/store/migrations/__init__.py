@@ -5,7 +5,7 @@ capabilities can add tables without touching each other. A step is never edited
 once released; add a new step instead.
 """
 
-from . import bans, codeword, core, incidents, lone, people, privacy, registration, relay, trigger
+from . import bans, board, codeword, core, incidents, lone, people, privacy, registration, relay, trigger
 
 COMPONENTS: dict[str, list[str]] = {
     "core": core.STEPS,
@@ -18,4 +18,5 @@ COMPONENTS: dict[str, list[str]] = {
     "relay": relay.STEPS,
     "bans": bans.STEPS,
     "trigger": trigger.STEPS,
+    "board": board.STEPS,
 }
