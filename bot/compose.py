@@ -27,6 +27,8 @@ from handlers import (
     lockdown_cards,
     lone_session,
     lone_working,
+    phone,
+    phone_events,
     privacy,
     registration,
     report,
@@ -38,7 +40,7 @@ from handlers import (
 
 CAPABILITIES = (escalation, alerts, codeword, backup, lockdown_cards, lockdown, drill, help, incident,
                 incident_form, privacy, incident_review, lone_session, lone_working, registration, retention,
-                report, leavers, roster, safety, welfare)
+                report, leavers, roster, safety, welfare, phone)
 
 
 def build_app() -> App:
@@ -57,6 +59,10 @@ def build_app() -> App:
     ]
     app.on_alert_resolved[:] = [incident.stub_from_alert, lone_working._on_resolve]
     app.on_incident_serious[:] = [welfare.start]
+    # the phone rung (docs/phone.md): texts and calls after a tier with sms:/call:, and the providers' callbacks
+    app.on_tier_notified[:] = [phone.on_tier]
+    app.http_routes.append(_phone_routes)
+    app.data_owners.append(phone.data_owner())
     # the overview (Slack App Home), in display order
     app.home_sections[:] = [alerts.alerts_home, backup.backup_home, lockdown.lockdown_home, incident.home_lines,
                             lone_working.lone_home, roster.cover_home]
@@ -73,4 +79,15 @@ def build_app() -> App:
         # 2. ANSWER: the answer to an open form or conversation
         (Group.ANSWER, incident_form.form_answer),  # the open incident-form question
         (Group.ANSWER, welfare.typed_answer),  # a welfare check-in waiting for an answer
+        (Group.ANSWER, phone.code_answer),  # six digits while a phone verification code waits
     )
+
+
+def _phone_routes(engine) -> list:
+    """The providers' callbacks, when a phone provider is configured (the package is an optional extra)."""
+    s = engine.settings
+    if not (s.notify_api_key or s.twilio_auth_token):
+        return []
+    from bot.transports import phone_http
+
+    return phone_http.routes(engine, phone_events.on_event)

@@ -40,6 +40,9 @@ PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "roster_audit": ("by", "person"),
     "roster_overlay": ("key", "by"),
     "people_retired": ("key", "was", "by"),
+    "contact_methods": ("person",),
+    "phone_codes": ("person",),
+    "phone_sends": ("person",),
 }
 # what a leaver's re-used key must not carry to the next person: these rows are ended, not re-pointed
 ENDED_ON_LEAVING = ("bindings", "shifts")

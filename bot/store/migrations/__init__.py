@@ -5,7 +5,7 @@ capabilities can add tables without touching each other. A step is never edited
 once released; add a new step instead.
 """
 
-from . import codeword, core, incidents, lone, people, privacy, registration, relay
+from . import codeword, core, incidents, lone, people, phone, privacy, registration, relay
 
 COMPONENTS: dict[str, list[str]] = {
     "core": core.STEPS,
@@ -16,4 +16,5 @@ COMPONENTS: dict[str, list[str]] = {
     "privacy": privacy.STEPS,
     "codeword": codeword.STEPS,
     "relay": relay.STEPS,
+    "phone": phone.STEPS,
 }

@@ -1,0 +1,72 @@
+"""Phone numbers as contact methods: pending until `phone verify` and the texted code typed back in chat
+(valid 15 min, at most 3 sends an hour per number); only verified numbers are ever texted or called.
+Real engine, real Notify client against the fake Notify, both stores."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import phone_kit
+from tests.phone_kit import PHONES, e164
+
+SMS_TIER = [{"notify": ["duty-manager"], "wait": "2m", "sms": True},
+            {"notify": ["role:admin"], "wait": "3m", "repeat": "forever"}]
+
+
+@pytest.fixture
+async def bot(tmp_path, db):
+    b = await phone_kit.start(tmp_path, db, SMS_TIER)
+    yield b
+    await b.stop()
+
+
+async def states(bot, who: str) -> dict[str, str]:
+    return dict(await bot.query("SELECT channel, state FROM contact_methods WHERE person=?", who))
+
+
+async def test_the_code_texted_and_typed_back_verifies_texts_and_calls(bot):
+    await bot.say("bob", "phone verify")
+    await bot.until(lambda: bot.notify.to(PHONES["bob"]))
+    assert "ending 222" in bot.chat_texts("bob")[-1]
+    assert await states(bot, "bob") == {"sms": "pending", "voice": "pending"}
+    code = bot.notify.to(PHONES["bob"])[-1].body.split("code is ")[1][:6]
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    await bot.say("bob", wrong)
+    assert "not the code" in bot.chat_texts("bob")[-1]
+    assert await states(bot, "bob") == {"sms": "pending", "voice": "pending"}
+    await bot.say("bob", code)
+    assert "verified" in bot.chat_texts("bob")[-1]
+    assert await states(bot, "bob") == {"sms": "verified", "voice": "verified"}
+    assert (await bot.query("SELECT number FROM contact_methods WHERE person='bob'"))[0][0] == e164(PHONES["bob"])
+
+
+async def test_a_code_lasts_15_minutes_and_3_are_sent_an_hour(bot):
+    await bot.say("bob", "phone verify")
+    await bot.until(lambda: bot.notify.to(PHONES["bob"]))
+    code = bot.notify.to(PHONES["bob"])[-1].body.split("code is ")[1][:6]
+    await bot.clock.advance(16 * 60)
+    await bot.say("bob", f"phone verify {code}")
+    assert "no code waiting" in bot.chat_texts("bob")[-1]
+    assert await states(bot, "bob") == {"sms": "pending", "voice": "pending"}
+    await bot.say("bob", "phone verify")
+    await bot.say("bob", "phone verify")
+    await bot.until(lambda: len(bot.notify.to(PHONES["bob"])) == 3)
+    await bot.say("bob", "phone verify")
+    assert "3 codes have been sent" in bot.chat_texts("bob")[-1]
+    assert len(bot.notify.to(PHONES["bob"])) == 3
+    await bot.clock.advance(61 * 60)
+    await bot.say("bob", "phone verify")
+    await bot.until(lambda: len(bot.notify.to(PHONES["bob"])) == 4)
+
+
+async def test_only_a_verified_number_is_texted_by_a_phone_rung(bot):
+    await bot.say("alice", "Is Mr Brown in today?")
+    alert_id = (await bot.query("SELECT MAX(id) FROM alerts"))[0][0]
+    assert any("Bob Green has no verified number for a text" in t for t in await bot.timeline(alert_id))
+    assert bot.notify.to(PHONES["bob"]) == []
+    assert any("Mr Brown" in t or "alert #" in t for t in bot.chat_texts("bob"))  # chat as every tier
+    await bot.verify("bob")
+    await bot.say("alice", "Has Mr Brown been in?")
+    await bot.until(lambda: any("alert #" in s.body for s in bot.notify.to(PHONES["bob"])))
+    sms = [s.body for s in bot.notify.to(PHONES["bob"]) if "alert #" in s.body][-1]
+    assert sms.endswith("at Central Library. Reply 1 to acknowledge") and "Aggressive" in sms
