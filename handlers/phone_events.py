@@ -185,9 +185,7 @@ def _text_in(tx: Tx, raw_from: str, text: str, event_id: str) -> None:
     elif word in ("1", "YES") or ACK.match(text):
         m = ACK.match(text)
         _ack_by_text(tx, person, msg, int(m.group(1)) if m else None)
-    elif word in ("OK", "SAFE") and lone_working.check_in_typed(tx, person, msg):
-        return
-    elif codeword.read_codeword(tx, person, msg):
+    elif word in ("OK", "SAFE") and lone_working.check_in_typed(tx, person, msg) or codeword.read_codeword(tx, person, msg):
         return
     elif texts_on:
         tx.reply(msg, Outbound(HINT, priority=Priority.reply), person=person)

@@ -5,6 +5,7 @@ and a clock that runs in real time but can jump (delivery_kit.JumpClock)."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import socket
 import time
 from dataclasses import dataclass
@@ -13,11 +14,12 @@ from pathlib import Path
 import yaml
 from aiohttp import web
 
+from bot import transports as bot_transports
 from bot.book import load_book, load_service
 from bot.compose import build_app
 from bot.engine import Engine
 from bot.settings import Settings
-from bot.transports import phone_http, phones
+from bot.transports import phone_http
 from bot.transports.memory import MemoryTransport
 from handlers import phone_events
 from tests.conftest import ROOT
@@ -34,10 +36,10 @@ def e164(number: str) -> str:
     return fake_notify.canonical(number)
 
 
-def write_files(tmp: Path, tiers: list[dict]) -> tuple[Path, Path]:
-    """The example roster with PHONES, and the example book with the `urgent` ladder replaced by `tiers`."""
+def write_files(tmp: Path, tiers: list[dict], phones: dict[str, str]) -> tuple[Path, Path]:
+    """The example roster with these phones, and the example book with the `urgent` ladder replaced by `tiers`."""
     service = yaml.safe_load((ROOT / "config" / "service.example.yaml").read_text())
-    for key, number in PHONES.items():
+    for key, number in phones.items():
         service["people"][key]["phone"] = number
     book = yaml.safe_load((ROOT / "codewords.yaml").read_text())
     book["ladders"]["urgent"]["tiers"] = tiers
@@ -61,6 +63,7 @@ class PhoneBot:
     twilio: fake_twilio.FakeTwilio
     runner: web.AppRunner
     url: str
+    phones: dict[str, str]
 
     async def say(self, who: str, text: str) -> None:
         await self.chat.say(who, text)
@@ -70,12 +73,20 @@ class PhoneBot:
         assert await self.engine.settle(timeout=30), "the outbox did not settle"
 
     async def until(self, predicate, timeout: float = 30.0) -> None:
-        """Wait for an outcome (a bound that only catches a hang)."""
+        """Wait for an outcome (a bound that only catches a hang); the predicate may be async."""
         end = time.monotonic() + timeout
-        while not predicate():
+        while True:
+            got = predicate()
+            if inspect.isawaitable(got):
+                got = await got
+            if got:
+                break
             assert time.monotonic() < end, "timed out"
             await asyncio.sleep(0.02)
         await self.settle()
+
+    async def on_timeline(self, alert_id: int, text: str) -> bool:
+        return any(text in t for t in await self.timeline(alert_id))
 
     async def query(self, sql: str, *args):
         return await self.engine.store.read(lambda c: c.execute(sql, args).fetchall())
@@ -88,11 +99,17 @@ class PhoneBot:
 
     async def verify(self, who: str) -> None:
         """`phone verify` in chat, and the texted code typed back."""
-        before = len(self.notify.to(PHONES[who]))
+        before = len(self.notify.to(self.phones[who]))
         await self.say(who, "phone verify")
-        await self.until(lambda: len(self.notify.to(PHONES[who])) > before)
-        code = self.notify.to(PHONES[who])[-1].body.split("code is ")[1][:6]
+        await self.until(lambda: len(self.notify.to(self.phones[who])) > before)
+        code = self.notify.to(self.phones[who])[-1].body.split("code is ")[1][:6]
         await self.say(who, code)
+
+    async def verified_before(self, who: str) -> None:
+        """The person verified their number earlier, when it still worked (it may have died since)."""
+        await self.engine.store.run(lambda c: [c.execute(
+            "INSERT INTO contact_methods(person, channel, number, state, updated_at) VALUES(?,?,?,'verified',0)",
+            (who, channel, e164(self.phones[who]))) for channel in ("sms", "voice")])
 
     async def stop(self) -> None:
         await self.engine.stop()
@@ -101,14 +118,15 @@ class PhoneBot:
         await self.twilio.stop()
 
 
-async def start(tmp: Path, db, tiers: list[dict], **settings) -> PhoneBot:
+async def start(tmp: Path, db, tiers: list[dict], phones: dict[str, str] | None = None, **settings) -> PhoneBot:
     notify, twilio = fake_notify.FakeNotify(), fake_twilio.FakeTwilio()
     await notify.start()
     await twilio.start()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     notify.receipt_url, notify.inbound_url = url + phone_http.RECEIPT, url + phone_http.INBOUND
-    service_file, codewords_file = write_files(tmp, tiers)
+    phones = {**PHONES, **(phones or {})}
+    service_file, codewords_file = write_files(tmp, tiers, phones)
     s = Settings(db=db, service_file=service_file, codewords_file=codewords_file, outbox_backoff=0.01,
                       outbox_backoff_max=0.05, _env_file=None, files_dir=tmp / "files",
                       notify_api_key=fake_notify.API_KEY, notify_sms_template=fake_notify.TEMPLATE,
@@ -118,7 +136,7 @@ async def start(tmp: Path, db, tiers: list[dict], **settings) -> PhoneBot:
     service = load_service(s.service_file)
     clock = JumpClock()
     chat = MemoryTransport("console")
-    transports = [chat, *phones(s)]
+    transports = [chat, *bot_transports.phones(s)]
     engine = Engine(s, load_book(s.codewords_file, service), service, app=build_app(), clock=clock,
                     transports=transports)
     await engine.start()
@@ -127,6 +145,6 @@ async def start(tmp: Path, db, tiers: list[dict], **settings) -> PhoneBot:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    bot = PhoneBot(engine, clock, chat, notify, twilio, runner, url)
+    bot = PhoneBot(engine, clock, chat, notify, twilio, runner, url, phones)
     await bot.settle()
     return bot
