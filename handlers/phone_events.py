@@ -137,6 +137,7 @@ def _digits(tx: Tx, row: sqlite3.Row | None, digits: str) -> dict:
     if row is None:
         return {"say": "Goodbye."}
     if digits != "1":
+        tx.conn.execute("UPDATE phone_sends SET outcome='wrong key' WHERE id=?", (row["id"],))
         return {"say": "Only 1 acknowledges. Goodbye."}
     person = tx.person(row["person"])
     alert = escalation.load(tx.conn, row["alert_id"])
@@ -154,8 +155,10 @@ def _call_outcome(tx: Tx, row: sqlite3.Row | None, status: str, answered_by: str
     if row is None or row["status"] == "acked":
         return
     who = _who(tx, row)
-    if status == "completed":
-        what = "voicemail" if answered_by.startswith("machine") or answered_by == "fax" else "answered, no key pressed"
+    if status == "completed" and (answered_by.startswith("machine") or answered_by == "fax"):
+        what = "voicemail"
+    elif status == "completed":
+        what = "answered, a key other than 1" if row["outcome"] == "wrong key" else "answered, no key pressed"
     elif status in UNANSWERED:
         what = UNANSWERED[status]
     else:
