@@ -34,6 +34,7 @@ FAILED = {"permanent-failure": "permanent failure", "temporary-failure": "tempor
           "signal)", "technical-failure": "technical failure at the provider"}
 UNANSWERED = {"busy": "busy", "no-answer": "no answer", "failed": "the call failed", "canceled": "cancelled"}
 ACK = re.compile(r"^\s*ack\s*#?\s*(\d+)\s*$", re.IGNORECASE)
+TEST = "0"  # the outbox id of `saferbot phone test`'s text and call: there is none
 HINT = "saferbot: reply 1 to acknowledge an alert, ACK and its number for one alert, or OK to check in."
 
 
@@ -50,7 +51,9 @@ def on_event(tx: Tx, event: dict) -> dict | None:
     elif kind == "inbound":
         _text_in(tx, str(event.get("from", "")), str(event.get("text", "")), str(event.get("id", "")))
     elif kind == "say":
-        return _say(tx, _send(tx.conn, event))
+        return _say(tx, _send(tx.conn, event), test=str(event.get("row")) == TEST)
+    elif kind == "digits" and str(event.get("row")) == TEST:
+        return {"say": "Thank you: pressing 1 works. Goodbye."}
     elif kind == "digits":
         return _digits(tx, _send(tx.conn, event), str(event.get("digits", "")))
     elif kind == "call":
@@ -122,7 +125,10 @@ def _code_failed(tx: Tx, outbox_id: int, why: str) -> None:
 
 # --- calls ------------------------------------------------------------------------------------
 
-def _say(tx: Tx, row: sqlite3.Row | None) -> dict:
+def _say(tx: Tx, row: sqlite3.Row | None, test: bool = False) -> dict:
+    if test:  # saferbot phone test (bot/commands/phone.py): no alert behind it
+        return {"say": "This is a saferbot test call. Alarm calls will sound like this.",
+                "ask": "Press 1, as you would to acknowledge an alarm.", "after": "No key was pressed. Goodbye."}
     alert = escalation.load(tx.conn, row["alert_id"]) if row and row["alert_id"] else None
     if alert is None or alert.status != "open":
         return {"say": "This is saferbot. The alert has been acknowledged already. Goodbye."}

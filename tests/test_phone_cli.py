@@ -1,0 +1,29 @@
+"""`saferbot phone test <person>`: a text and a call to the person's verified number now (no alert), through
+the real clients against the fakes; an unverified number is refused with what to do. Both stores."""
+
+from __future__ import annotations
+
+from bot.commands import phone as phone_cli
+from tests import phone_kit
+
+
+async def test_phone_test_texts_and_rings_a_verified_number_and_refuses_an_unverified_one(tmp_path, db):
+    bot = await phone_kit.start(tmp_path, db, [{"notify": ["duty-manager"], "wait": "2m"}])
+    try:
+        people = bot.engine.directory.people
+        lines, code = await phone_cli.test(bot.engine.settings, people["bob"])
+        assert code == 2 and "Bob Green's number is not verified; they send phone verify in chat" in lines[0]
+        assert bot.notify.sent == [] and bot.twilio.calls == []
+
+        await bot.verified_before("bob")
+        lines, code = await phone_cli.test(bot.engine.settings, people["bob"])
+        assert code == 0, lines
+        bob = phone_kit.e164(bot.phones["bob"])
+        assert [s.body for s in bot.notify.to(bob)] == [phone_cli.SMS]
+        await bot.until(lambda: bot.twilio.to(bob) and bot.twilio.to(bob)[0].done)
+        call = bot.twilio.to(bob)[0]
+        assert call.said[0] == "This is a saferbot test call. Alarm calls will sound like this."
+        assert "pressing 1 works" in call.digits_answer
+        assert await bot.query("SELECT * FROM alerts") == []
+    finally:
+        await bot.stop()
