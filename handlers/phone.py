@@ -290,3 +290,14 @@ def data_owner():
         Holding("phone_codes", ("person",), ("number",), "1 day", "to prove a number is theirs"),
         Holding("phone_sends", ("person",), ("number",), "30 days", "what the alarm ladder texted or called")),
         _about, _forget, _purge)
+
+
+def unverified_text(conn, book, service) -> str | None:
+    """Who a phone tier could not reach, for `saferbot status` and `doctor` (None: no phone tier, or nobody)."""
+    if not any(t.sms or t.call for ladder in book.ladders.values() for t in ladder.tiers):
+        return None
+    missing = unverified(conn, list(service.people.values()))
+    if not missing:
+        return None
+    return (f"{len(missing)} people who receive alerts have no verified phone number, so the ladder's texts and "
+            f"calls cannot reach them: {', '.join(p.name for p in missing)}")
