@@ -73,7 +73,7 @@ async def latency(n: int, db_kind: str) -> tuple[list[float], list[float]]:
                 texts, rang = len(bot.notify.to(bob)), len(bot.twilio.to(bob))
                 t0 = time.perf_counter()
                 await bot.chat.say("alice", CODEWORD)
-                await wait_for(lambda: len(bot.notify.to(bob)) > texts and len(bot.twilio.to(bob)) > rang)
+                await wait_for(lambda t=texts, r=rang: len(bot.notify.to(bob)) > t and len(bot.twilio.to(bob)) > r)
                 sms.append(bot.notify.to(bob)[-1].at - t0)
                 calls.append(bot.twilio.to(bob)[-1].at - t0)
                 await bot.until(lambda: all(c.done for c in bot.twilio.calls))

@@ -174,7 +174,7 @@ def ladder_problems(settings: Settings, book) -> list[str]:
 def phone_rung_problems(settings: Settings, book) -> list[str]:
     """A ladder tier with `sms: true` or `call: true` needs its provider configured (docs/phone.md)."""
     need = {"sms": ("notify_api_key", "notify_sms_template"),
-            "call": ("twilio_account_sid", "twilio_auth_token", "twilio_from", "phone_public_url")}
+            "call": ("twilio_account_sid", "twilio_auth_token", "twilio_from", "phone_public_url", "health_port")}
     out = []
     for name, ladder in book.ladders.items():
         for i, tier in enumerate(ladder.tiers, 1):

@@ -100,6 +100,18 @@ async def test_a_permanent_failure_turns_texts_off_tells_admins_and_climbs_at_on
         await bot.stop()
 
 
+async def test_notify_down_or_rate_limiting_is_retried_and_the_text_still_goes(bot):
+    await bot.verify("bob")
+    bot.notify.down(2)
+    bot.notify.rate_limit(1)
+    await bot.say("alice", MR_BROWN)
+    alert_id = await newest_alert(bot)
+    await bot.until(lambda: alerts_texted(bot, "bob"), timeout=60)
+    assert [status for status, _ in bot.notify.refused] == [429, 500, 500]
+    assert len(alerts_texted(bot, "bob")) == 1  # once, however many tries
+    assert await status_of(bot, alert_id) == ("open", 0)
+
+
 async def test_forged_notify_callbacks_are_refused_and_change_nothing(bot):
     await bot.verify("bob")
     await bot.say("alice", MR_BROWN)
@@ -134,5 +146,6 @@ def test_check_config_names_a_phone_rung_without_a_provider_and_the_fix(tmp_path
                                         "SAFERBOT_TWILIO_ACCOUNT_SID": twilio.ACCOUNT_SID,
                                         "SAFERBOT_TWILIO_AUTH_TOKEN": twilio.AUTH_TOKEN,
                                         "SAFERBOT_TWILIO_FROM": twilio.FROM,
-                                        "SAFERBOT_PHONE_PUBLIC_URL": "https://saferbot.example.gov.uk"})
+                                        "SAFERBOT_PHONE_PUBLIC_URL": "https://saferbot.example.gov.uk",
+                                        "SAFERBOT_HEALTH_PORT": "8080"})
     assert good.returncode == 0, good.stderr
