@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import yaml
 from aiohttp import web
 
@@ -30,6 +31,26 @@ from tests.fakes import twilio as fake_twilio
 # numbers that deliver (not Notify's failing test numbers); carol has Notify's permanent-failure number
 PHONES = {"alice": "07700 900111", "bob": "07700 900222", "carol": "07700900002", "dana": "07700 900444",
           "erin": "07700 900555", "fran": "07700 900666"}
+
+
+SMS_TIER = [{"notify": ["duty-manager"], "wait": "2m", "sms": True},
+            {"notify": ["role:admin"], "wait": "3m", "repeat": "forever"}]
+CALL_TIER = [{"notify": ["duty-manager"], "wait": "2m", "call": True},
+             {"notify": ["role:admin"], "wait": "3m", "repeat": "forever"}]
+
+
+def bot_fixture(tiers: list[dict], verified: tuple[str, ...] = ()):
+    """A pytest fixture: a PhoneBot with this `urgent` ladder (these people verified earlier), on both stores."""
+
+    @pytest.fixture
+    async def bot(tmp_path, db):
+        b = await start(tmp_path, db, tiers)
+        for who in verified:
+            await b.verified_before(who)
+        yield b
+        await b.stop()
+
+    return bot
 
 
 def e164(number: str) -> str:

@@ -4,19 +4,9 @@ by text; OK checks a lone worker in; a codeword from an unknown number is told t
 
 from __future__ import annotations
 
-import pytest
-
 from tests import phone_kit
 
-SMS_TIER = [{"notify": ["duty-manager"], "wait": "2m", "sms": True},
-            {"notify": ["role:admin"], "wait": "3m", "repeat": "forever"}]
-
-
-@pytest.fixture
-async def bot(tmp_path, db):
-    b = await phone_kit.start(tmp_path, db, SMS_TIER)
-    yield b
-    await b.stop()
+bot = phone_kit.bot_fixture(phone_kit.SMS_TIER)
 
 
 def texts_to(bot, who: str) -> list[str]:

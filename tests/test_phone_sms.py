@@ -8,23 +8,16 @@ import os
 import subprocess
 import sys
 
-import pytest
 import yaml
 
 from tests import phone_kit
 from tests.conftest import ROOT
-from tests.phone_kit import PHONES
+from tests.phone_kit import PHONES, SMS_TIER
 
-SMS_TIER = [{"notify": ["duty-manager"], "wait": "2m", "sms": True},
-            {"notify": ["role:admin"], "wait": "3m", "repeat": "forever"}]
 MR_BROWN = "Is Mr Brown in today?"
 
 
-@pytest.fixture
-async def bot(tmp_path, db):
-    b = await phone_kit.start(tmp_path, db, SMS_TIER)
-    yield b
-    await b.stop()
+bot = phone_kit.bot_fixture(phone_kit.SMS_TIER)
 
 
 async def newest_alert(bot) -> int:

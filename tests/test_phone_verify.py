@@ -4,20 +4,10 @@ Real engine, real Notify client against the fake Notify, both stores."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests import phone_kit
 from tests.phone_kit import PHONES, e164
 
-SMS_TIER = [{"notify": ["duty-manager"], "wait": "2m", "sms": True},
-            {"notify": ["role:admin"], "wait": "3m", "repeat": "forever"}]
-
-
-@pytest.fixture
-async def bot(tmp_path, db):
-    b = await phone_kit.start(tmp_path, db, SMS_TIER)
-    yield b
-    await b.stop()
+bot = phone_kit.bot_fixture(phone_kit.SMS_TIER)
 
 
 async def states(bot, who: str) -> dict[str, str]:

@@ -9,17 +9,10 @@ import pytest
 
 from tests import phone_kit
 
-CALL_TIER = [{"notify": ["duty-manager"], "wait": "2m", "call": True},
-             {"notify": ["role:admin"], "wait": "3m", "repeat": "forever"}]
 MR_BROWN = "Is Mr Brown in today?"
 
 
-@pytest.fixture
-async def bot(tmp_path, db):
-    b = await phone_kit.start(tmp_path, db, CALL_TIER)
-    await b.verified_before("bob")
-    yield b
-    await b.stop()
+bot = phone_kit.bot_fixture(phone_kit.CALL_TIER, verified=("bob",))
 
 
 async def raised(bot) -> int:

@@ -26,6 +26,8 @@ import aiohttp
 import jwt
 from aiohttp import web
 
+from .provider import FakeProvider
+
 SERVICE_ID = "26785a09-ab16-4eb0-8407-a37497a57506"
 SECRET = "3d844edf-8d35-48ac-975b-e847b4f122b0"
 API_KEY = f"saferbot_test-{SERVICE_ID}-{SECRET}"
@@ -48,8 +50,9 @@ class Sent:
     at: float  # time.perf_counter() when accepted
 
 
-class FakeNotify:
+class FakeNotify(FakeProvider):
     def __init__(self, templates: dict[str, str] | None = None):
+        super().__init__()
         self.templates = templates or {TEMPLATE: "((message))"}
         self.sent: list[Sent] = []
         self.refused: list[tuple[int, str]] = []  # (status, why) of every request refused
@@ -59,32 +62,11 @@ class FakeNotify:
         self.delay = 0.0  # seconds before each receipt
         self._rate_limited = 0
         self._down = 0
-        self._tasks: set[asyncio.Task] = set()
-        self._runner: web.AppRunner | None = None
-        self._http: aiohttp.ClientSession | None = None
         self._ids = itertools.count(1)
         self.callbacks: list[tuple[str, int]] = []  # (what, status the bot answered)
-        self.url = ""
 
-    async def start(self) -> str:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v2/notifications/sms", self._sms)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-        self._http = aiohttp.ClientSession()
-        return self.url
-
-    async def stop(self) -> None:
-        for t in list(self._tasks):
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._http:
-            await self._http.close()
-        if self._runner:
-            await self._runner.cleanup()
 
     def rate_limit(self, n: int = 1) -> None:
         self._rate_limited = n
@@ -140,22 +122,16 @@ class FakeNotify:
         sent = Sent(str(uuid.UUID(int=next(self._ids))), to, text, str(body.get("reference") or ""), time.perf_counter())
         self.sent.append(sent)
         status = {TEMPORARY: "temporary-failure", PERMANENT: "permanent-failure"}.get(to, "delivered")
-        self._later(self._receipt(sent, status))
+        self.later(self._receipt(sent, status))
         return web.json_response({"id": sent.id, "reference": sent.reference, "content": {"body": text},
                                   "template": {"id": body["template_id"], "version": 1}}, status=201)
 
-    def _later(self, coro) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def _post(self, url: str, payload: dict, what: str) -> int:
-        assert self._http is not None
         if not url:
             return 0
         for _ in range(20):  # Notify retries a callback that fails
             with contextlib.suppress(aiohttp.ClientError):
-                async with self._http.post(url, json=payload, headers={"Authorization": f"Bearer {self.token}"}) as r:
+                async with self.http.post(url, json=payload, headers={"Authorization": f"Bearer {self.token}"}) as r:
                     self.callbacks.append((what, r.status))
                     if r.status < 500:
                         return r.status

@@ -29,6 +29,8 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from .provider import FakeProvider
+
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "fedcba9876543210" * 2
 FROM = "+441632960000"
@@ -49,38 +51,18 @@ class FakeCall:
     done: bool = False
 
 
-class FakeTwilio:
+class FakeTwilio(FakeProvider):
     def __init__(self, token: str = AUTH_TOKEN):
+        super().__init__()
         self.token = token
         self.validator = RequestValidator(token)
         self.calls: list[FakeCall] = []
         self.outcomes: dict[str, str] = {}
         self.forge = False  # sign callbacks with the wrong token (as a forger would)
         self._sids = itertools.count(1)
-        self._tasks: set[asyncio.Task] = set()
-        self._runner: web.AppRunner | None = None
-        self._http: aiohttp.ClientSession | None = None
-        self.url = ""
 
-    async def start(self) -> str:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/2010-04-01/Accounts/{sid}/Calls.json", self._create)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-        self._http = aiohttp.ClientSession()
-        return self.url
-
-    async def stop(self) -> None:
-        for t in list(self._tasks):
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._http:
-            await self._http.close()
-        if self._runner:
-            await self._runner.cleanup()
 
     def script(self, number: str, outcome: str) -> None:
         self.outcomes[number] = outcome
@@ -101,19 +83,16 @@ class FakeTwilio:
         call = FakeCall(f"CA{next(self._sids):032x}", to, str(form.get("Url", "")), str(form.get("StatusCallback", "")),
                         self.outcomes.get(to, "pressed-1"), time.perf_counter())
         self.calls.append(call)
-        task = asyncio.create_task(self._play(call))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.later(self._play(call))
         return web.json_response({"sid": call.sid, "account_sid": ACCOUNT_SID, "to": to, "from": form.get("From"),
                                   "status": "queued", "direction": "outbound-api"}, status=201)
 
     async def _signed(self, url: str, params: dict[str, str]) -> tuple[int, str]:
-        assert self._http is not None
         signer = RequestValidator("0" * 32) if self.forge else self.validator
         headers = {"X-Twilio-Signature": signer.compute_signature(url, params)}
         for _ in range(20):
             with contextlib.suppress(aiohttp.ClientError):
-                async with self._http.post(url, data=params, headers=headers) as r:
+                async with self.http.post(url, data=params, headers=headers) as r:
                     return r.status, await r.text()
             await asyncio.sleep(0.05)
         return 0, ""
