@@ -56,6 +56,7 @@ def build_app() -> App:
         lone_working.check_duress_words,
         report._schedule_purge,
         retention.watch_checkpoints,
+        phone.schedule_weekly,
     ]
     app.on_alert_resolved[:] = [incident.stub_from_alert, lone_working._on_resolve]
     app.on_incident_serious[:] = [welfare.start]

@@ -45,7 +45,7 @@ PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "phone_sends": ("person",),
 }
 # what a leaver's re-used key must not carry to the next person: these rows are ended, not re-pointed
-ENDED_ON_LEAVING = ("bindings", "shifts")
+ENDED_ON_LEAVING = ("bindings", "shifts", "contact_methods", "phone_codes")  # a leaver's number is never texted again
 # the history of the key itself stays with the key (it is the roster's own audit trail)
 KEY_HISTORY = {("roster_audit", "person"), ("roster_overlay", "key"), ("people_retired", "key"),
                ("people_retired", "was"), ("roster_overlay", "by")}

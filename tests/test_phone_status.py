@@ -31,6 +31,19 @@ async def test_status_and_doctor_name_people_without_a_verified_number(tmp_path,
         await bot.stop()
 
 
+async def test_admins_hear_weekly_who_has_no_verified_number(tmp_path, db):
+    bot = await phone_kit.start(tmp_path, db, SMS_TIER)
+    try:
+        await bot.verify("bob")
+        await bot.clock.advance(5 * 86400)  # Wednesday afternoon to Monday 09:00 and a bit
+        await bot.settle()
+        [note] = [t for t in bot.chat_texts("dana") if t.startswith("Weekly:")]
+        assert "Alice Smith" in note and "Bob Green" not in note and "phone verify" in note
+        assert [t for t in bot.chat_texts("alice") if t.startswith("Weekly:")] == []  # admins only
+    finally:
+        await bot.stop()
+
+
 async def test_no_phone_tier_no_phone_line(tmp_path, db, capsys):
     bot = await phone_kit.start(tmp_path, db, [{"notify": ["duty-manager"], "wait": "2m"}])
     try:

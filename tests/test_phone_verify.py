@@ -60,3 +60,11 @@ async def test_only_a_verified_number_is_texted_by_a_phone_rung(bot):
     await bot.until(lambda: any("alert #" in s.body for s in bot.notify.to(PHONES["bob"])))
     sms = [s.body for s in bot.notify.to(PHONES["bob"]) if "alert #" in s.body][-1]
     assert sms.endswith("at Central Library. Reply 1 to acknowledge") and "Aggressive" in sms
+
+
+async def test_a_leavers_numbers_are_forgotten(bot):
+    await bot.verify("alice")
+    assert (await bot.query("SELECT COUNT(*) FROM contact_methods WHERE person='alice'"))[0][0] == 2
+    await bot.say("dana", "person remove alice")
+    assert (await bot.query("SELECT COUNT(*) FROM contact_methods WHERE person LIKE 'alice%'"))[0][0] == 0
+    assert (await bot.query("SELECT COUNT(*) FROM phone_codes WHERE person LIKE 'alice%'"))[0][0] == 0

@@ -135,7 +135,7 @@ def phone_unverified(settings: Settings) -> str | None:
         if conn is None:  # no store or no phone tables yet: nobody has verified a number
             conn = sqlite3.connect(":memory:")
             conn.execute("CREATE TABLE contact_methods(person, number, channel, state)")
-        return unverified_text(conn, book, service)
+        return unverified_text(conn, book, list(service.people.values()))
     finally:
         conn.close()
 
