@@ -25,6 +25,7 @@ from bot import escalation
 from bot.escalation import Alert, Kind
 from bot.messages import Inbound, Outbound, drill_mark
 from bot.model import Person, Priority, Role
+from bot.permissions import allowed
 from bot.registry import command, reads, wakeup
 from bot.unit import Tx
 
@@ -98,15 +99,44 @@ def _hash(number: str, code: str) -> str:
 
 
 @command("phone", permission="receive_alert", help="your phone number for texts and calls when nobody answers",
-         usage="phone verify")
+         usage="phone verify | phone off <person> [calls|texts]")
 def phone_command(tx: Tx, person: Person, msg: Inbound, args: str) -> None:
     word, _, rest = args.strip().partition(" ")
     if word.lower() == "verify" and CODE.match(rest):
         tx.reply(msg, Outbound(check_code(tx, person, rest.strip())), person=person)
     elif word.lower() == "verify":
         tx.reply(msg, Outbound(send_code(tx, person)), person=person)
+    elif word.lower() in ("off", "on") and rest.strip():
+        tx.reply(msg, Outbound(switch(tx, person, rest, on=word.lower() == "on")), person=person)
     else:
         tx.reply(msg, Outbound(describe(tx, person)), person=person)
+
+
+def switch(tx: Tx, admin: Person, rest: str, on: bool) -> str:
+    """`phone off <person> [calls|texts]`: an admin turns a person's calls (which STOP never does) or texts
+    off; `phone on` turns back on only what an admin turned off (a failed number is verified again)."""
+    from handlers.registration import find_person
+
+    if not allowed(admin, "edit_roster"):
+        return "Only an admin can turn someone's texts or calls on or off. You can use phone verify."
+    words = rest.split()
+    only = {"calls": ("voice",), "texts": ("sms",)}.get(words[-1].lower()) if len(words) > 1 else None
+    target = find_person(tx.directory.people, " ".join(words[:-1] if only else words))
+    if target is None:
+        return f"Nobody called {' '.join(words)!r} on the roster."
+    changed = []
+    for channel, m in methods(tx.conn, target.key).items():
+        if channel not in (only or CHANNELS):
+            continue
+        if not on and m.state != "disabled":
+            set_state(tx, target.key, channel, m.number, "disabled", f"turned off by {admin.name}")
+            changed.append(channel)
+        elif on and m.state == "disabled" and m.reason.startswith("turned off by"):
+            set_state(tx, target.key, channel, m.number, "verified")
+            changed.append(channel)
+    said = " and ".join("texts" if c == "sms" else "calls" for c in changed)
+    return f"{target.name}: {said} turned {'on' if on else 'off'}." if changed else \
+        f"{target.name}: nothing to turn {'on' if on else 'off'} (see phone verify)."
 
 
 def describe(tx: Tx, person: Person) -> str:

@@ -27,3 +27,26 @@ async def test_phone_test_texts_and_rings_a_verified_number_and_refuses_an_unver
         assert await bot.query("SELECT * FROM alerts") == []
     finally:
         await bot.stop()
+
+
+def test_run_starts_the_phone_platforms_and_serves_their_callbacks_only_when_configured(tmp_path):
+    """What `saferbot run` builds: the phone transports beside the console, and the callback routes on the
+    health port (App.http_routes), only with a provider configured."""
+    from types import SimpleNamespace
+
+    from bot.compose import build_app
+    from bot.transports import build
+    from tests.conftest import make_settings
+    from tests.fakes import notify, twilio
+
+    plain = make_settings(tmp_path / "a.db", console=False)
+    assert [t.platform for t in build(plain)] == ["console"]
+    assert [r for routes in build_app().http_routes for r in routes(SimpleNamespace(settings=plain))] == []
+    phoned = make_settings(tmp_path / "a.db", console=False, notify_api_key=notify.API_KEY,
+                           notify_sms_template=notify.TEMPLATE, notify_callback_token=notify.CALLBACK_TOKEN,
+                           twilio_account_sid=twilio.ACCOUNT_SID, twilio_auth_token=twilio.AUTH_TOKEN,
+                           twilio_from=twilio.FROM, phone_public_url="https://saferbot.example.gov.uk")
+    assert [t.platform for t in build(phoned)] == ["sms", "voice", "console"]
+    paths = {r.path for routes in build_app().http_routes for r in routes(SimpleNamespace(settings=phoned))}
+    assert paths == {"/phone/notify/receipt", "/phone/notify/inbound", "/phone/twilio/voice", "/phone/twilio/gather",
+                     "/phone/twilio/status"}

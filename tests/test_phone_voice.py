@@ -63,3 +63,18 @@ async def test_callbacks_without_twilio_signature_are_refused(bot):
     assert call.status_answer == 403 and "Alert" not in call.twiml
     assert await status_of(bot, alert_id) == ("open", 0)
     assert not await bot.on_timeline(alert_id, "call to Bob Green:")
+
+
+async def test_an_admin_turns_calls_off_and_on_and_staff_cannot(bot):
+    await bot.say("alice", "phone off bob calls")
+    assert "Only an admin" in bot.chat_texts("alice")[-1]
+    await bot.say("dana", "phone off bob calls")
+    assert bot.chat_texts("dana")[-1] == "Bob Green: calls turned off."
+    alert_id = await raised(bot)
+    assert await bot.on_timeline(alert_id, "Bob Green has no verified number for a call")
+    assert bot.twilio.calls == []
+    await bot.say("dana", "phone on Bob Green")
+    assert bot.chat_texts("dana")[-1] == "Bob Green: calls turned on."
+    await bot.clock.advance(3 * 3600)
+    await raised(bot)
+    await bot.until(lambda: bot.twilio.calls)
