@@ -8,7 +8,8 @@ verified, enabled method whose number is still the roster's is ever used.
 A tier with `sms: true` / `call: true` reaches its people in chat as every tier does, and also by
 phone: each text or call is an outbox row (platform sms / voice, stored first, at-least-once)
 and a `phone_sends` row, which the throttles count (GoAlert's figures, per number, shared by
-every instance). A throttled rung is recorded and the ladder climbs at once; so do a call that
+every instance). The outbox row names no person: a number the provider refuses must not fall
+back to the person's chat (which has the card already, and must never see a verification code). A throttled rung is recorded and the ladder climbs at once; so do a call that
 cannot be answered and a text that cannot arrive (handlers/phone_events.py).
 """
 
@@ -172,7 +173,7 @@ def send_code(tx: Tx, person: Person) -> str:
             set_state(tx, person.key, channel, number, "pending")
     tx.send_to(("sms", number, person.key), Outbound(f"Your saferbot code is {code}. Type it in your chat with "
                                                      "saferbot within 15 minutes.", priority=Priority.reply),
-               person=person.key, tag="phone-code")
+               person=None, tag="phone-code")  # no person: a refused number must never fall back to chat
     return f"A 6-digit code is on its way by text to your number {tail(number)}. Type it here within 15 minutes."
 
 
@@ -253,7 +254,7 @@ def on_tier(tx: Tx, alert: Alert, tier: int, repeat: int, people: list[Person]) 
                 held.append(p.name)
                 continue
             tx.send_to((channel, number, p.key), Outbound(words(tx, alert, channel), priority=Priority.alarm),
-                       person=p.key, alert_id=alert.id, tag="notify")
+                       person=None, alert_id=alert.id, tag="notify")  # who: phone_sends (no chat fallback)
             _record(tx, p, number, channel, alert, tx.new_rows[-1]["id"], "queued")
             escalation.event(tx, alert.id, Kind.PHONE, f"{'texting' if channel == 'sms' else 'calling'} {p.name} "
                              f"({label})")

@@ -116,8 +116,8 @@ def _receipt(tx: Tx, event: dict) -> None:
 
 def _code_failed(tx: Tx, outbox_id: int, why: str) -> None:
     """A verification code that did not arrive: the person hears it in chat."""
-    r = tx.conn.execute("SELECT person, tag FROM outbox WHERE id=?", (outbox_id,)).fetchone()
-    person = tx.person(r["person"]) if r and r["tag"] == "phone-code" else None
+    r = tx.conn.execute("SELECT user_id, tag FROM outbox WHERE id=?", (outbox_id,)).fetchone()
+    person = tx.person(r["user_id"]) if r and r["tag"] == "phone-code" else None
     if person:
         tx.send(person, Outbound(f"The code could not be texted to your number ({why}). Check the number with an "
                                  "admin, then send phone verify again."), tag="phone")
@@ -211,7 +211,7 @@ def _stop(tx: Tx, person: Person, number: str, on: bool) -> None:
                 f" ({tail(number)}). Calls are unchanged.")
     if on:
         tx.send_to(("sms", number, person.key), Outbound("saferbot: texts are back on.", priority=Priority.reply),
-                   person=person.key, tag="phone")
+                   person=None, tag="phone")
 
 
 def _ack_by_text(tx: Tx, person: Person, msg: Inbound, alert_id: int | None) -> None:

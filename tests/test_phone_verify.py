@@ -68,3 +68,13 @@ async def test_a_leavers_numbers_are_forgotten(bot):
     await bot.say("dana", "person remove alice")
     assert (await bot.query("SELECT COUNT(*) FROM contact_methods WHERE person LIKE 'alice%'"))[0][0] == 0
     assert (await bot.query("SELECT COUNT(*) FROM phone_codes WHERE person LIKE 'alice%'"))[0][0] == 0
+
+
+async def test_a_code_notify_refuses_is_never_shown_in_chat_instead(bot):
+    """The code proves the phone: when Notify refuses the number, chat must not get the text as a fallback."""
+    bot.notify.not_mobile.add(e164(PHONES["bob"]))
+    await bot.say("bob", "phone verify")
+    await bot.until(lambda: bot.notify.refused)
+    await bot.settle()
+    assert not any("Your saferbot code is" in t for t in bot.chat_texts("bob"))
+    assert (await bot.query("SELECT status FROM outbox WHERE platform='sms'"))[0][0] == "failed"

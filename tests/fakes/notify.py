@@ -60,6 +60,7 @@ class FakeNotify(FakeProvider):
         self.inbound_url = ""
         self.token = CALLBACK_TOKEN
         self.delay = 0.0  # seconds before each receipt
+        self.not_mobile: set[str] = set()  # numbers Notify refuses at once (400: not a UK mobile number)
         self._rate_limited = 0
         self._down = 0
         self._ids = itertools.count(1)
@@ -116,7 +117,7 @@ class FakeNotify(FakeProvider):
         if missing:
             return self._refuse(400, "BadRequestError", f"Missing personalisation: {', '.join(missing)}")
         to = canonical(str(body.get("phone_number", "")))
-        if not re.fullmatch(r"\+\d{10,15}", to):
+        if not re.fullmatch(r"\+\d{10,15}", to) or to in self.not_mobile:
             return self._refuse(400, "ValidationError", "phone_number Not a UK mobile number")
         text = re.sub(r"\(\(([^)]+)\)\)", lambda m: str(values[m.group(1)]), template)
         sent = Sent(str(uuid.UUID(int=next(self._ids))), to, text, str(body.get("reference") or ""), time.perf_counter())
