@@ -331,6 +331,14 @@ def _forget(conn: sqlite3.Connection, subject, dry_run: bool):
             done.changed.append(f"{table}: deleted {n} row(s)")
             if not dry_run:
                 conn.execute(f"DELETE FROM {table} WHERE person=?", (subject.key,))
+    # the texts and calls themselves: outbox rows addressed to their number, by their key in user_id
+    n = conn.execute("SELECT COUNT(*) FROM outbox WHERE platform IN ('sms', 'voice') AND user_id=? AND"
+                     " status NOT IN ('pending', 'sending')", (subject.key,)).fetchone()[0]
+    if n:
+        done.changed.append(f"outbox: deleted {n} text(s) and call(s) to their number")
+        if not dry_run:
+            conn.execute("DELETE FROM outbox WHERE platform IN ('sms', 'voice') AND user_id=? AND"
+                         " status NOT IN ('pending', 'sending')", (subject.key,))
     return done
 
 

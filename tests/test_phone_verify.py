@@ -78,3 +78,20 @@ async def test_a_code_notify_refuses_is_never_shown_in_chat_instead(bot):
     await bot.settle()
     assert not any("Your saferbot code is" in t for t in bot.chat_texts("bob"))
     assert (await bot.query("SELECT status FROM outbox WHERE platform='sms'"))[0][0] == "failed"
+
+
+async def test_erasing_a_person_forgets_their_numbers_and_texts(bot):
+    from bot.personal_data import Subject
+
+    await bot.verify("bob")
+    [owner] = [o for o in bot.engine.app.data_owners if o.name == "phone"]
+    bob = Subject("bob", ("Bob Green",), (e164(PHONES["bob"]),))
+    found = await bot.engine.store.read(lambda c: owner.about(c, bob))
+    assert found[0].rows and found[0].rows[0]["number"] == e164(PHONES["bob"])
+    dry = await bot.engine.store.run(lambda c: owner.forget(c, bob, True))
+    assert (await bot.query("SELECT COUNT(*) FROM contact_methods WHERE person='bob'"))[0][0] == 2  # dry run
+    done = await bot.engine.store.run(lambda c: owner.forget(c, bob, False))
+    assert done.changed == dry.changed and any("outbox" in c for c in done.changed)
+    for table in ("contact_methods", "phone_codes"):
+        assert (await bot.query(f"SELECT COUNT(*) FROM {table} WHERE person='bob'"))[0][0] == 0
+    assert (await bot.query("SELECT COUNT(*) FROM outbox WHERE platform='sms'"))[0][0] == 0
