@@ -105,6 +105,32 @@ async def test_notify_down_or_rate_limiting_is_retried_and_the_text_still_goes(b
     assert await status_of(bot, alert_id) == ("open", 0)
 
 
+async def test_a_temporary_failure_climbs_at_once_and_keeps_texts_on(tmp_path, db):
+    bot = await phone_kit.start(tmp_path, db, SMS_TIER, phones={"bob": "07700900003"})  # Notify's temporary failure
+    try:
+        await bot.verified_before("bob")
+        await bot.say("alice", MR_BROWN)
+        alert_id = await newest_alert(bot)
+        await bot.until(lambda: bot.on_timeline(alert_id, "text to Bob Green's phone: temporary failure"))
+        assert await status_of(bot, alert_id) == ("open", 1)
+        assert dict(await bot.query("SELECT channel, state FROM contact_methods WHERE person='bob'"))["sms"] == "verified"
+    finally:
+        await bot.stop()
+
+
+async def test_a_text_whose_answer_timed_out_is_sent_again_marked_as_a_possible_repeat(bot):
+    await bot.verify("bob")
+    for t in bot.engine.transports.values():
+        if t.platform == "sms":
+            t.client.timeout = 0.5
+    bot.notify.slow = [2.0]
+    await bot.say("alice", MR_BROWN)
+    await bot.until(lambda: len(alerts_texted(bot, "bob")) + len([s for s in bot.notify.to(bot.phones["bob"])
+                                                                  if s.body.startswith("(may be a repeat)")]) == 2)
+    first, again = [s.body for s in bot.notify.to(bot.phones["bob"])][-2:]
+    assert first.startswith("saferbot alert #") and again == "(may be a repeat) " + first
+
+
 async def test_forged_notify_callbacks_are_refused_and_change_nothing(bot):
     await bot.verify("bob")
     await bot.say("alice", MR_BROWN)

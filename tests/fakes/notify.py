@@ -9,6 +9,7 @@ to the bot's callback with the bearer token, like Notify's callbacks:
   every other number is delivered.
 - `rate_limit(n)`: the next n requests get 429 (RateLimitError), as over Notify's 3,000 a minute.
 - `down(n)`: the next n requests get 500.
+- `slow`: hold the next answers this many seconds after taking the text (the client times out).
 - `text_in(number, message)`: a text to the service's inbound number, posted to the inbound callback.
 """
 
@@ -61,6 +62,7 @@ class FakeNotify(FakeProvider):
         self.token = CALLBACK_TOKEN
         self.delay = 0.0  # seconds before each receipt
         self.not_mobile: set[str] = set()  # numbers Notify refuses at once (400: not a UK mobile number)
+        self.slow: list[float] = []  # seconds to hold each next answer, after taking the text (a timeout)
         self._rate_limited = 0
         self._down = 0
         self._ids = itertools.count(1)
@@ -124,6 +126,8 @@ class FakeNotify(FakeProvider):
         self.sent.append(sent)
         status = {TEMPORARY: "temporary-failure", PERMANENT: "permanent-failure"}.get(to, "delivered")
         self.later(self._receipt(sent, status))
+        if self.slow:
+            await asyncio.sleep(self.slow.pop(0))  # the text is taken; the answer comes late (or never arrives)
         return web.json_response({"id": sent.id, "reference": sent.reference, "content": {"body": text},
                                   "template": {"id": body["template_id"], "version": 1}}, status=201)
 
