@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,10 +68,14 @@ def write_files(tmp: Path, tiers: list[dict], phones: dict[str, str]) -> tuple[P
     return tmp / "service.yaml", tmp / "codewords.yaml"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Later:
+    """The engine, once it exists: the callback server is listening (its port known) before the engine is
+    made with that address in its settings."""
+
+    engine: Engine | None = None
+
+    def __getattr__(self, name: str):
+        return getattr(self.engine, name)
 
 
 @dataclass
@@ -143,8 +146,14 @@ async def start(tmp: Path, db, tiers: list[dict], phones: dict[str, str] | None 
     notify, twilio = fake_notify.FakeNotify(), fake_twilio.FakeTwilio()
     await notify.start()
     await twilio.start()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    later = Later()
+    app = web.Application()
+    app.add_routes(phone_http.routes(later, phone_events.on_event))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
     notify.receipt_url, notify.inbound_url = url + phone_http.RECEIPT, url + phone_http.INBOUND
     phones = {**PHONES, **(phones or {})}
     service_file, codewords_file = write_files(tmp, tiers, phones)
@@ -160,12 +169,8 @@ async def start(tmp: Path, db, tiers: list[dict], phones: dict[str, str] | None 
     transports = [chat, *bot_transports.phones(s)]
     engine = Engine(s, load_book(s.codewords_file, service), service, app=build_app(), clock=clock,
                     transports=transports)
+    later.engine = engine
     await engine.start()
-    app = web.Application()
-    app.add_routes(phone_http.routes(engine, phone_events.on_event))
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
     bot = PhoneBot(engine, clock, chat, notify, twilio, runner, url, phones)
     await bot.settle()
     return bot

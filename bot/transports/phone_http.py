@@ -30,10 +30,8 @@ def routes(engine: Any, on_event: Callable[..., Any]) -> list:
     from twilio.request_validator import RequestValidator
     from twilio.twiml.voice_response import VoiceResponse
 
-    settings = engine.settings
-
     def bearer_ok(request: web.Request) -> bool:
-        token = settings.notify_callback_token
+        token = engine.settings.notify_callback_token
         given = request.headers.get("Authorization", "")
         return token is not None and hmac.compare_digest(given.encode(), f"Bearer {token.get_secret_value()}".encode())
 
@@ -61,6 +59,7 @@ def routes(engine: Any, on_event: Callable[..., Any]) -> list:
     async def twilio(request: web.Request, kind: str) -> web.Response:
         form = await request.post()
         params = {k: str(v) for k, v in form.items()}
+        settings = engine.settings  # read per request: the engine is the one serving now
         token = settings.twilio_auth_token
         url = (settings.phone_public_url or "").rstrip("/") + request.path_qs
         signature = request.headers.get("X-Twilio-Signature", "")
