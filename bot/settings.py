@@ -96,6 +96,18 @@ def _twilio_sid(value: str) -> str:
     return value.strip()
 
 
+def _e164(value: str) -> str:
+    if not re.fullmatch(r"\+[1-9]\d{7,14}", value.strip()):
+        raise ValueError("a phone number in international form, such as +441632960000")
+    return value.strip()
+
+
+def _uuid(value: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", value.strip().lower()):
+        raise ValueError("the template's id from GOV.UK Notify, such as f33517ff-2a88-4f6e-b855-c550268ce08a")
+    return value.strip().lower()
+
+
 DurationText = Annotated[str, AfterValidator(_duration)]
 
 
@@ -273,12 +285,12 @@ class Settings(BaseSettings):
 
     # the phone rung (docs/phone.md): texts by GOV.UK Notify, calls by Twilio
     notify_api_key: SecretStr | None = None
-    notify_sms_template: str | None = None  # the id of the text message template whose body is ((message))
+    notify_sms_template: Annotated[str, AfterValidator(_uuid)] | None = None  # the id of the text message template whose body is ((message))
     notify_api_url: str = "https://api.notifications.service.gov.uk"
     notify_callback_token: SecretStr | None = None  # the bearer token Notify sends with receipts and texts in
     twilio_account_sid: Annotated[str, AfterValidator(_twilio_sid)] | None = None
     twilio_auth_token: SecretStr | None = None
-    twilio_from: str | None = None  # the number calls come from, +44...
+    twilio_from: Annotated[str, AfterValidator(_e164)] | None = None  # the number calls come from, +44...
     twilio_api_url: str = "https://api.twilio.com"
     phone_public_url: str | None = None  # where Twilio reaches /phone/twilio/... (the health port, behind the proxy)
 

@@ -50,3 +50,18 @@ def test_run_starts_the_phone_platforms_and_serves_their_callbacks_only_when_con
     paths = {r.path for routes in build_app().http_routes for r in routes(SimpleNamespace(settings=phoned))}
     assert paths == {"/phone/notify/receipt", "/phone/notify/inbound", "/phone/twilio/voice", "/phone/twilio/gather",
                      "/phone/twilio/status"}
+
+
+def test_phone_settings_are_checked_with_what_is_accepted():
+    import pytest
+
+    from bot.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError) as e:
+        load_settings(twilio_from="01632 960000", notify_sms_template="abc", twilio_account_sid="AC12",
+                      notify_api_key="not-a-key", _env_file=None)
+    text = str(e.value)
+    assert "SAFERBOT_TWILIO_FROM='01632 960000' is not usable; accepted: a phone number in international form" in text
+    assert "SAFERBOT_NOTIFY_SMS_TEMPLATE='abc' is not usable; accepted: the template's id from GOV.UK Notify" in text
+    assert "SAFERBOT_TWILIO_ACCOUNT_SID='AC12' is not usable; accepted: the Account SID" in text
+    assert "SAFERBOT_NOTIFY_API_KEY=(hidden, 9 characters)" in text and "not-a-key" not in text  # a key is never shown
