@@ -20,6 +20,7 @@ Ports (who the core asks, by name):
   standby_routes     fn(settings) -> [aiohttp RouteDef], served there by a standby (relay or "not here")
   health_checks      fn(engine) -> [problem text], joined into /healthz, `status` and `doctor`
   data_owners        bot.personal_data.Owner: each table's personal data and the three acts on it
+  on_tier_notified   fn(tx, alert, tier, repeat, people), after a ladder tier notified its people (the phone rung)
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class App:
     standby_routes: list[Handler] = field(default_factory=list)  # fn(settings) -> routes on a standby's server
     health_checks: list[Handler] = field(default_factory=list)  # fn(engine) -> [problem], for /healthz and status
     data_owners: list[Owner] = field(default_factory=list)  # personal data by table (bot/personal_data.py)
+    on_tier_notified: list[Handler] = field(default_factory=list)  # fn(tx, alert, tier, repeat, people)
 
     # --- composition -------------------------------------------------------------------------
     def add(self, *modules: ModuleType) -> App:

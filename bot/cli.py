@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", help="validate codewords.yaml and the service file").set_defaults(
         func=cmd_check_config)
     for module in (commands.people, commands.incidents, commands.invite, commands.privacy, commands.ops,
-                   commands.store, commands.status, commands.bans, commands.trigger):
+                   commands.store, commands.status, commands.bans, commands.trigger,
+                   commands.phone):
         module.register(sub)
     return parser
 

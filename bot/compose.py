@@ -40,6 +40,8 @@ from handlers import (
     lone_data,
     lone_session,
     lone_working,
+    phone,
+    phone_events,
     privacy,
     registration,
     registration_data,
@@ -55,7 +57,7 @@ from handlers import (
 CAPABILITIES = (escalation, alerts, codeword, backup, lockdown_cards, lockdown, drill, help, incident,
                 incident_form, privacy, incident_review, lone_session, lone_working, registration, retention,
                 report, leavers, roster, safety, welfare, bans, ban_form, ban_reviews, headsup,
-                trigger, board)
+                trigger, board, phone)
 
 
 def build_app() -> App:
@@ -73,17 +75,22 @@ def build_app() -> App:
         report._schedule_purge,
         retention.watch_checkpoints,
         trigger.startup,  # the look for silent panic buttons
+        phone.schedule_weekly,
     ]
     app.on_alert_resolved[:] = [incident.stub_from_alert, lone_working._on_resolve]
     app.on_incident_serious[:] = [welfare.start]
     # personal data, table by table (bot/personal_data.py): subject access, erase and purge ask these in order
     app.data_owners[:] = [core_data.OWNER, incident_data.OWNER, lone_data.OWNER, backup_data.OWNER,
                           lockdown_data.OWNER, roster_data.OWNER, registration_data.OWNER, codeword_data.OWNER,
-                          privacy.OWNER, bans_data.OWNER, trigger.OWNER, board_auth.OWNER]
+                          privacy.OWNER, bans_data.OWNER, trigger.OWNER, board_auth.OWNER,
+                          phone.data_owner()]
     app.http_routes.append(trigger_http.routes)  # panic buttons: POST /trigger/<device> (handlers/trigger.py)
     app.standby_routes.append(trigger_http.standby_routes)  # a press that reaches a standby is relayed
     app.http_routes.append(board_pages.routes)  # the duty manager's board (off unless SAFERBOT_BOARD)
     app.standby_routes.append(board_pages.standby_routes)
+    # the phone rung (docs/phone.md): texts and calls after a tier with sms:/call:, and the providers' callbacks
+    app.on_tier_notified[:] = [phone.on_tier]
+    app.http_routes.append(_phone_routes)
     # the overview (Slack App Home), in display order
     app.home_sections[:] = [alerts.alerts_home, backup.backup_home, lockdown.lockdown_home, incident.home_lines,
                             lone_working.lone_home, roster.cover_home, ban_reviews.home_lines]
@@ -101,4 +108,15 @@ def build_app() -> App:
         (Group.ANSWER, incident_form.form_answer),  # the open incident-form question
         (Group.ANSWER, welfare.typed_answer),  # a welfare check-in waiting for an answer
         (Group.ANSWER, ban_form.form_answer),  # the open question of a ban decision being recorded
+        (Group.ANSWER, phone.code_answer),  # six digits while a phone verification code waits
     )
+
+
+def _phone_routes(engine) -> list:
+    """The providers' callbacks, when a phone provider is configured (the package is an optional extra)."""
+    s = engine.settings
+    if not (s.notify_api_key or s.twilio_auth_token):
+        return []
+    from bot.transports import phone_http
+
+    return phone_http.routes(engine, phone_events.on_event)

@@ -272,6 +272,19 @@ def check_triggers(s: Settings, r: Report) -> None:
         r.ok(f"panic buttons: {len(found)} active, none silent")
 
 
+def check_phones(s: Settings, r: Report) -> None:
+    """A ladder with texts or calls, and people it cannot reach (docs/phone.md)."""
+    from .commands.status import phone_unverified
+
+    try:
+        missing = phone_unverified(s)
+    except Exception as e:  # the store checks above say what is wrong with the store
+        r.note(f"phone: could not read the contact methods ({type(e).__name__})")
+        return
+    if missing:
+        r.note(f"phone: {missing}", "each of them sends phone verify in chat and types back the texted code")
+
+
 def run_checks(s: Settings) -> int:
     r = Report()
     service = check_config(s, r)
@@ -285,5 +298,6 @@ def run_checks(s: Settings) -> int:
     if s.slack_bot_token:
         check_slack(s, r)
     check_clock(service, r)
+    check_phones(s, r)
     print("\nAll good." if not r.problems else f"\n{r.problems} thing(s) to fix.")
     return 1 if r.problems else 0

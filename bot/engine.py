@@ -325,8 +325,7 @@ def _busy_rows(conn: sqlite3.Connection, now: float) -> int:
 
 
 def _intake(tx: Tx, msg: Inbound, answered: bool = False) -> None:
-    new = tx.conn.execute("INSERT INTO inbound(key, at) VALUES(?, ?) ON CONFLICT DO NOTHING",
-                          (msg.key, tx.now)).rowcount
+    new = tx.first_time(msg.key)
     if new:
         route(tx, msg)
     if new and answered:  # the sender already had the cover reply while the store was failing (bot/emergency.py)

@@ -44,6 +44,7 @@ class Kind(StrEnum):
     OUTAGE = "outage"  # a platform has failed alarm delivery for a while
     OUTAGE_OVER = "outage_over"
     PRESSED = "pressed"  # a panic button pressed again: it joins the alarm it raised (handlers/trigger.py)
+    PHONE = "phone"  # the phone rung: texted, calling, delivered, throttled, no answer (handlers/phone.py)
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,7 @@ def _notify_tier(tx: Tx, alert: Alert, tier: int, repeat: int) -> None:
     tx.set_card(alert.card, render(tx, alert))
     card = Outbound("", priority=Priority.alarm, card=alert.card)
     label = f"tier {tier + 1}" + (f", repeat {repeat}" if repeat else "")
+    tier_people = list(people)  # the phone rung reaches all of them, copies of the card or not
     if tier > 0 and not repeat:
         # climbing: people whose copy arrived or is still on its way see it edited instead; people
         # of earlier tiers whose copies never arrived (failed on every platform) get a new one
@@ -240,6 +242,19 @@ def _notify_tier(tx: Tx, alert: Alert, tier: int, repeat: int) -> None:
     if not people:
         event(tx, alert.id, Kind.UNREACHABLE, f"nobody could be notified ({label})")
     tx.wake(CLIMB, alert.id, tx.now + step.wait)
+    for hook in tx.app.on_tier_notified:  # the phone rung (sms: / call: on the tier)
+        hook(tx, alert, tier, repeat, tier_people)
+
+
+def climb_at_once(tx: Tx, alert: Alert, why: str) -> bool:
+    """The next tier now, not after the wait: a rung that cannot be answered (busy, throttled, a permanent
+    failure) must not hold the ladder. False on the last tier (its own wait and repeats go on)."""
+    if alert.status != "open" or alert.tier + 1 >= len(alert.ladder.tiers):
+        return False
+    tx.cancel_wakeups(CLIMB, alert.id)
+    event(tx, alert.id, Kind.CLIMBED, f"{why}; climbing to tier {alert.tier + 2} at once")
+    _notify_tier(tx, alert, alert.tier + 1, 0)
+    return True
 
 
 @wakeup(CLIMB)

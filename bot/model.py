@@ -156,6 +156,8 @@ class Tier(Frozen):
     notify: tuple[str, ...]
     wait: Duration = 120
     repeat: int | Literal["forever"] = 0
+    sms: bool = False  # also text its people (verified numbers only; handlers/phone.py)
+    call: bool = False  # also ring its people, "press 1 to acknowledge"
 
     @field_validator("notify")
     @classmethod

@@ -35,6 +35,8 @@ TOKENS = {  # what each platform's secrets look like: a comment or a quote copie
     "slack_bot_token": (re.compile(r"xoxb-[A-Za-z0-9-]+"), "a bot token starting xoxb-"),
     "slack_app_token": (re.compile(r"xapp-[A-Za-z0-9-]+"), "an app-level token starting xapp-"),
     "telegram_webhook_secret": (re.compile(r"[A-Za-z0-9_-]{1,256}"), "1-256 letters, digits, _ or -"),
+    "notify_api_key": (re.compile(r"[A-Za-z0-9_-]*[0-9a-f-]{73}"), "a GOV.UK Notify API key (name-serviceid-secret)"),
+    "twilio_auth_token": (re.compile(r"[0-9a-f]{32}"), "the 32-character auth token from the Twilio console"),
 }
 ANY_SECRET = (re.compile(r"[!-~]+"), "printable characters without spaces or quotes")
 TYPE_ERRORS = {"int": "a whole number", "float": "a number", "bool": BOOL, "path": "a file or folder path",
@@ -88,6 +90,24 @@ def _username(value: str) -> str:
     return value.strip().removeprefix("@")
 
 
+def _twilio_sid(value: str) -> str:
+    if not re.fullmatch(r"AC[0-9a-f]{32}", value.strip()):
+        raise ValueError("the Account SID from the Twilio console, AC and 32 hex digits")
+    return value.strip()
+
+
+def _e164(value: str) -> str:
+    if not re.fullmatch(r"\+[1-9]\d{7,14}", value.strip()):
+        raise ValueError("a phone number in international form, such as +441632960000")
+    return value.strip()
+
+
+def _uuid(value: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", value.strip().lower()):
+        raise ValueError("the template's id from GOV.UK Notify, such as f33517ff-2a88-4f6e-b855-c550268ce08a")
+    return value.strip().lower()
+
+
 DurationText = Annotated[str, AfterValidator(_duration)]
 
 
@@ -134,7 +154,7 @@ class SettingsError(Exception):
 
 def _shown(name: str, value: object) -> str:
     """The bad value as typed; a secret is never printed, only its length."""
-    if "token" in name or "secret" in name:
+    if "token" in name or "secret" in name or name.endswith("_key"):
         return f"(hidden, {len(str(value))} characters)"
     return repr(value if isinstance(value, str) else str(value))
 
@@ -166,7 +186,23 @@ def ladder_problems(settings: Settings, book) -> list[str]:
     known = ", ".join(book.ladders)
     return [f"SAFERBOT_{name.upper()}={getattr(settings, name)!r} is not a ladder in {settings.codewords_file}; "
             f"accepted: {known}" for name in ("backup_ladder", "lockdown_ladder")
-            if getattr(settings, name) not in book.ladders]
+            if getattr(settings, name) not in book.ladders] + phone_rung_problems(settings, book)
+
+
+def phone_rung_problems(settings: Settings, book) -> list[str]:
+    """A ladder tier with `sms: true` or `call: true` needs its provider configured (docs/phone.md)."""
+    need = {"sms": ("notify_api_key", "notify_sms_template"),
+            "call": ("twilio_account_sid", "twilio_auth_token", "twilio_from", "phone_public_url", "health_port")}
+    out = []
+    for name, ladder in book.ladders.items():
+        for i, tier in enumerate(ladder.tiers, 1):
+            for rung, fields in need.items():
+                missing = [f"SAFERBOT_{f.upper()}" for f in fields if not getattr(settings, f)]
+                if getattr(tier, rung) and missing:
+                    out.append(f"ladder {name!r} tier {i} in {settings.codewords_file} says {rung}: true but "
+                               f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set; fix: set "
+                               f"{'it' if len(missing) == 1 else 'them'} (docs/phone.md) or remove {rung}: true")
+    return out
 
 
 def settings_failed(problems: list[str]):
@@ -257,6 +293,17 @@ class Settings(BaseSettings):
     # a silent person may be hiding: "once" asks them again once when they are escalated, "quiet" never does
     rollcall_nudge: Literal["once", "quiet"] = "once"
     lockdown_ladder: Annotated[str, AfterValidator(_ladder)] = "urgent"  # ladder for "I need help" and no-answer alerts during a lockdown
+
+    # the phone rung (docs/phone.md): texts by GOV.UK Notify, calls by Twilio
+    notify_api_key: SecretStr | None = None
+    notify_sms_template: Annotated[str, AfterValidator(_uuid)] | None = None  # the id of the text message template whose body is ((message))
+    notify_api_url: str = "https://api.notifications.service.gov.uk"
+    notify_callback_token: SecretStr | None = None  # the bearer token Notify sends with receipts and texts in
+    twilio_account_sid: Annotated[str, AfterValidator(_twilio_sid)] | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: Annotated[str, AfterValidator(_e164)] | None = None  # the number calls come from, +44...
+    twilio_api_url: str = "https://api.twilio.com"
+    phone_public_url: str | None = None  # where Twilio reaches /phone/twilio/... (the health port, behind the proxy)
 
     # operating it (docs/operating.md)
     console: bool = True  # false (services, containers): `run` never reads standard input, even with no token

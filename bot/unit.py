@@ -127,6 +127,12 @@ class Tx:
         self.new_wakeups.append((wid, due_at))
         return wid
 
+    def first_time(self, key: str) -> bool:
+        """Record an incoming event's key (the core's `inbound` table); False if it was seen before, so a
+        platform's or provider's retry of an event already acted on is acted on once."""
+        return bool(self.conn.execute("INSERT INTO inbound(key, at) VALUES(?, ?) ON CONFLICT DO NOTHING",
+                                      (key, self.now)).rowcount)
+
     def pending_wakeup(self, kind: str, ref: str | int) -> float | None:
         """When the earliest pending wake-up of this kind and ref is due (None: there is none)."""
         return self.conn.execute("SELECT MIN(due_at) FROM wakeups WHERE kind=? AND ref=? AND status='pending'",

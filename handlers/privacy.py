@@ -52,9 +52,12 @@ PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "headsups": ("created_by",),
     "trigger_devices": ("created_by",),
     "board_links": ("person",),
+    "contact_methods": ("person",),
+    "phone_codes": ("person",),
+    "phone_sends": ("person",),
 }
 # what a leaver's re-used key must not carry to the next person: these rows are ended, not re-pointed
-ENDED_ON_LEAVING = ("bindings", "shifts", "board_links")
+ENDED_ON_LEAVING = ("bindings", "shifts", "board_links", "contact_methods", "phone_codes")  # a leaver's number is never texted again
 # the history of the key itself stays with the key (it is the roster's own audit trail)
 KEY_HISTORY = {("roster_audit", "person"), ("roster_overlay", "key"), ("people_retired", "key"),
                ("people_retired", "was"), ("roster_overlay", "by")}

@@ -84,7 +84,7 @@ def test_random_strings_in_every_setting_get_a_clear_message_or_work(tmp_path, m
                 assert "Traceback" not in out.err and named, (var, value, out.err)
                 shown = "accepted" in out.err or "fix:" in out.err
                 assert shown, (var, value, out.err)
-                if "token" not in name and "secret" not in name and "_file" not in name:
+                if "token" not in name and "secret" not in name and "_file" not in name and not name.endswith("_key"):
                     assert repr(value.strip()) in out.err or repr(value) in out.err, (var, value, out.err)
             else:
                 accepted.setdefault(name, []).append(value)

@@ -1,3 +1,3 @@
 """Command-line subcommands that belong to a capability (each module has register(subparsers))."""
 
-from . import bans, incidents, invite, ops, people, privacy, status, store, trigger  # noqa: F401
+from . import bans, incidents, invite, ops, people, phone, privacy, status, store, trigger  # noqa: F401

@@ -119,12 +119,41 @@ def status_postgres(url: str, now: float) -> int:
     return 0
 
 
+def phone_unverified(settings: Settings) -> str | None:
+    """People a phone tier of the ladder cannot reach (handlers/phone.py), read from the store read-only."""
+    from handlers.phone import unverified_text
+
+    from ..book import ConfigError, load_all
+
+    try:
+        book, service = load_all(settings.codewords_file, settings.service_file)
+    except ConfigError:
+        return None  # check-config and doctor report the files themselves
+    if not settings.on_postgres and not Path(settings.db).exists():
+        conn = None
+    else:
+        conn = pg.Connection(settings.db) if settings.on_postgres else sqlite3.connect(
+            f"file:{settings.db}?mode=ro", uri=True)
+    try:
+        if conn is not None and "person" not in columns(conn, "contact_methods"):
+            conn.close()
+            conn = None
+        if conn is None:  # no store or no phone tables yet: nobody has verified a number
+            conn = sqlite3.connect(":memory:")
+            conn.execute("CREATE TABLE contact_methods(person, number, channel, state)")
+        return unverified_text(conn, book, list(service.people.values()))
+    finally:
+        conn.close()
+
+
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     now = wall_clock()
     try:
-        if settings.on_postgres:
-            return status_postgres(settings.db, now)
-        return status_sqlite(Path(settings.db), now)
+        code = status_postgres(settings.db, now) if settings.on_postgres else status_sqlite(Path(settings.db), now)
+        phones = phone_unverified(settings)
+        if phones:
+            line("phone numbers", phones + " (they send phone verify in chat)")
+        return code
     except BrokenPipeError:
         raise  # the reader went away (saferbot status | head -1): not a store fault (bot/cli.py)
     except (*StoreError, OSError) as e:

@@ -191,6 +191,16 @@ def blank_delivered(conn: sqlite3.Connection, tag: str, text: str) -> None:
                  (text, tag, text))
 
 
+def forget_sent_to(conn: sqlite3.Connection, platforms: tuple[str, ...], user_id: str, dry_run: bool) -> int:
+    """Erase: delete the finished rows sent to one address on these platforms (a person's texts and calls);
+    rows still queued stay, so an alarm in flight is not lost. Returns how many (would) go."""
+    where = (f"platform IN ({','.join('?' * len(platforms))}) AND user_id=? AND status NOT IN ('pending', 'sending')")
+    n = conn.execute(f"SELECT COUNT(*) FROM outbox WHERE {where}", (*platforms, user_id)).fetchone()[0]
+    if n and not dry_run:
+        conn.execute(f"DELETE FROM outbox WHERE {where}", (*platforms, user_id))
+    return n
+
+
 def cancel_for_alert(conn: sqlite3.Connection, alert_id: int, tag: str) -> list[int]:
     rows = conn.execute(
         "UPDATE outbox SET status='cancelled' WHERE alert_id=? AND tag=? AND status IN ('pending','sending')"

@@ -5,7 +5,20 @@ capabilities can add tables without touching each other. A step is never edited
 once released; add a new step instead.
 """
 
-from . import bans, board, codeword, core, incidents, lone, people, privacy, registration, relay, trigger
+from . import (
+    bans,
+    board,
+    codeword,
+    core,
+    incidents,
+    lone,
+    people,
+    phone,
+    privacy,
+    registration,
+    relay,
+    trigger,
+)
 
 COMPONENTS: dict[str, list[str]] = {
     "core": core.STEPS,
@@ -19,4 +32,5 @@ COMPONENTS: dict[str, list[str]] = {
     "bans": bans.STEPS,
     "trigger": trigger.STEPS,
     "board": board.STEPS,
+    "phone": phone.STEPS,
 }
