@@ -10,7 +10,8 @@ CORE = ("inbound", "wakeups", "cards", "outbox", "alerts", "alert_events", "aler
         "lease", "relay")
 OWNERS = {  # capability -> (its modules, its tables)
     "core": (("bot/unit.py", "bot/engine.py", "bot/outbox.py", "bot/escalation.py", "bot/health.py", "bot/lease.py",
-              "bot/relay.py", "bot/outage.py"), CORE),
+              "bot/relay.py", "bot/relay_queue.py", "bot/outage.py",
+              "bot/storecheck.py"), CORE),
     "privacy": (("handlers/leavers.py", "handlers/privacy.py", "handlers/retention.py"), ("people_retired",)),
     "backup": (("handlers/backup.py",), ("backup_requests", "backup_answers")),
     "codeword": (("handlers/codeword.py",), ("stranger_codewords",)),

@@ -13,11 +13,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .. import relay
+from ..relay_queue import set_aside
 from ..settings import Settings
 from ..store import StoreError, columns, pg
-from .ops import fail, running
-from .store import shown, why
+from ..storecheck import ago, lease_line, running, why
+from .ops import fail
+from .store import shown
 
 WIDTH = 18  # the label column
 wall_clock = time.time  # what "overdue" and "ago" are measured against (tests set a fixed moment)
@@ -32,31 +33,8 @@ def line(label: str, text: str) -> None:
     print(f"{label + ':':<{WIDTH}}{text}")
 
 
-def ago(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s ago"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min ago"
-    return f"{seconds / 3600:.1f} h ago"
-
-
 def when(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
-
-
-def lease_line(conn: pg.Connection) -> tuple[bool, str]:
-    """(an instance is active, what to say): the lease row, read in the database's own clock."""
-    from ..lease import NOW, describe
-
-    row = conn.raw(f"SELECT holder, generation, since, renewed_at, expires_at, {NOW} FROM lease"
-                   " WHERE name='active'").fetchone()
-    if row is None:
-        return False, "not running (no instance has held the lease yet)"
-    holder, generation, _, renewed_at, expires_at, now = row
-    if expires_at > now:
-        return True, describe(tuple(row[:5]), now)
-    return False, (f"not running: the lease is free (last held by {holder}, generation {generation}, "
-                   f"last renewed {ago(now - renewed_at)})")
 
 
 def counts(conn, now: float, active: bool) -> None:
@@ -74,7 +52,7 @@ def counts(conn, now: float, active: bool) -> None:
                 else " (a running saferbot fires these within seconds: if this stays, run saferbot doctor)")
     line("overdue wake-ups", f"{overdue}{hint}")
     if "aside_at" in columns(conn, "relay"):  # webhooks a standby relayed that could not be handled (bot/relay.py)
-        aside = relay.set_aside(conn)
+        aside = set_aside(conn)
         if aside:
             line("relay", ", ".join(f"{n} relayed request(s) set aside ({platform})" for platform, n in aside)
                  + ": kept in the relay table, see the log")

@@ -49,7 +49,7 @@ from telegram.error import RetryAfter as TgRetryAfter  # noqa: E402
 from telegram.ext import Application  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
-from .. import relay  # noqa: E402
+from .. import relay_queue as relay  # noqa: E402
 from ..messages import Button, Delivery, Inbound  # noqa: E402
 from ..model import Person  # noqa: E402
 from ..settings import Settings  # noqa: E402
