@@ -5,15 +5,17 @@ capabilities can add tables without touching each other. A step is never edited
 once released; add a new step instead.
 """
 
-from . import codeword, core, incidents, lone, people, privacy, registration, relay
+from . import backup, codeword, core, incidents, lockdown, lone, people, privacy, registration, relay
 
 COMPONENTS: dict[str, list[str]] = {
     "core": core.STEPS,
     "lone": lone.STEPS,
     "incidents": incidents.STEPS,
-    "people": people.STEPS,
+    "people": people.STEPS,  # the roster's tables (bot/store/migrations/people.py)
     "registration": registration.STEPS,
     "privacy": privacy.STEPS,
     "codeword": codeword.STEPS,
     "relay": relay.STEPS,
+    "backup": backup.STEPS,  # after core and people, which created its tables before it existed
+    "lockdown": lockdown.STEPS,  # likewise
 }
