@@ -23,6 +23,7 @@ from . import listen
 from .messages import Outbound
 from .model import Priority, Role
 from .unit import Tx
+from .words import duration
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -151,7 +152,7 @@ def _downtime_notice(tx: Tx, started: float) -> None:
                              " AND status='done'", (since, started)).fetchone()[0]
     if climbs:
         fell.append(f"{climbs} escalation step(s) of live alerts")
-    lines = [f"saferbot was offline from {tx.hhmm(since)} to {tx.hhmm(started)} ({(started - since) / 60:.0f} min):"
+    lines = [f"saferbot was offline from {tx.hhmm(since)} to {tx.hhmm(started)} ({duration(started - since)}):"
              f" nobody could raise an alert through it and no timer could escalate in that time."]
     lines.append(f"What fell due meanwhile has been escalated now: {', '.join(fell)}." if fell
                  else "Nothing fell due meanwhile.")
