@@ -54,6 +54,7 @@ def build_app() -> App:
         lone_working.check_duress_words,
         report._schedule_purge,
         retention.watch_checkpoints,
+        registration.load_bindings,  # last, as the engine did it: people added by roster edits bind too
     ]
     app.on_alert_resolved[:] = [incident.stub_from_alert, lone_working._on_resolve]
     app.on_incident_serious[:] = [welfare.start]
