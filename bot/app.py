@@ -20,6 +20,8 @@ Ports (who the core asks, by name):
   standby_routes     fn(settings) -> [aiohttp RouteDef], served there by a standby (relay or "not here")
   health_checks      fn(engine) -> [problem text], joined into /healthz, `status` and `doctor`
   data_owners        bot.personal_data.Owner: each table's personal data and the three acts on it
+  alert_kinds        kind -> words for a count of such alerts ("backup request(s)"), each capability's
+                     ALERT_KINDS: the offline notice says what fell due (bot/health.py)
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class App:
     standby_routes: list[Handler] = field(default_factory=list)  # fn(settings) -> routes on a standby's server
     health_checks: list[Handler] = field(default_factory=list)  # fn(engine) -> [problem], for /healthz and status
     data_owners: list[Owner] = field(default_factory=list)  # personal data by table (bot/personal_data.py)
+    alert_kinds: dict[str, str] = field(default_factory=dict)  # alert kind -> what a count of them is called
 
     # --- composition -------------------------------------------------------------------------
     def add(self, *modules: ModuleType) -> App:

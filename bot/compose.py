@@ -56,6 +56,8 @@ def build_app() -> App:
         retention.watch_checkpoints,
         registration.load_bindings,  # last, as the engine did it: people added by roster edits bind too
     ]
+    for capability in (codeword, backup, lockdown, lone_working):  # what their alerts are called (bot/health.py)
+        app.alert_kinds.update(capability.ALERT_KINDS)
     app.on_alert_resolved[:] = [incident.stub_from_alert, lone_working._on_resolve]
     app.on_incident_serious[:] = [welfare.start]
     # the overview (Slack App Home), in display order

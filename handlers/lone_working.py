@@ -52,6 +52,7 @@ from .lone_session import (
 )
 
 log = logging.getLogger(__name__)
+ALERT_KINDS = {"lone": "missed lone-working check-in(s)"}  # what a count of this capability's alerts is called
 
 
 # --- commands -------------------------------------------------------------------------------
