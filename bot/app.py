@@ -22,6 +22,7 @@ Ports (who the core asks, by name):
   data_owners        bot.personal_data.Owner: each table's personal data and the three acts on it
   alert_kinds        kind -> words for a count of such alerts ("backup request(s)"), each capability's
                      ALERT_KINDS: the offline notice says what fell due (bot/health.py)
+  status_lines       fn(conn) -> [(label, text)]: a capability's counts in `saferbot status`, read only
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class App:
     health_checks: list[Handler] = field(default_factory=list)  # fn(engine) -> [problem], for /healthz and status
     data_owners: list[Owner] = field(default_factory=list)  # personal data by table (bot/personal_data.py)
     alert_kinds: dict[str, str] = field(default_factory=dict)  # alert kind -> what a count of them is called
+    status_lines: list[Handler] = field(default_factory=list)  # fn(conn) -> [(label, text)] for `saferbot status`
 
     # --- composition -------------------------------------------------------------------------
     def add(self, *modules: ModuleType) -> App:

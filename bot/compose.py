@@ -58,6 +58,7 @@ def build_app() -> App:
     ]
     for capability in (codeword, backup, lockdown, lone_working):  # what their alerts are called (bot/health.py)
         app.alert_kinds.update(capability.ALERT_KINDS)
+    app.status_lines[:] = [lone_working.status_lines]  # `saferbot status`, after the open alerts
     app.on_alert_resolved[:] = [incident.stub_from_alert, lone_working._on_resolve]
     app.on_incident_serious[:] = [welfare.start]
     # the overview (Slack App Home), in display order

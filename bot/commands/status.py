@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ..relay_queue import set_aside
 from ..settings import Settings
@@ -37,12 +39,15 @@ def when(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
-def counts(conn, now: float, active: bool) -> None:
+def counts(conn, now: float, active: bool, sections: list[Callable[[Any], list[tuple[str, str]]]]) -> None:
+    """The core's counts, and after the alerts each capability's own lines (the App's status_lines)."""
     one = lambda sql, *a: conn.execute(sql, a).fetchone()[0]  # noqa: E731
     open_alerts = one("SELECT COUNT(*) FROM alerts WHERE status!='resolved'")
     unacked = one("SELECT COUNT(*) FROM alerts WHERE status='open'")
     line("open alerts", f"{open_alerts}" + (f" ({unacked} not yet acknowledged)" if open_alerts else ""))
-    line("lone working", f"{one('SELECT COUNT(*) FROM lone_sessions WHERE status=?', 'live')} live session(s)")
+    for section in sections:
+        for label, text in section(conn):
+            line(label, text)
     line("outbox", f"{one('SELECT COUNT(*) FROM outbox WHERE status IN (?, ?)', 'pending', 'sending')}"
                    " message(s) waiting to be sent")
     overdue = one("SELECT COUNT(*) FROM wakeups WHERE status='pending' AND due_at<?", now)
@@ -60,7 +65,7 @@ def counts(conn, now: float, active: bool) -> None:
     line("last heartbeat", f"{when(beat[0])} ({ago(now - beat[0])})" if beat else "none written yet")
 
 
-def status_sqlite(db: Path, now: float) -> int:
+def status_sqlite(db: Path, now: float, sections: list) -> int:
     if not db.exists():
         line("store", f"SQLite {db.resolve()} (does not exist yet: it is made when saferbot first starts)")
         return 0
@@ -69,13 +74,13 @@ def status_sqlite(db: Path, now: float) -> int:
     line("active", holder or "not running (nothing holds the instance lock)")
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        counts(conn, now, holder is not None)
+        counts(conn, now, holder is not None, sections)
     finally:
         conn.close()
     return 0
 
 
-def status_postgres(url: str, now: float) -> int:
+def status_postgres(url: str, now: float, sections: list) -> int:
     conn = pg.Connection(url)
     try:
         version = conn.raw("SHOW server_version").fetchone()[0]
@@ -85,18 +90,20 @@ def status_postgres(url: str, now: float) -> int:
             return 0
         active, text = lease_line(conn)
         line("active", text)
-        counts(conn, now, active)
+        counts(conn, now, active, sections)
     finally:
         conn.close()
     return 0
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    now = wall_clock()
+    from ..compose import build_app
+
+    now, sections = wall_clock(), build_app().status_lines
     try:
         if settings.on_postgres:
-            return status_postgres(settings.db, now)
-        return status_sqlite(Path(settings.db), now)
+            return status_postgres(settings.db, now, sections)
+        return status_sqlite(Path(settings.db), now, sections)
     except BrokenPipeError:
         raise  # the reader went away (saferbot status | head -1): not a store fault (bot/cli.py)
     except (*StoreError, OSError) as e:
