@@ -21,6 +21,9 @@ Ports (who the core asks, by name):
   health_checks      fn(engine) -> [problem text], joined into /healthz, `status` and `doctor`
   data_owners        bot.personal_data.Owner: each table's personal data and the three acts on it
   on_tier_notified   fn(tx, alert, tier, repeat, people), after a ladder tier notified its people (the phone rung)
+  alert_kinds        kind -> words for a count of such alerts ("backup request(s)"), each capability's
+                     ALERT_KINDS: the offline notice says what fell due (bot/health.py)
+  status_lines       fn(conn) -> [(label, text)]: a capability's counts in `saferbot status`, read only
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ class App:
     health_checks: list[Handler] = field(default_factory=list)  # fn(engine) -> [problem], for /healthz and status
     data_owners: list[Owner] = field(default_factory=list)  # personal data by table (bot/personal_data.py)
     on_tier_notified: list[Handler] = field(default_factory=list)  # fn(tx, alert, tier, repeat, people)
+    alert_kinds: dict[str, str] = field(default_factory=dict)  # alert kind -> what a count of them is called
+    status_lines: list[Handler] = field(default_factory=list)  # fn(conn) -> [(label, text)] for `saferbot status`
 
     # --- composition -------------------------------------------------------------------------
     def add(self, *modules: ModuleType) -> App:

@@ -76,7 +76,11 @@ def build_app() -> App:
         retention.watch_checkpoints,
         trigger.startup,  # the look for silent panic buttons
         phone.schedule_weekly,
+        registration.load_bindings,  # last, as the engine did it: people added by roster edits bind too
     ]
+    for capability in (codeword, backup, lockdown, lone_working):  # what their alerts are called (bot/health.py)
+        app.alert_kinds.update(capability.ALERT_KINDS)
+    app.status_lines[:] = [lone_working.status_lines]  # `saferbot status`, after the open alerts
     app.on_alert_resolved[:] = [incident.stub_from_alert, lone_working._on_resolve]
     app.on_incident_serious[:] = [welfare.start]
     # personal data, table by table (bot/personal_data.py): subject access, erase and purge ask these in order

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -209,20 +210,20 @@ def apply_overlay(directory: Directory, conn: sqlite3.Connection) -> None:
             directory.put(p)
 
 
-def reload(directory: Directory, conn: sqlite3.Connection) -> None:
-    """Rebuild people from the service file, the stored roster edits and registration's bindings
-    (a command-line edit made while the bot runs); swapped in whole, on the database thread."""
+def reload(directory: Directory, conn: sqlite3.Connection,
+           accounts: Callable[[Directory, sqlite3.Connection], None]) -> None:
+    """Rebuild people from the service file, the stored roster edits and the chat accounts `accounts` binds
+    (registration's, handed in: the directory does not read the bindings table) after a command-line edit
+    made while the bot runs; swapped in whole, on the database thread."""
     fresh = Directory(directory.service)
     apply_overlay(fresh, conn)
-    for person, platform, user_id in conn.execute("SELECT person, platform, user_id FROM bindings").fetchall():
-        if fresh.person(person):
-            fresh.bind(person, platform, user_id)
+    accounts(fresh, conn)
     directory.people, directory._by_account = fresh.people, fresh._by_account
 
 
 async def startup(engine: Starting) -> None:
     """Start-up, first in the App's list (bot/compose.py): give the directory the engine's clock and
-    settings, then apply roster edits (the engine binds chat accounts after the hooks)."""
+    settings, then apply roster edits (registration binds chat accounts last in the list)."""
     d = engine.directory
     d.clock = engine.clock
     d.shift_expiry = parse_duration(engine.settings.shift_expiry)

@@ -86,7 +86,7 @@ def check_config(s: Settings, r: Report):
 
 
 def check_store(s: Settings, r: Report) -> None:
-    from .commands.ops import check_database, running
+    from .storecheck import check_database, running
 
     if s.on_postgres:
         check_postgres(s, r)
@@ -144,10 +144,9 @@ def check_files(s: Settings, r: Report) -> None:
 
 def check_postgres(s: Settings, r: Report) -> None:
     """PostgreSQL: reach it, migrate it, prove the user may write (rolled back), and name the lease holder."""
-    from .commands.status import lease_line
-    from .commands.store import why, write_probe
     from .store import StoreError, connect, pg
     from .store.migrations import COMPONENTS
+    from .storecheck import lease_line, why, write_probe
 
     try:
         conn = connect(s.db)  # also brings the schema up to date, as `saferbot run` would
@@ -274,7 +273,7 @@ def check_triggers(s: Settings, r: Report) -> None:
 
 def check_phones(s: Settings, r: Report) -> None:
     """A ladder with texts or calls, and people it cannot reach (docs/phone.md)."""
-    from .commands.status import phone_unverified
+    from .storecheck import phone_unverified
 
     try:
         missing = phone_unverified(s)

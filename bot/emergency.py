@@ -16,16 +16,17 @@ from __future__ import annotations
 import errno
 import logging
 import sqlite3
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Protocol
 
 import psycopg
 
+from .clock import Clock
+from .directory import Directory
 from .messages import Delivery, Inbound
-from .model import Person, Priority, Role
-from .transports.base import unleased
-
-if TYPE_CHECKING:
-    from .engine import Engine
+from .model import Book, Person, Priority, Role
+from .transports.base import Transport, unleased
+from .unit import Address, Context
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,20 @@ def store_fault(e: BaseException) -> bool:
     return isinstance(e, OSError) and e.errno in _OS_FAULTS
 
 
+class Served(Protocol):
+    """What the emergency path needs of the engine it serves (it never imports the engine: no circle)."""
+
+    directory: Directory
+    book: Book
+    clock: Clock
+    ctx: Context
+    transports: Mapping[str, Transport]
+
+    def addresses(self, person: Person) -> list[Address]: ...
+
+
 class Emergency:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Served):
         self.engine = engine
         self.answered: set[str] = set()  # event keys already answered without the store
         self.failing_since: float | None = None  # store failing: admins were told at this time

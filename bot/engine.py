@@ -88,9 +88,8 @@ class Engine:
         self.scheduler = Scheduler(self.store, self.clock, self.fire)
         if hasattr(self.clock, "listeners"):
             self.clock.listeners.append(self._clock_moved)
-        for hook in self.app.startup:
+        for hook in self.app.startup:  # the directory first; registration binds chat accounts last
             await hook(self)
-        await self.store.read(self._load_bindings)  # after the hooks: people added by roster edits bind too
         overdue = self.overdue_at_start = await self.scheduler.start()
         for t in self.transports.values():
             await t.start(self)
@@ -130,12 +129,6 @@ class Engine:
         assert self.scheduler and self.outbox
         await self.scheduler.run_due()
         self.outbox.kick()
-
-    def _load_bindings(self, conn: sqlite3.Connection) -> None:
-        """Chat accounts bound by registration (table `bindings`, registration migration)."""
-        for r in conn.execute("SELECT person, platform, user_id FROM bindings"):
-            if self.directory.person(r[0]):
-                self.directory.bind(r[0], r[1], r[2])
 
     # --- addressing ------------------------------------------------------------
     def addresses(self, person: Person) -> list[Address]:

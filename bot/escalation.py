@@ -17,6 +17,7 @@ from .messages import Button, Outbound, drill_mark
 from .model import Ladder, Person, Priority, Role, Severity
 from .registry import wakeup
 from .unit import Tx
+from .words import duration
 
 CLIMB = "alert.climb"
 
@@ -265,19 +266,15 @@ def climb(tx: Tx, ref: str) -> None:
         return
     step = alert.ladder.tiers[alert.tier]
     if step.repeat == "forever" or alert.repeats < step.repeat:
-        event(tx, alert.id, Kind.REPEAT, f"no acknowledgement after {_mins(step.wait)}; notifying tier "
+        event(tx, alert.id, Kind.REPEAT, f"no acknowledgement after {duration(step.wait)}; notifying tier "
               f"{alert.tier + 1} again")
         _notify_tier(tx, alert, alert.tier, alert.repeats + 1)
     elif alert.tier + 1 < len(alert.ladder.tiers):
-        event(tx, alert.id, Kind.CLIMBED, f"no acknowledgement after {_mins(step.wait)}; climbing to tier "
+        event(tx, alert.id, Kind.CLIMBED, f"no acknowledgement after {duration(step.wait)}; climbing to tier "
               f"{alert.tier + 2}")
         _notify_tier(tx, alert, alert.tier + 1, 0)
     else:
         event(tx, alert.id, Kind.EXHAUSTED, "the ladder is finished and nobody has acknowledged")
-
-
-def _mins(seconds: int) -> str:
-    return f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
 
 
 def may_handle(tx: Tx, alert: Alert, person: Person) -> bool:

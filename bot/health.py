@@ -23,6 +23,7 @@ from . import listen
 from .messages import Outbound
 from .model import Priority, Role
 from .unit import Tx
+from .words import duration
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -34,10 +35,6 @@ HEARTBEAT_EVERY = 15.0  # seconds between two heartbeat rows
 DOWNTIME_NOTICE = 60.0  # a gap longer than this is told to duty managers and admins
 PING_EVERY = 60.0  # seconds between two calls of SAFERBOT_HEARTBEAT_URL
 MAX_LAG = 5.0  # scheduler: the earliest wake-up may be this late before /healthz says so
-
-ALERT_KINDS = {"lone": "missed lone-working check-in(s)", "codeword": "codeword alert(s)",
-               "backup": "backup request(s)", "lockdown": "lockdown alert(s)"}
-
 
 class Health:
     def __init__(self, engine: Engine, settings: Settings):
@@ -146,13 +143,13 @@ def _downtime_notice(tx: Tx, started: float) -> None:
     if row is None or started - row[0] <= DOWNTIME_NOTICE:
         return
     since = row[0]
-    fell = [f"{n} {ALERT_KINDS.get(kind, kind + ' alert(s)')}" for kind, n in tx.conn.execute(
+    fell = [f"{n} {tx.ctx.app.alert_kinds.get(kind, kind + ' alert(s)')}" for kind, n in tx.conn.execute(
         "SELECT kind, COUNT(*) FROM alerts WHERE created_at>=? GROUP BY kind ORDER BY kind", (started,))]
     climbs = tx.conn.execute("SELECT COUNT(*) FROM wakeups WHERE kind='alert.climb' AND due_at>? AND due_at<=?"
                              " AND status='done'", (since, started)).fetchone()[0]
     if climbs:
         fell.append(f"{climbs} escalation step(s) of live alerts")
-    lines = [f"saferbot was offline from {tx.hhmm(since)} to {tx.hhmm(started)} ({(started - since) / 60:.0f} min):"
+    lines = [f"saferbot was offline from {tx.hhmm(since)} to {tx.hhmm(started)} ({duration(started - since)}):"
              f" nobody could raise an alert through it and no timer could escalate in that time."]
     lines.append(f"What fell due meanwhile has been escalated now: {', '.join(fell)}." if fell
                  else "Nothing fell due meanwhile.")

@@ -14,13 +14,9 @@ from .messages import Outbound
 from .model import Priority, Role
 from .store import outbox as rows
 from .unit import Tx
+from .words import duration
 
 NAMES = {"telegram": "Telegram", "slack": "Slack", "console": "the console"}
-
-
-def _mins(seconds: float) -> str:
-    m = int(seconds // 60)
-    return f"{m} min" if m >= 1 else f"{int(seconds)} s"
 
 
 def tell(tx: Tx, platform: str, since: float, over: bool) -> None:
@@ -45,7 +41,7 @@ def tell(tx: Tx, platform: str, since: float, over: bool) -> None:
     for alert_id in alerts:
         escalation.event(tx, alert_id, escalation.Kind.OUTAGE, f"{name} has not accepted messages since {tx.hhmm(since)}:"
                          " this alert's messages keep trying; admins told", meta={"platform": platform})
-    text = (f"Delivery problem: {name} has not accepted messages for {_mins(tx.now - since)} (since "
+    text = (f"Delivery problem: {name} has not accepted messages for {duration(tx.now - since)} (since "
             f"{tx.hhmm(since)}). {count} alarm message{'s' if count != 1 else ''} waiting"
             + (f", for {len(alerts)} alert{'s' if len(alerts) != 1 else ''}" if alerts else "")
             + f". They keep trying and go out as soon as {name} answers. Until then, phone the people on duty.")

@@ -43,6 +43,11 @@ TYPE_ERRORS = {"int": "a whole number", "float": "a number", "bool": BOOL, "path
                "string": "text"}
 
 
+def is_url(target: object) -> bool:
+    """A PostgreSQL URL (else a SQLite file): one spelling for the settings and the store (bot/store/pg.py)."""
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
 def hide_password(url: str) -> str:
     """A store URL (or a message that quotes one) for logs and messages: its password is never shown."""
     return QUERY_PASSWORD.sub(r"\1***", PASSWORD.sub(r"\1:***@", url))
@@ -236,8 +241,6 @@ class Settings(BaseSettings):
     @property
     def on_postgres(self) -> bool:
         """SAFERBOT_DB is a postgresql:// URL (else it is a SQLite file)."""
-        from .store.pg import is_url
-
         return is_url(self.db)
 
     db: str = "saferbot.db"  # a SQLite file path, or a postgresql://user@host/db URL

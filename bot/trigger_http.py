@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from handlers import trigger
 
-from . import relay
+from . import relay_queue as relay
 from .panic_client import secret_key, sign  # noqa: F401 (sign: the one signing, shared with the client)
 
 if TYPE_CHECKING:

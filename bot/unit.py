@@ -122,8 +122,7 @@ class Tx:
 
     # --- later -----------------------------------------------------------------
     def wake(self, kind: str, ref: str | int, due_at: float) -> int:
-        cur = self.conn.execute("INSERT INTO wakeups(kind, ref, due_at) VALUES(?,?,?)", (kind, str(ref), due_at))
-        wid = int(cur.lastrowid or 0)
+        wid = wake(self.conn, kind, ref, due_at)
         self.new_wakeups.append((wid, due_at))
         return wid
 
@@ -165,6 +164,12 @@ class Tx:
     def cancel_queued(self, alert_id: int, tag: str) -> None:
         """Withdraw messages of an alert that have not gone yet (e.g. notifications after an ack)."""
         self.dropped += outbox.cancel_for_alert(self.conn, alert_id, tag)
+
+
+def wake(conn: sqlite3.Connection, kind: str, ref: str | int, due_at: float) -> int:
+    """A wake-up row (the core's table): the running bot's scheduler fires it, even one written by another process."""
+    return int(conn.execute("INSERT INTO wakeups(kind, ref, due_at) VALUES(?,?,?) RETURNING id",
+                            (kind, str(ref), due_at)).fetchone()[0])
 
 
 def cancel_wakeups(conn: sqlite3.Connection, kinds: tuple[str, ...], refs: Iterable[str | int]) -> int:

@@ -20,6 +20,7 @@ from bot.unit import Tx
 from handlers.codeword import alert as codeword_alert
 
 WAIT = "backup.wait"
+ALERT_KINDS = {"backup": "backup request(s)"}  # what a count of this capability's alerts is called
 STAND_DOWN_WORDS = words.STAND_DOWN
 
 

@@ -317,3 +317,29 @@ def day_start(tx_local: datetime, d: date) -> float:
 
 def day_end(tx_local: datetime, d: date) -> float:
     return (datetime.combine(d, time(0, 0), tzinfo=tx_local.tzinfo) + timedelta(days=1)).timestamp() - 1
+
+
+# --- the command line's reads and the export (bot/commands/bans.py): audited here, by the owner -------------
+MINIMAL = ("subject", "description", "branches", "kind", "category")  # what a partnership is given, nothing more
+
+
+def read_audited(conn: sqlite3.Connection, actor: str, now: float, where: str, args: tuple, action: str) -> list[dict]:
+    """Bans matching `where`, each read written to the audit (who, when, what for)."""
+    rows = [dict(r) for r in conn.execute(f"SELECT * FROM bans WHERE {where} ORDER BY id", args).fetchall()]
+    for r in rows:
+        audit(conn, now, actor, r["id"], action, "cli")
+    return rows
+
+
+def disclose(conn: sqlite3.Connection, actor: str, now: float, recipient: str, agreement: str, basis: str,
+             ids: list[int]) -> list[dict]:
+    """The minimal record of the chosen bans (default: exclusions in force), with the disclosure logged."""
+    if ids:
+        rows = read_audited(conn, actor, now, f"id IN ({','.join('?' * len(ids))}) AND anonymised_at IS NULL",
+                            tuple(ids), "export")
+    else:
+        rows = read_audited(conn, actor, now, in_force_sql(), (now, now), "export")
+    conn.execute("INSERT INTO ban_disclosures(at, actor, recipient, agreement, basis, bans) VALUES(?,?,?,?,?,?)",
+                 (now, actor, recipient, agreement, basis, ",".join(ref(r["id"]) for r in rows)))
+    return [{"ref": ref(r["id"]), **{k: r[k] for k in MINIMAL}, "start_at": r["start_at"], "end_at": r["end_at"]}
+            for r in rows]

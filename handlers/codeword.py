@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 ADMINS_ONLY = Ladder(tiers=(Tier(notify=("role:admin",), wait=120, repeat="forever"),), fallback=("role:admin",))
 UNVERIFIED = "Unverified sender"
+ALERT_KINDS = {"codeword": "codeword alert(s)"}  # what a count of this capability's alerts is called
 
 
 def raise_codeword(tx: Tx, person: Person, msg: Inbound, codeword: Codeword) -> None:

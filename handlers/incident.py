@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from bot import escalation
 from bot.forms import CARD_NUMBER_MESSAGE, INCIDENT, looks_like_card_number
@@ -92,7 +94,8 @@ def answers(inc: sqlite3.Row) -> dict[str, str]:
     return json.loads(inc["answers"] or "{}")
 
 
-def audit(conn: sqlite3.Connection, now: float, reader: str, inc: sqlite3.Row, action: str = "read") -> None:
+def audit(conn: sqlite3.Connection, now: float, reader: str, inc: Mapping[str, Any], action: str = "read") -> None:
+    """One line of incident_audit: `inc` is an incident (id and ref), or {"id": None, "ref": "person:<key>"}."""
     conn.execute("INSERT INTO incident_audit(at, reader, incident_id, ref, action) VALUES(?,?,?,?,?)",
                  (now, reader, inc["id"], inc["ref"], action))
 

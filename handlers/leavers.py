@@ -15,7 +15,7 @@ import sqlite3
 from bot import directory as _directory
 from bot.directory import Directory
 
-from . import privacy
+from . import privacy, registration
 
 
 def _retire_missing(directory: Directory, conn: sqlite3.Connection, now: float) -> list[str]:
@@ -61,7 +61,7 @@ async def watch_roster(engine) -> None:
                 now = await store.read(_roster_mark)
                 if now != mark:
                     mark = now
-                    await store.read(lambda conn: _directory.reload(engine.directory, conn))
+                    await store.read(lambda conn: _directory.reload(engine.directory, conn, registration.bind_accounts))
             except Exception:  # the store was closed: the engine stopped
                 return
 

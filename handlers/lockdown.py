@@ -37,6 +37,7 @@ from .lockdown_cards import (
 )
 
 WAIT = "lockdown.wait"
+ALERT_KINDS = {"lockdown": "lockdown alert(s)"}  # what a count of this capability's alerts is called
 DEFAULTS = {
     "lockdown": "Lockdown: stay inside, lock or block the doors, keep away from windows and stay quiet. "
                 "Do not leave until the all clear.",

@@ -14,6 +14,7 @@ The session itself (state, reminder, "Are you OK?", escalation) is in handlers/l
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 
 from bot import escalation, words
@@ -52,6 +53,13 @@ from .lone_session import (
 )
 
 log = logging.getLogger(__name__)
+ALERT_KINDS = {"lone": "missed lone-working check-in(s)"}  # what a count of this capability's alerts is called
+
+
+def status_lines(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """`saferbot status` (read only): how many sessions are live."""
+    n = conn.execute("SELECT COUNT(*) FROM lone_sessions WHERE status=?", ("live",)).fetchone()[0]
+    return [("lone working", f"{n} live session(s)")]
 
 
 # --- commands -------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sqlite3
+from typing import Any
 
+from bot.directory import Directory
 from bot.messages import Inbound, Outbound
 from bot.model import Person, parse_duration
 from bot.registry import command, platform_values, public
@@ -22,6 +24,19 @@ from bot.unit import Tx
 BINDABLE = ("telegram", "slack")
 USERNAME_KEY = "telegram.username"  # written by the Telegram transport at start
 DEFAULT_VALID_FOR = 7 * 24 * 3600
+
+
+def bind_accounts(directory: Directory, conn: sqlite3.Connection) -> None:
+    """The chat accounts people bound with an invite (table `bindings`), into a directory."""
+    for person, platform, user_id in conn.execute("SELECT person, platform, user_id FROM bindings").fetchall():
+        if directory.person(person):
+            directory.bind(person, platform, user_id)
+
+
+async def load_bindings(engine: Any) -> None:
+    """Start-up, last in the App's list (bot/compose.py): after roster edits, so people they added bind too,
+    and before any overdue wake-up fires or any platform event arrives."""
+    await engine.store.read(lambda conn: bind_accounts(engine.directory, conn))
 
 
 def _hash(code: str) -> str:

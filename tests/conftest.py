@@ -39,9 +39,9 @@ AFTERNOON = datetime(2026, 11, 25, 14, 30, tzinfo=ZoneInfo("Europe/London")).tim
 def make_settings(db: Path | str, **extra) -> Settings:
     if "files_dir" not in extra and "://" in str(db):  # PostgreSQL: files/ would go in the working folder (ROOT)
         extra["files_dir"] = Path(tempfile.mkdtemp(prefix="saferbot-files-"))
-    return Settings(db=db, codewords_file=ROOT / "codewords.yaml",
-                    service_file=ROOT / "config" / "service.example.yaml", outbox_backoff=0.01,
-                    outbox_backoff_max=0.05, _env_file=None, **extra)
+    return Settings(**{"db": db, "codewords_file": ROOT / "codewords.yaml",
+                       "service_file": ROOT / "config" / "service.example.yaml", "outbox_backoff": 0.01,
+                       "outbox_backoff_max": 0.05, "_env_file": None, **extra})
 
 
 async def settle(engine: Engine, rounds: int = 200) -> None:

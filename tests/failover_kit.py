@@ -19,11 +19,13 @@ import re
 import statistics
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
+import pytest
 import yaml
 
 from bot.digest import RULE
@@ -32,6 +34,7 @@ from tests.failover_wire import Wire
 from tests.test_intake_confirmed import Proc, until
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 TG = {"alice": 1001, "carol": 1002, "vic": 1003, "bob": 1004, "erin": 1005, "fran": 1006, "dana": 1007}
 ON_SHIFT = ("alice", "carol", "vic", "erin")  # all day, every day: the on-shift tier and the roll call find them
 STAFF = ("alice", "carol", "erin")
@@ -39,6 +42,16 @@ PHRASES = ("Is Mr Brown in today?", "Can someone bring the red folder", "Time fo
 LOCKDOWN = "lockdown central intruder near the children's library"
 ALERT = re.compile(r"\(alert #(\d+)\)")
 STEP = re.compile(r"\((tier \d+(?:, repeat \d+)?)\)$")
+STARTUP = 60.0  # seconds a process may take to start serving on a loaded machine (an outcome wait, not a limit)
+
+
+@pytest.fixture
+async def wire_fixture():
+    """The fake Telegram every process of a test calls (a test module takes it as `wire = kit.wire_fixture`)."""
+    fake = Wire()
+    await fake.start()
+    yield fake
+    await fake.stop()
 
 
 def short_book(tmp: Path, step: int) -> Path:
@@ -213,26 +226,44 @@ async def kill_active(cluster: Cluster, active: Proc, timeout: float = 30.0) -> 
     return Takeover(at, first[0].at - at)
 
 
-async def run(cluster: Cluster, kills: int, seed: int, gap: tuple[float, float] = (0.2, 1.5),
-              log=print) -> list[Takeover]:
-    """The scenario with `kills` kill -9s of the active process at random points; returns the takeovers."""
+async def serving(cluster: Cluster, timeout: float = STARTUP) -> Proc:
+    """One more process that has started serving: it holds the lease and polls Telegram."""
+    proc = cluster.start()
+    await until(lambda: cluster.wire.calls_of("getUpdates") and cluster.holder_pid() == proc.proc.pid,
+                "the process serving", proc, timeout=timeout)
+    return proc
+
+
+async def fault_rounds(cluster: Cluster, rounds: int, seed: int, gap: tuple[float, float],
+                       fault: Callable[[Scenario, Proc, int], Awaitable[T]], tell: Callable[[int, T], str],
+                       log=print) -> list[T]:
+    """The scenario on one active instance and two standbys (as a service with three machines would run),
+    with `fault` done to the active process `rounds` times at random points; what each fault returned."""
     rng = random.Random(seed)
     scenario = Scenario(cluster, rng)
-    for _ in range(3):  # one active instance and two standbys, as a service with three machines would run
+    for _ in range(3):
         cluster.start()
     active = await two_up(cluster)
     await until(lambda: cluster.wire.calls_of("getUpdates"), "the first process polling")
     scenario.begin()
-    takeovers = []
-    for n in range(1, kills + 1):
+    done = []
+    for n in range(1, rounds + 1):
         await asyncio.sleep(rng.uniform(*gap))
-        took = await kill_active(cluster, active)
-        takeovers.append(took)
+        done.append(await fault(scenario, active, n))
         scenario.between_kills()
         active = await two_up(cluster)
-        log(f"kill {n:2d}: the new active instance polled Telegram {took.seconds:.2f} s after the kill")
+        log(tell(n, done[-1]))
     cluster.scenario = scenario  # type: ignore[attr-defined]
-    return takeovers
+    return done
+
+
+async def run(cluster: Cluster, kills: int, seed: int, gap: tuple[float, float] = (0.2, 1.5),
+              log=print) -> list[Takeover]:
+    """The scenario with `kills` kill -9s of the active process at random points; returns the takeovers."""
+    return await fault_rounds(
+        cluster, kills, seed, gap, lambda scenario, active, n: kill_active(cluster, active),
+        lambda n, took: f"kill {n:2d}: the new active instance polled Telegram {took.seconds:.2f} s after the kill",
+        log)
 
 
 def settled(cluster: Cluster) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import signal
 import time
 from collections import Counter
@@ -19,7 +18,18 @@ from dataclasses import dataclass
 
 import yaml
 
-from tests.failover_kit import PHRASES, ROOT, TG, Cluster, Proc, Scenario, audit, two_up, until, wire_cards
+from tests.failover_kit import (
+    PHRASES,
+    ROOT,
+    TG,
+    Cluster,
+    Proc,
+    Scenario,
+    audit,
+    fault_rounds,
+    until,
+    wire_cards,
+)
 
 
 @dataclass
@@ -77,25 +87,14 @@ async def freeze_active(cluster: Cluster, active: Proc, hold: float = 1.0, timeo
 async def run_freezes(cluster: Cluster, rounds: int, seed: int, gap: tuple[float, float] = (0.2, 1.5),
                       log=print) -> list[Freeze]:
     """The same scenario as `run`, with SIGSTOP/SIGCONT of the active process instead of kill -9."""
-    rng = random.Random(seed)
-    scenario = Scenario(cluster, rng)
-    for _ in range(3):
-        cluster.start()
-    active = await two_up(cluster)
-    await until(lambda: cluster.wire.calls_of("getUpdates"), "the first process polling")
-    scenario.begin()
-    freezes = []
-    for n in range(1, rounds + 1):
-        await asyncio.sleep(rng.uniform(*gap))
-        f = await freeze_active(cluster, active, burst=scenario if n % 2 else None)  # every other: at a burst
-        freezes.append(f)
-        scenario.between_kills()
-        active = await two_up(cluster)
-        late = len(cluster.wire.sends_by(f.tag, after=f.woke))
-        log(f"freeze {n:2d}: the new active instance polled Telegram {f.seconds:.2f} s after the SIGSTOP; the frozen"
-            f" one exited {f.exit_code} after SIGCONT, sending {late} message(s)")
-    cluster.scenario = scenario  # type: ignore[attr-defined]
-    return freezes
+    def tell(n: int, f: Freeze) -> str:
+        late = len(cluster.wire.sends_by(f.tag, after=f.woke))  # asked once the next active instance is up
+        return (f"freeze {n:2d}: the new active instance polled Telegram {f.seconds:.2f} s after the SIGSTOP; the"
+                f" frozen one exited {f.exit_code} after SIGCONT, sending {late} message(s)")
+
+    return await fault_rounds(  # every other freeze: at a burst
+        cluster, rounds, seed, gap,
+        lambda scenario, active, n: freeze_active(cluster, active, burst=scenario if n % 2 else None), tell, log)
 
 
 def figures(cluster: Cluster, rounds: int, freezes: list[Freeze] = ()) -> dict[str, float]:

@@ -16,7 +16,7 @@ import json
 import re
 from pathlib import Path
 
-from bot import relay
+from bot import relay_queue as relay
 from bot.store import connect
 from tests.conftest import start_engine
 from tests.test_incidents import fill_form, run_cli

@@ -23,23 +23,13 @@ import random
 import time
 
 import psycopg
-import pytest
 
 from bot.store.pg import TAKE_WRITE_LOCK
 from tests import failover_kit as kit
 from tests.test_intake_confirmed import until
 
 KILLS = int(os.environ.get("SAFERBOT_FAILOVER_KILLS", "20"))
-STARTUP = 60.0  # seconds a process may take to start serving on a loaded machine (an outcome wait, not a limit)
-
-
-@pytest.fixture
-async def wire():
-    fake = kit.Wire()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
+wire = kit.wire_fixture
 
 async def test_kill_9_of_the_active_instance_loses_nothing_and_sends_nothing_twice_unmarked(tmp_path, schema, wire):
     seed = int(os.environ.get("SAFERBOT_FAILOVER_SEED", random.randrange(10**6)))
@@ -70,14 +60,6 @@ async def test_kill_9_of_the_active_instance_loses_nothing_and_sends_nothing_twi
         cluster.kill_all()
 
 
-async def serving(cluster: kit.Cluster):
-    """One process that has started serving: it holds the lease and polls Telegram."""
-    proc = cluster.start()
-    await until(lambda: cluster.wire.calls_of("getUpdates") and cluster.holder_pid() == proc.proc.pid,
-                "the process serving", proc, timeout=STARTUP)
-    return proc
-
-
 def take_lease(url: str) -> None:
     """What a partition looks like from the old holder: another instance took the lease meanwhile."""
     with psycopg.connect(url, autocommit=True) as c, c.transaction():
@@ -92,7 +74,7 @@ def outbox_rows(cluster: kit.Cluster) -> list[tuple]:
 
 async def test_an_instance_whose_lease_was_taken_stops_sending_and_exits_2(tmp_path, schema, wire):
     cluster = kit.Cluster(tmp_path, wire, schema.url, ttl=1, step=1)
-    proc = await serving(cluster)
+    proc = await kit.serving(cluster)
     try:
         kit.Scenario(cluster, random.Random(0)).say("alice", kit.PHRASES[0])  # a ladder climbing every second
         await until(lambda: len(wire.first) >= 2, "the first alert cards", proc)
@@ -119,7 +101,7 @@ async def test_an_instance_whose_lease_was_taken_stops_sending_and_exits_2(tmp_p
 async def test_a_write_after_the_lease_was_taken_is_refused_by_the_store_at_once(tmp_path, schema, wire):
     # a 30 s lease is renewed every 6 s: the process learns of the loss from the store's fence, not its renewal
     cluster = kit.Cluster(tmp_path, wire, schema.url, ttl=30)
-    proc = await serving(cluster)
+    proc = await kit.serving(cluster)
     try:
         take_lease(schema.url)
         kit.Scenario(cluster, random.Random(0)).say("alice", kit.PHRASES[0])

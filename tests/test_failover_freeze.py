@@ -18,29 +18,17 @@ import random
 import signal
 import time
 
-import pytest
-
 from tests import failover_kit as kit
 from tests.test_intake_confirmed import until
 
-STARTUP = 60.0  # seconds a process may take to start on a loaded machine (an outcome wait, not a limit)
-
-
-@pytest.fixture
-async def wire():
-    fake = kit.Wire()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
+STARTUP = kit.STARTUP
+wire = kit.wire_fixture
 
 async def test_a_frozen_active_instance_sends_nothing_after_it_wakes_without_its_lease(tmp_path, schema, wire):
     cluster = kit.Cluster(tmp_path, wire, schema.url, ttl=1)
     scenario = kit.Scenario(cluster, random.Random(0))
     cluster.scenario = scenario  # type: ignore[attr-defined]
-    old = cluster.start()
-    await until(lambda: cluster.holder_pid() == old.proc.pid and wire.calls_of("getUpdates"), "the first serving", old,
-                timeout=STARTUP)
+    old = await kit.serving(cluster)
     new = cluster.start()
     await until(lambda: cluster.standing_by(new), "a standby", new, timeout=STARTUP)
     frozen: list[float] = []
@@ -77,9 +65,7 @@ async def test_only_a_card_whose_request_had_started_comes_again_marked_repeat(t
     cluster = kit.Cluster(tmp_path, wire, schema.url, ttl=1)
     scenario = kit.Scenario(cluster, random.Random(0))
     cluster.scenario = scenario  # type: ignore[attr-defined]
-    first = cluster.start()
-    await until(lambda: cluster.holder_pid() == first.proc.pid and wire.calls_of("getUpdates"), "serving", first,
-                timeout=STARTUP)
+    first = await kit.serving(cluster)
     bob = str(kit.TG["bob"])
     # bob's first card hangs on its way (a slow network): his other cards wait in the lane behind it
     wire.slow[bob] = 5.0

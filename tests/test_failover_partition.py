@@ -22,7 +22,7 @@ import pytest
 from tests import failover_kit as kit
 from tests.test_intake_confirmed import until
 
-STARTUP = 60.0  # seconds a process may take to start on a loaded machine (an outcome wait, not a limit)
+STARTUP = kit.STARTUP
 
 
 class Proxy:
@@ -96,13 +96,7 @@ class Proxy:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
-@pytest.fixture
-async def wire():
-    fake = kit.Wire()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
+wire = kit.wire_fixture
 
 def via(url: str, port: int) -> str:
     parts = urlsplit(url)
@@ -119,9 +113,7 @@ async def test_a_codeword_is_answered_while_postgresql_cannot_be_reached(tmp_pat
     cluster = kit.Cluster(tmp_path, wire, via(schema.url, proxy.port), ttl=1)
     scenario = kit.Scenario(cluster, random.Random(0))
     try:
-        active = cluster.start()
-        await until(lambda: cluster.holder_pid() == active.proc.pid and wire.calls_of("getUpdates"), "serving", active,
-                    timeout=STARTUP)
+        active = await kit.serving(cluster)
         standby = cluster.start()
         await until(lambda: cluster.standing_by(standby), "a standby", standby, timeout=STARTUP)
 

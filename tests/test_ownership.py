@@ -10,7 +10,8 @@ CORE = ("inbound", "wakeups", "cards", "outbox", "alerts", "alert_events", "aler
         "lease", "relay")
 OWNERS = {  # capability -> (its modules, its tables)
     "core": (("bot/unit.py", "bot/engine.py", "bot/outbox.py", "bot/escalation.py", "bot/health.py", "bot/lease.py",
-              "bot/relay.py", "bot/outage.py", "bot/core_data.py"), CORE),
+              "bot/relay.py", "bot/outage.py", "bot/core_data.py",
+              "bot/relay_queue.py", "bot/storecheck.py"), CORE),
     "privacy": (("handlers/leavers.py", "handlers/privacy.py", "handlers/retention.py"), ("people_retired",)),
     "backup": (("handlers/backup.py", "handlers/backup_data.py"), ("backup_requests", "backup_answers")),
     "codeword": (("handlers/codeword.py", "handlers/codeword_data.py"), ("stranger_codewords",)),
@@ -25,6 +26,9 @@ OWNERS = {  # capability -> (its modules, its tables)
     "roster": (("handlers/roster.py", "handlers/roster_data.py"), ("covers", "roster_audit", "roster_overlay", "shifts")),
     "trigger": (("handlers/trigger.py",), ("trigger_devices", "trigger_presses")),
     "board": (("handlers/board.py", "bot/board/auth.py"), ("board_links", "board_key")),
+    "bans": (("handlers/bans.py", "handlers/ban_form.py", "handlers/ban_reviews.py", "handlers/headsup.py",
+              "handlers/bans_data.py"), ("bans", "ban_audit", "ban_disclosures", "ban_drafts", "headsups")),
+    "phone": (("handlers/phone.py", "handlers/phone_events.py"), ("contact_methods", "phone_codes", "phone_sends")),
 }
 # known debts, left for their owners (issue 12): remove a line when it is paid
 KNOWN: set[tuple[str, str]] = set()
@@ -45,8 +49,8 @@ def test_each_capability_writes_only_its_own_tables():
     wrong = []
     for path in [*sorted((ROOT / "handlers").glob("*.py")), *sorted((ROOT / "bot").rglob("*.py"))]:
         rel = str(path.relative_to(ROOT))
-        if rel.startswith("bot/store/") or rel.startswith("bot/commands/"):
-            continue  # migrations create the tables; command-line subcommands call capability functions
+        if rel.startswith("bot/store/"):
+            continue  # migrations create the tables
         for table in set(WRITE.findall(path.read_text())):
             if table in owner_of and module_of.get(rel) != owner_of[table] and (rel, table) not in KNOWN:
                 wrong.append(f"{rel} writes {table} (owned by {owner_of[table]})")

@@ -19,7 +19,7 @@ from bot.clock import FakeClock
 from bot.commands import status
 from bot.instance import InstanceLock
 from bot.lease import Lease
-from bot.store.migrations import COMPONENTS
+from bot.store import migrations
 from tests import pgtest
 from tests.conftest import AFTERNOON, start_engine
 from tests.test_migrate_store import with_password
@@ -121,7 +121,8 @@ async def test_doctor_on_postgresql_checks_server_schema_writes_and_lease(monkey
     intake = schema.query("SELECT key FROM inbound ORDER BY key")
     assert await asyncio.to_thread(saferbot, monkeypatch, schema.url, "doctor") == 0
     out = capsys.readouterr().out
-    assert re.search(rf"^OK    store: PostgreSQL 1\d\.\d+ at .*, schema up to date \({len(COMPONENTS)} parts\)$", out, re.M)
+    parts = len(migrations.COMPONENTS)  # every component's steps, one line of schema_version each
+    assert re.search(rf"^OK    store: PostgreSQL 1\d\.\d+ at .*, schema up to date \({parts} parts\)$", out, re.M)
     assert "OK    store: the user can write (a test row, rolled back)" in out
     assert "NOTE  store: not running (no instance has held the lease yet)" in out
     assert schema.query("SELECT key FROM inbound ORDER BY key") == intake  # the test row was rolled back

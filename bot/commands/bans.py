@@ -14,6 +14,7 @@ person's decision, with the partnership, the information-sharing agreement and t
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -21,9 +22,12 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from handlers import bans
+
 from ..audit import cli_actor
 from ..files import write_private
 from ..settings import Settings
+from ..unit import wake  # the running bot's scheduler finds the wake-up in the store
 from .incidents import _run
 
 FIELDS = ("subject", "description", "kind", "scope", "start", "end", "review", "category", "basis", "reasons",
@@ -59,13 +63,6 @@ def _directory(settings: Settings):
     return Directory(service), ZoneInfo(service.timezone)
 
 
-def _wake(conn):
-    def wake(kind: str, ref: str | int, due_at: float) -> int:  # the running bot's scheduler finds it in the store
-        return int(conn.execute("INSERT INTO wakeups(kind, ref, due_at) VALUES(?,?,?) RETURNING id",
-                                (kind, str(ref), due_at)).fetchone()[0])
-    return wake
-
-
 def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
     from handlers.ban_form import record
 
@@ -75,21 +72,12 @@ def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
     values = {k: getattr(args, k) for k in FIELDS if getattr(args, k)}
     actor = cli_actor(args.decided_by)
     bid, missing = _run(settings, lambda c: record(c, now, datetime.fromtimestamp(now, tz), directory, decider, actor,
-                                                   settings.ban_decider_role, values, _wake(c)))
+                                                   settings.ban_decider_role, values, functools.partial(wake, c)))
     if bid is None:
         print("saferbot: not recorded. Missing or wrong:\n" + "\n".join(f"  - {m}" for m in missing), file=sys.stderr)
         return 2
     print(f"BAN-{bid} recorded.")
     return 0
-
-
-def _rows(conn, actor: str, now: float, where: str, args: tuple, action: str) -> list[dict]:
-    from handlers.bans import audit
-
-    rows = [dict(r) for r in conn.execute(f"SELECT * FROM bans WHERE {where} ORDER BY id", args).fetchall()]
-    for r in rows:
-        audit(conn, now, actor, r["id"], action, "cli")
-    return rows
 
 
 def _day(ts: float | None, tz: ZoneInfo) -> str:
@@ -98,7 +86,7 @@ def _day(ts: float | None, tz: ZoneInfo) -> str:
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     _d, tz = _directory(settings)
-    rows = _run(settings, _rows, cli_actor(), time.time(), "status IN ('pending','active')", (), "list")
+    rows = _run(settings, bans.read_audited, cli_actor(), time.time(), "status IN ('pending','active')", (), "list")
     for r in rows:
         print(f"BAN-{r['id']}  {r['kind']:<9} {r['status']:<8} {r['branches']:<20} until {_day(r['end_at'], tz) or '-':<10}"
               f"  review {_day(r['review_at'], tz) or '-':<10}  {r['subject']}")
@@ -111,7 +99,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
     bid = parse_ref(args.ref)
     _d, tz = _directory(settings)
-    rows = _run(settings, _rows, cli_actor(), time.time(), "id=?", (bid or 0,), "view")
+    rows = _run(settings, bans.read_audited, cli_actor(), time.time(), "id=?", (bid or 0,), "view")
     if not rows:
         print(f"saferbot: no ban {args.ref}", file=sys.stderr)
         return 1
@@ -119,24 +107,6 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         if v not in (None, ""):
             print(f"{k}: {_day(v, tz) if k.endswith('_at') and isinstance(v, float) else v}")
     return 0
-
-
-MINIMAL = ("subject", "description", "branches", "kind", "category")
-
-
-def disclose(conn, actor: str, now: float, recipient: str, agreement: str, basis: str, ids: list[int]) -> list[dict]:
-    """The minimal record of the chosen bans (default: exclusions in force), with the disclosure logged."""
-    from handlers.bans import in_force_sql
-
-    if ids:
-        rows = _rows(conn, actor, now, f"id IN ({','.join('?' * len(ids))}) AND anonymised_at IS NULL", tuple(ids),
-                     "export")
-    else:
-        rows = _rows(conn, actor, now, in_force_sql(), (now, now), "export")
-    conn.execute("INSERT INTO ban_disclosures(at, actor, recipient, agreement, basis, bans) VALUES(?,?,?,?,?,?)",
-                 (now, actor, recipient, agreement, basis, ",".join(f"BAN-{r['id']}" for r in rows)))
-    return [{"ref": f"BAN-{r['id']}", **{k: r[k] for k in MINIMAL}, "start_at": r["start_at"], "end_at": r["end_at"]}
-            for r in rows]
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
@@ -148,7 +118,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     _d, tz = _directory(settings)
     now = time.time()
-    rows = _run(settings, disclose, cli_actor(), now, args.recipient, args.agreement, args.basis, ids)
+    rows = _run(settings, bans.disclose, cli_actor(), now, args.recipient, args.agreement, args.basis, ids)
     for r in rows:
         r["start"], r["end"] = _day(r.pop("start_at"), tz), _day(r.pop("end_at"), tz)
     data = json.dumps({"to": args.recipient, "agreement": args.agreement, "basis": args.basis,

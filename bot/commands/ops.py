@@ -18,6 +18,7 @@ from pathlib import Path
 from ..files import open_private
 from ..instance import InstanceLock
 from ..settings import Settings
+from ..storecheck import check_database, side_files, tidy
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,66 +45,12 @@ def fail(message: str) -> int:
     return 2
 
 
-# --- the lock the running bot holds beside the database ---------------------------------------------------
-def running(db: Path) -> str | None:
-    """Who holds the instance lock on this database ('pid 123 on host ...'), or None when no bot runs.
-
-    Asks the lock itself (bot/instance.py), not the pid in the file: a stale file from a crash,
-    or a pid reused by another program, cannot mislead it.
-    """
-    lock = InstanceLock(db)
-    if lock.try_acquire():
-        lock.release()
-        return None
-    return lock.holder()
-
-
-# --- checking a database file ------------------------------------------------------------------------------
-def _side_files(path: Path) -> set[Path]:
-    return {p for p in (path.with_name(path.name + "-shm"), path.with_name(path.name + "-wal")) if p.exists()}
-
-
-def _tidy(path: Path, before: set[Path]) -> None:
-    """Remove the -shm/-wal files a read-only look at a WAL-mode file left beside it (it never writes to them)."""
-    for p in _side_files(path) - before:
-        p.unlink(missing_ok=True)
-
-
-def check_database(path: Path) -> str | None:
-    """None if `path` is a whole saferbot database this version can use, else why not."""
-    before = _side_files(path)
-    try:
-        return _check_database(path)
-    finally:
-        _tidy(path, before)
-
-
-def _check_database(path: Path) -> str | None:
-    from ..store.migrations import COMPONENTS
-
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            result = con.execute("PRAGMA integrity_check").fetchall()
-            if result != [("ok",)]:
-                return "integrity check failed: " + "; ".join(r[0] for r in result[:3])
-            rows = con.execute("SELECT component, version FROM schema_version").fetchall()
-        finally:
-            con.close()
-    except sqlite3.DatabaseError as e:
-        return f"not a readable database ({e})"
-    newer = [c for c, v in rows if v > len(COMPONENTS.get(c, ()))]
-    if newer:
-        return f"written by a newer saferbot (parts: {', '.join(newer)}); upgrade saferbot first"
-    return None
-
-
 def copy_database(src: Path, dst: Path) -> None:
     """SQLite's online backup API: a consistent copy even while another process writes.
 
     The copy is one self-contained file (rollback journal, not WAL), so nothing is left beside it.
     """
-    before = _side_files(src)
+    before = side_files(src)
     source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
     target = sqlite3.connect(dst)
     try:
@@ -112,7 +59,7 @@ def copy_database(src: Path, dst: Path) -> None:
     finally:
         target.close()
         source.close()
-        _tidy(src, before)
+        tidy(src, before)
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
@@ -170,7 +117,7 @@ def _restore(db: Path, src: Path) -> int:
         print(f"The database as it was is kept in {saved}")
     else:
         db.parent.mkdir(parents=True, exist_ok=True)
-    before = _side_files(src)
+    before = side_files(src)
     source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
     target = sqlite3.connect(db)
     try:
@@ -179,7 +126,7 @@ def _restore(db: Path, src: Path) -> int:
     finally:
         target.close()
         source.close()
-        _tidy(src, before)
+        tidy(src, before)
     os.chmod(db, 0o600)
     print(f"Restored {db} from {src}. Start saferbot again; overdue timers fire at once.")
     return 0

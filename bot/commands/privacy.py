@@ -86,15 +86,16 @@ def _run(settings: Settings, fn, *args, then=None):
 
 
 def _audit(conn, keys: list[str], action: str, incident_rows: list[dict]) -> None:
+    """Written by the table's owner (handlers/incident.py): a person's records, then each incident."""
+    from handlers.incident import audit
+
     from ..audit import cli_actor
 
     now, reader = time.time(), cli_actor()
     for key in keys:
-        conn.execute("INSERT INTO incident_audit(at, reader, incident_id, ref, action) VALUES(?,?,NULL,?,?)",
-                     (now, reader, f"person:{key}", action))
+        audit(conn, now, reader, {"id": None, "ref": f"person:{key}"}, action)
     for r in incident_rows:
-        conn.execute("INSERT INTO incident_audit(at, reader, incident_id, ref, action) VALUES(?,?,?,?,?)",
-                     (now, reader, r["id"], r["ref"], action))
+        audit(conn, now, reader, r, action)
 
 
 def _owners():

@@ -10,14 +10,17 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from .. import relay
+from ..relay_queue import set_aside
 from ..settings import Settings
 from ..store import StoreError, columns, pg
-from .ops import fail, running
-from .store import shown, why
+from ..storecheck import ago, lease_line, phone_unverified, running, why
+from .ops import fail
+from .store import shown
 
 WIDTH = 18  # the label column
 wall_clock = time.time  # what "overdue" and "ago" are measured against (tests set a fixed moment)
@@ -32,39 +35,19 @@ def line(label: str, text: str) -> None:
     print(f"{label + ':':<{WIDTH}}{text}")
 
 
-def ago(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s ago"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min ago"
-    return f"{seconds / 3600:.1f} h ago"
-
-
 def when(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
-def lease_line(conn: pg.Connection) -> tuple[bool, str]:
-    """(an instance is active, what to say): the lease row, read in the database's own clock."""
-    from ..lease import NOW, describe
-
-    row = conn.raw(f"SELECT holder, generation, since, renewed_at, expires_at, {NOW} FROM lease"
-                   " WHERE name='active'").fetchone()
-    if row is None:
-        return False, "not running (no instance has held the lease yet)"
-    holder, generation, _, renewed_at, expires_at, now = row
-    if expires_at > now:
-        return True, describe(tuple(row[:5]), now)
-    return False, (f"not running: the lease is free (last held by {holder}, generation {generation}, "
-                   f"last renewed {ago(now - renewed_at)})")
-
-
-def counts(conn, now: float, active: bool) -> None:
+def counts(conn, now: float, active: bool, sections: list[Callable[[Any], list[tuple[str, str]]]]) -> None:
+    """The core's counts, and after the alerts each capability's own lines (the App's status_lines)."""
     one = lambda sql, *a: conn.execute(sql, a).fetchone()[0]  # noqa: E731
     open_alerts = one("SELECT COUNT(*) FROM alerts WHERE status!='resolved'")
     unacked = one("SELECT COUNT(*) FROM alerts WHERE status='open'")
     line("open alerts", f"{open_alerts}" + (f" ({unacked} not yet acknowledged)" if open_alerts else ""))
-    line("lone working", f"{one('SELECT COUNT(*) FROM lone_sessions WHERE status=?', 'live')} live session(s)")
+    for section in sections:
+        for label, text in section(conn):
+            line(label, text)
     line("outbox", f"{one('SELECT COUNT(*) FROM outbox WHERE status IN (?, ?)', 'pending', 'sending')}"
                    " message(s) waiting to be sent")
     overdue = one("SELECT COUNT(*) FROM wakeups WHERE status='pending' AND due_at<?", now)
@@ -74,7 +57,7 @@ def counts(conn, now: float, active: bool) -> None:
                 else " (a running saferbot fires these within seconds: if this stays, run saferbot doctor)")
     line("overdue wake-ups", f"{overdue}{hint}")
     if "aside_at" in columns(conn, "relay"):  # webhooks a standby relayed that could not be handled (bot/relay.py)
-        aside = relay.set_aside(conn)
+        aside = set_aside(conn)
         if aside:
             line("relay", ", ".join(f"{n} relayed request(s) set aside ({platform})" for platform, n in aside)
                  + ": kept in the relay table, see the log")
@@ -88,7 +71,7 @@ def counts(conn, now: float, active: bool) -> None:
     line("last heartbeat", f"{when(beat[0])} ({ago(now - beat[0])})" if beat else "none written yet")
 
 
-def status_sqlite(db: Path, now: float) -> int:
+def status_sqlite(db: Path, now: float, sections: list) -> int:
     if not db.exists():
         line("store", f"SQLite {db.resolve()} (does not exist yet: it is made when saferbot first starts)")
         return 0
@@ -97,13 +80,13 @@ def status_sqlite(db: Path, now: float) -> int:
     line("active", holder or "not running (nothing holds the instance lock)")
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        counts(conn, now, holder is not None)
+        counts(conn, now, holder is not None, sections)
     finally:
         conn.close()
     return 0
 
 
-def status_postgres(url: str, now: float) -> int:
+def status_postgres(url: str, now: float, sections: list) -> int:
     conn = pg.Connection(url)
     try:
         version = conn.raw("SHOW server_version").fetchone()[0]
@@ -113,43 +96,21 @@ def status_postgres(url: str, now: float) -> int:
             return 0
         active, text = lease_line(conn)
         line("active", text)
-        counts(conn, now, active)
+        counts(conn, now, active, sections)
     finally:
         conn.close()
     return 0
 
 
-def phone_unverified(settings: Settings) -> str | None:
-    """People a phone tier of the ladder cannot reach (handlers/phone.py), read from the store read-only."""
-    from handlers.phone import unverified_text
-
-    from ..book import ConfigError, load_all
-
-    try:
-        book, service = load_all(settings.codewords_file, settings.service_file)
-    except ConfigError:
-        return None  # check-config and doctor report the files themselves
-    if not settings.on_postgres and not Path(settings.db).exists():
-        conn = None
-    else:
-        conn = pg.Connection(settings.db) if settings.on_postgres else sqlite3.connect(
-            f"file:{settings.db}?mode=ro", uri=True)
-    try:
-        if conn is not None and "person" not in columns(conn, "contact_methods"):
-            conn.close()
-            conn = None
-        if conn is None:  # no store or no phone tables yet: nobody has verified a number
-            conn = sqlite3.connect(":memory:")
-            conn.execute("CREATE TABLE contact_methods(person, number, channel, state)")
-        return unverified_text(conn, book, list(service.people.values()))
-    finally:
-        conn.close()
-
-
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    now = wall_clock()
+    from ..compose import build_app
+
+    now, sections = wall_clock(), build_app().status_lines
     try:
-        code = status_postgres(settings.db, now) if settings.on_postgres else status_sqlite(Path(settings.db), now)
+        if settings.on_postgres:
+            code = status_postgres(settings.db, now, sections)
+        else:
+            code = status_sqlite(Path(settings.db), now, sections)
         phones = phone_unverified(settings)
         if phones:
             line("phone numbers", phones + " (they send phone verify in chat)")

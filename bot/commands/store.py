@@ -20,16 +20,16 @@ import contextlib
 import os
 import socket
 import sqlite3
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..instance import InstanceLock
-from ..settings import Settings, hide_password, passwords_in
+from ..settings import Settings, hide_password
 from ..store import StoreError, columns, connect, is_url, pg, transaction
 from ..store.migrations import COMPONENTS
+from ..storecheck import why
 from .ops import fail
 
 BATCH = 1000  # rows per executemany: bounded memory whatever the store's size
@@ -54,15 +54,6 @@ def shown(target: str) -> str:
     if is_url(target):
         return "PostgreSQL " + hide_password(target)
     return f"SQLite {Path(target).resolve()}"
-
-
-def why(error: BaseException, *urls: str) -> str:
-    """An error's first line for a message, with any password in it hidden (libpq may echo a bad URL)."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    for url in urls:
-        for secret in passwords_in(url):
-            text = text.replace(secret, "***")
-    return f"{type(error).__name__}: " + hide_password(text)
 
 
 def same_store(a: str, b: str) -> bool:
@@ -167,16 +158,6 @@ def count(conn: Conn, table: str) -> int:
 def newer_parts(conn: Conn) -> list[str]:
     rows = conn.execute("SELECT component, version FROM schema_version").fetchall()
     return [c for c, v in rows if v > len(COMPONENTS.get(c, ()))]
-
-
-def write_probe(conn: Conn) -> None:
-    """Prove this user may write the store (`saferbot doctor`): one intake row, always rolled back."""
-    conn.execute("BEGIN")
-    try:
-        conn.execute("INSERT INTO inbound(key, at) VALUES(?, ?)", (f"doctor:{time.time_ns()}", time.time()))
-    finally:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
 
 
 # --- the copy -----------------------------------------------------------------------------------------------

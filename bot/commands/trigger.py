@@ -43,10 +43,12 @@ def watch_from_here(conn, now: float) -> None:
     bot's scheduler fires it by its safety net, so a device added here is watched without a restart."""
     from handlers import trigger
 
+    from ..unit import wake
+
     pending = conn.execute("SELECT 1 FROM wakeups WHERE kind=? AND ref='' AND status='pending'",
                            (trigger.WATCH,)).fetchone()
     if pending is None and trigger.watched(conn):
-        conn.execute("INSERT INTO wakeups(kind, ref, due_at) VALUES(?, '', ?)", (trigger.WATCH, now + trigger.WATCH_EVERY))
+        wake(conn, trigger.WATCH, "", now + trigger.WATCH_EVERY)
 
 
 def show_secret(settings, device: str, kind: str, secret: str) -> None:

@@ -23,9 +23,10 @@ from typing import Any, TypeVar
 import aiosqlite
 import psycopg
 
+from ..settings import is_url
 from . import dialect, pg
 from .migrations import COMPONENTS
-from .pg import Fenced, is_url
+from .pg import Fenced
 
 StoreError = (sqlite3.Error, psycopg.Error)  # what a failing store raises, whichever engine
 

@@ -36,10 +36,6 @@ class Fenced(Exception):
     """This instance no longer holds the lease: the store refuses its writes."""
 
 
-def is_url(target: object) -> bool:
-    return str(target).startswith(("postgresql://", "postgres://"))
-
-
 class Row(tuple):
     """sqlite3.Row's surface: index by position or by column name, keys(), dict(row)."""
 

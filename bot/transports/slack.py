@@ -40,7 +40,8 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from .. import forms, listen, relay
+from .. import forms, listen
+from .. import relay_queue as relay
 from ..messages import Button, Inbound
 from ..model import Person
 from ..settings import Settings

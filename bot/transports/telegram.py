@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
 import os
 import re
@@ -49,21 +48,20 @@ from telegram.error import RetryAfter as TgRetryAfter  # noqa: E402
 from telegram.ext import Application  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
-from .. import relay  # noqa: E402
+from .. import relay_queue as relay  # noqa: E402
 from ..messages import Button, Delivery, Inbound  # noqa: E402
 from ..model import Person  # noqa: E402
 from ..settings import Settings  # noqa: E402
 from . import gate  # noqa: E402
 from .base import Limits, MaybeDelivered, RetryAfter, Transport, Undeliverable  # noqa: E402
 from .telegram_intake import ALLOWED_UPDATES, REFUSED, TelegramIntake  # noqa: E402
+from .telegram_text import MAX_CAPTION, MAX_TEXT, chunks, escape, parts  # noqa: E402
 
 if TYPE_CHECKING:
     from ..engine import Engine
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT = 4096  # characters in one message
-MAX_CAPTION = 1024
 GROUP_INTERVAL = 3.0  # seconds between two messages to one group (20 a minute)
 USERNAME_KEY = "telegram.username"  # kept by the registration capability (engine.remember)
 
@@ -77,30 +75,6 @@ _COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
 
 def _seconds(value: int | float | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-def escape(text: str) -> str:
-    """Plain text -> Telegram HTML that shows exactly that text."""
-    return html.escape(text, quote=False)
-
-
-def chunks(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Split plain text so each piece's escaped form fits one message, at a line end where possible."""
-    if len(escape(text)) <= limit:
-        return [text]
-    out: list[str] = []
-    cur, size = "", 0
-    for ch in text:
-        n = len(escape(ch))
-        if size + n > limit:
-            cut = cur.rfind("\n")
-            out.append(cur[:cut] if cut > 0 else cur)
-            cur = cur[cut + 1:] if cut > 0 else ""
-            size = len(escape(cur))
-        cur += ch
-        size += n
-    out.append(cur)
-    return out
 
 
 def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
@@ -427,29 +401,3 @@ class TelegramTransport(TelegramIntake, Transport):
             except BadRequest as e:
                 if "message is not modified" not in e.message.lower():
                     raise
-
-
-PART_NOTE = "\n(part {i} of {n}, continued below. Latest: {latest})"
-EMPTY_PART = "(part {i} of {n}: the card is shorter now and continues below. Latest: {latest})"
-
-
-def parts(text: str, slots: int | None = None) -> list[str]:
-    """A long text as several messages. Each part but the last ends with the text's latest line
-    (a card's current state), so no part tells an old story after an update. With `slots`
-    (the messages there already are) the result has exactly that many parts."""
-    if len(escape(text)) <= MAX_TEXT and not slots:
-        return [text]
-    latest = text.rstrip().rsplit("\n", 1)[-1][:200]
-    reserve = len(escape(PART_NOTE.format(i=99, n=99, latest=latest)))
-    pieces = chunks(text, MAX_TEXT - reserve) if len(escape(text)) > MAX_TEXT else [text]
-    if slots and len(pieces) > slots:  # more text than messages: keep the start and the end, say so
-        tail = "[... shortened: too long to show here ...]\n" + pieces[-1]
-        while len(escape(tail)) > MAX_TEXT - reserve:
-            tail = tail[:44] + tail[44 + len(escape(tail)) - (MAX_TEXT - reserve):]
-        pieces = pieces[:slots - 1] + [tail]
-    n = slots or len(pieces)
-    head, last = pieces[:-1], pieces[-1]
-    out = [p + PART_NOTE.format(i=i + 1, n=n, latest=latest) for i, p in enumerate(head)]
-    out += [EMPTY_PART.format(i=i + 1, n=n, latest=latest) for i in range(len(head), n - 1)]
-    return out + [last]
-

@@ -16,7 +16,7 @@ import hmac
 import json
 import logging
 import socket
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from aiohttp import web
 from telegram import Update
@@ -24,9 +24,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.error import RetryAfter as TgRetryAfter
 
 from .. import listen
-
-if TYPE_CHECKING:
-    from .telegram import TelegramTransport
+from ..settings import Settings
 
 REFUSED = ("Telegram refused SAFERBOT_TELEGRAM_TOKEN. Fix: copy the bot's token again from @BotFather "
            "(/mybots -> API Token) into SAFERBOT_TELEGRAM_TOKEN.")
@@ -43,10 +41,28 @@ def _backoff(failures: int) -> float:
     return min(RETRY_MAX, 0.25 * 2 ** min(failures, 8))
 
 
+class Host(Protocol):
+    """What the intake needs of the transport it is mixed into (it never imports telegram.py: no circle)."""
+
+    settings: Settings
+    app: Any  # telegram.ext.Application
+    poll_timeout: float
+    webhook_port: int | None
+    _offset: int | None
+    _confirmed: int | None
+    _socket: socket.socket | None
+    _webhook: web.AppRunner | None
+
+    def give_up(self, why: str) -> None: ...
+    async def _on_update(self, update: Update) -> None: ...
+    async def _take(self, updates: list[Update]) -> int: ...
+    async def _on_webhook(self, request: web.Request) -> web.Response: ...
+
+
 class TelegramIntake:
     """Mixin for TelegramTransport: the getUpdates loop and the webhook endpoint."""
 
-    async def _poll(self: TelegramTransport) -> None:
+    async def _poll(self: Host) -> None:
         """Long-poll getUpdates; the offset moves past an update only once the store has it."""
         failures = 0
         while True:
@@ -78,7 +94,7 @@ class TelegramIntake:
             else:
                 failures = 0
 
-    async def _take(self: TelegramTransport, updates: list[Update]) -> int:
+    async def _take(self: Host, updates: list[Update]) -> int:
         """Store a batch in order, one update after another (as PTB did); how many were stored.
 
         The first that could not be stored and those after it stay unconfirmed; those after it are
@@ -98,7 +114,7 @@ class TelegramIntake:
                 stored = i if stored is None else stored
         return len(updates) if stored is None else stored
 
-    async def _serve_webhook(self: TelegramTransport, path: str) -> None:
+    async def _serve_webhook(self: Host, path: str) -> None:
         """Listen for Telegram's webhook POSTs (once); the socket is bound here so port 0 works."""
         if self._webhook is not None:
             return
@@ -114,7 +130,7 @@ class TelegramIntake:
         await listen.Site(runner, sock=self._socket, limits=listen.Limits.of(s)).start()
         self._webhook = runner
 
-    async def _on_webhook(self: TelegramTransport, request: web.Request) -> web.Response:
+    async def _on_webhook(self: Host, request: web.Request) -> web.Response:
         """200 only once the update is stored; 500 if storing failed, so Telegram sends it again."""
         assert self.settings.telegram_webhook_secret is not None
         secret = self.settings.telegram_webhook_secret.get_secret_value()
@@ -137,7 +153,7 @@ class TelegramIntake:
             return web.Response(status=500)
         return web.Response()
 
-    async def _relayed(self: TelegramTransport, body: str, headers: dict[str, str]) -> bool:
+    async def _relayed(self: Host, body: str, headers: dict[str, str]) -> bool:
         """An update a standby stored (bot/relay.py): stored and handled here; False if the store could not
         keep it (tried again); raises if it cannot be read or handled (set aside after a few tries)."""
         from ..engine import NotStored

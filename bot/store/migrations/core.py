@@ -86,16 +86,6 @@ STEPS = [
     CREATE INDEX outbox_due ON outbox(status, next_at);
     CREATE INDEX outbox_card ON outbox(card, status);
     CREATE INDEX outbox_alert ON outbox(alert_id, status);
-    CREATE TABLE drills (
-        branch TEXT PRIMARY KEY,       -- everything raised here is an exercise
-        since REAL NOT NULL,
-        by TEXT
-    );
-    CREATE TABLE shifts (
-        person TEXT PRIMARY KEY,
-        on_shift INTEGER NOT NULL,
-        since REAL NOT NULL
-    );
     """,
     """
     ALTER TABLE outbox ADD COLUMN digest TEXT;     -- several alarm cards sent as one message share this key

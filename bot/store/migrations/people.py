@@ -1,4 +1,10 @@
-"""Tables for the people capability: cover, roster edits and their audit, backup, lockdown roll calls."""
+"""Tables for the roster capability (handlers/roster.py): cover, roster edits and their audit, who is on shift.
+
+The component keeps its first name, "people", which existing stores know it by (schema_version).
+Step 1 also created the backup and lockdown tables until they moved to their owners' components
+(backup.py, lockdown.py, which create them only if missing): on a store migrated before the move
+those tables exist already, and nothing is created twice.
+"""
 
 STEPS: list[str] = [
     """
@@ -27,46 +33,13 @@ STEPS: list[str] = [
         before TEXT,                   -- JSON
         after TEXT                     -- JSON
     );
-    CREATE TABLE backup_requests (
-        id INTEGER PRIMARY KEY,
-        person TEXT NOT NULL,
-        branch TEXT,
-        what TEXT NOT NULL DEFAULT '',
-        codeword TEXT,                 -- when raised by a codeword (the requester only sees its replies)
-        status TEXT NOT NULL DEFAULT 'open',   -- open | stood_down
-        drill INTEGER NOT NULL DEFAULT 0,
-        alert_id INTEGER,              -- set when nobody came in time and it climbed the ladder
-        reply_platform TEXT, reply_chat TEXT,
-        created_at REAL NOT NULL,
-        ended_at REAL
-    );
-    CREATE TABLE backup_answers (
-        request_id INTEGER NOT NULL,
-        person TEXT NOT NULL,
-        answer TEXT,                   -- NULL (asked) | coming | cant
-        at REAL,
-        PRIMARY KEY (request_id, person)
-    );
-    CREATE TABLE lockdowns (
-        id INTEGER PRIMARY KEY,
-        kind TEXT NOT NULL,            -- lockdown | evacuate
-        scope TEXT NOT NULL,           -- branch key, area name or all
-        message TEXT NOT NULL,
-        by TEXT NOT NULL,
-        drill INTEGER NOT NULL DEFAULT 0,
-        status TEXT NOT NULL DEFAULT 'active',   -- active | ended
-        created_at REAL NOT NULL,
-        ended_at REAL, ended_by TEXT
-    );
-    CREATE TABLE rollcall (
-        lockdown_id INTEGER NOT NULL,
-        person TEXT NOT NULL,
-        branch TEXT,
-        answer TEXT,                   -- NULL (no answer) | safe | help
-        at REAL,
-        alert_id INTEGER,              -- their "I need help" alert
-        noanswer_alert INTEGER,        -- the alert raised because they had not answered
-        PRIMARY KEY (lockdown_id, person)
+    """,
+    # who is on shift (handlers/roster.py): created by core's step 1 before it moved here; kept as it was
+    """
+    CREATE TABLE IF NOT EXISTS shifts (
+        person TEXT PRIMARY KEY,
+        on_shift INTEGER NOT NULL,
+        since REAL NOT NULL
     );
     """,
 ]

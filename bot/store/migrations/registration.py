@@ -1,6 +1,6 @@
 """Tables for registration: invites and bound chat accounts (table `bindings`: person, platform, user_id).
 
-`bindings` is read by the engine at start (Engine._load_bindings) into the directory.
+`bindings` is read into the directory at start (registration.load_bindings, last in the App's start-up list).
 Invite codes are stored only as a SHA-256 hash: the link itself is the secret.
 `platform_info` holds small facts a transport learns at start (the Telegram bot's
 username) so the command line can build invite links.
