@@ -354,9 +354,9 @@ def render(tx: Tx, alert: Alert) -> Outbound:
     sender = tx.person(alert.person)
     lines = [
         drill_mark(alert.drill) + f"[{alert.severity.value.upper()}] {alert.title} (alert #{alert.id})",
-        f"From: {sender.name if sender else 'unknown'}"
-        + (f" ({sender.phone})" if sender and sender.phone else "")
-        + f", {tx.directory.branch_name(alert.branch)}",
+        (f"From: {sender.name}" + (f" ({sender.phone})" if sender.phone else "") + ", " if sender
+         else "Where: ")  # no person raised it (a panic button): the line under the title says which device
+        + tx.directory.branch_name(alert.branch),
         f"Raised: {tx.hhmm(alert.created_at)}",
     ]
     if alert.details:

@@ -44,6 +44,8 @@ async def test_a_signed_press_raises_the_codeword_alarm_with_the_place_on_the_ca
     assert card is not None and PLACE in card.text
     assert "Aggressive or threatening person" in card.text and "[HIGH]" in card.text
     assert "Acknowledge" in [b.label for b in card.buttons]
+    assert "unknown" not in card.text  # no person raised it: the card says where, not "From: unknown"
+    assert "Where: Central Library" in card.text
     row = (await h.query("SELECT kind, severity, branch FROM alerts"))[0]
     assert tuple(row) == ("trigger", "high", "central")
 
