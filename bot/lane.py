@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from itertools import islice
 
 from . import digest as digests
 from .messages import Delivery
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 RATE_WINDOW = 1.1
 HOLD = 0.05  # seconds between looks while the lease is stale or the transport is not connected yet
 IDLE = 3600.0  # seconds a lane with nothing to send waits for a push
+RUN = 32  # rows an unpaced chat hands off at once
 
 
 @dataclass
@@ -67,6 +69,27 @@ def _digestible(c: Claimed) -> bool:
     d = c.delivery
     return (d.kind == "send" and d.priority == Priority.alarm and c.card is not None and not d.attachment
             and not d.form and not d.ephemeral and len(d.text) <= digests.MAX_CARD_TEXT)
+
+
+def _first(q: list[Claimed]) -> Claimed:
+    """A chat's next row: its first, except that a new card goes before edits of older ones."""
+    first = q[0]
+    if first.delivery.kind == "edit":
+        first = next((c for c in q if c.delivery.priority == first.delivery.priority and _new_card(c)), first)
+    return first
+
+
+def _run(q: list[Claimed]) -> list[Claimed]:
+    """The first RUN rows `_first` would pick one after another. They all come from the queue's first RUN
+    rows and its first RUN new cards (a pick takes the head or the first new card), so only those are read."""
+    new = [c for c in islice((c for c in q if _new_card(c)), RUN)]
+    left = sorted({id(c): c for c in q[:RUN] + new}.values(), key=_order)
+    run: list[Claimed] = []
+    while left and len(run) < RUN:
+        c = _first(left)
+        run.append(c)
+        left = [x for x in left if x is not c]
+    return run
 
 
 HandOff = Callable[[list[Claimed]], Awaitable[list[Claimed] | None]]
@@ -164,19 +187,21 @@ class Lane:
         return None, (self.resting[0][0] - now if self.resting else IDLE)
 
     def _take(self, chat: str) -> list[Claimed]:
-        """The chat's first row, and with it other alarm cards waiting for the same chat (one digest message)."""
+        """What goes to the chat next: on a paced chat its first row, with the other alarm cards waiting for
+        it (one digest message); on an unpaced platform (the console) the chat's waiting rows in order, up to RUN, so
+        one hand-off (one store write) starts them all instead of each waiting for the one before."""
         q = self.queues[chat]
-        first = q[0]
-        if first.delivery.kind == "edit":  # a new card for this chat goes before edits of older ones
-            first = next((c for c in q if c.delivery.priority == first.delivery.priority and _new_card(c)), first)
-        batch = [first]
-        if _digestible(first) and self.transport.chat_interval(chat):
-            # a platform without per-chat pacing shows each card at once anyway
+        if not self.transport.chat_interval(chat) and not self.transport.limits.per_second:
+            batch = _run(q)
+        elif _digestible(first := _first(q)):
+            batch = [first]
             for c in q:
                 if c is not first and _digestible(c):
                     if not digests.fits([m.delivery.text for m in batch] + [c.delivery.text]):
                         break
                     batch.append(c)
+        else:
+            batch = [first]
         taken = {id(c) for c in batch}  # by identity: comparing rows compares them field by field
         rest = [c for c in q if id(c) not in taken]
         if rest:
@@ -203,14 +228,7 @@ class Lane:
             task.add_done_callback(self.tasks.discard)
 
     async def _deliver(self, batch: list[Claimed]) -> None:
-        first = batch[0]
-        chat = first.delivery.chat_id
-        key = f"d{first.delivery.id}" if len(batch) > 1 else None
-
-        def report(outcome: str, **kw) -> None:
-            for c in batch:
-                self.report(Result(c, outcome, digest=key, **kw))
-
+        chat = batch[0].delivery.chat_id
         try:
             started = await self.hand_off(batch)
             if not started:
@@ -219,29 +237,51 @@ class Lane:
                         self._put(c)
                     self.paused_until = max(self.paused_until, time.monotonic() + HOLD)
                 return
-            batch, first = started, started[0]  # without any row cancelled meanwhile (an ack)
-            key = f"d{first.delivery.id}" if len(batch) > 1 else None
-            ref = await self.transport.deliver(as_digest(batch) if key else first.delivery)
-            report("sent", message_ref=ref)
-        except RetryAfter as e:
-            # the row itself comes back when its next_at passes; a platform-wide limit also holds the lane
-            if e.whole_platform:
-                self.paused_until = max(self.paused_until, time.monotonic() + e.seconds)
-            report("retry", delay=e.seconds, error=f"rate limited for {e.seconds:g}s")
-        except Undeliverable as e:
-            report("failed", error=str(e))
-        except MaybeDelivered as e:
-            log.warning("delivery %s via %s may have arrived: %s", first.delivery.id, self.transport.platform, e)
-            report("retry", error=f"timed out, may have arrived: {e}", in_doubt=True)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # network errors, 5xx: retry with backoff
-            log.warning("delivery %s via %s failed: %s", first.delivery.id, self.transport.platform, e)
-            report("retry", error=f"{type(e).__name__}: {e}")
+            # without any row cancelled meanwhile (an ack)
+            if len(started) > 1 and self.transport.chat_interval(chat):
+                await self._send(started, as_digest(started), f"d{started[0].delivery.id}")
+                return
+            for i, c in enumerate(started):  # one row, or an unpaced chat's run, in order
+                if i and not self.may_send():  # the lease went stale mid-run: the rest never left
+                    for rest in started[i:]:
+                        self.report(Result(rest, "retry", delay=HOLD, error="held: the lease is not known valid"))
+                    return
+                if not await self._send([c], c.delivery, None):
+                    for rest in started[i + 1:]:
+                        self.report(Result(rest, "retry", delay=self.paused_until - time.monotonic(),
+                                           error="held: the platform asked to wait"))
+                    return
         finally:
             self.busy.discard(chat)
             self._offer(chat)
             self.wake.set()
+
+    async def _send(self, batch: list[Claimed], delivery: Delivery, key: str | None) -> bool:
+        """One request; its outcome reported for every row it carries. False: the whole platform must wait."""
+
+        def report(outcome: str, **kw) -> None:
+            for c in batch:
+                self.report(Result(c, outcome, digest=key, **kw))
+
+        try:
+            report("sent", message_ref=await self.transport.deliver(delivery))
+        except RetryAfter as e:
+            # the row itself comes back when its next_at passes; a platform-wide limit also holds the lane
+            report("retry", delay=e.seconds, error=f"rate limited for {e.seconds:g}s")
+            if e.whole_platform:
+                self.paused_until = max(self.paused_until, time.monotonic() + e.seconds)
+                return False
+        except Undeliverable as e:
+            report("failed", error=str(e))
+        except MaybeDelivered as e:
+            log.warning("delivery %s via %s may have arrived: %s", delivery.id, self.transport.platform, e)
+            report("retry", error=f"timed out, may have arrived: {e}", in_doubt=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # network errors, 5xx: retry with backoff
+            log.warning("delivery %s via %s failed: %s", delivery.id, self.transport.platform, e)
+            report("retry", error=f"{type(e).__name__}: {e}")
+        return True
 
 
 def as_digest(batch: list[Claimed]) -> Delivery:

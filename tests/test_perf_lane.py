@@ -90,3 +90,46 @@ async def test_a_paced_chat_with_thousands_waiting_costs_few_looks():
     assert {r.claimed.delivery.id for r in sent} >= {c.delivery.id for c in others}
     assert lane.waiting == 2000 - sum(r.claimed.delivery.chat_id == "dm0" for r in sent)
     assert lane.busy.asked < 10 * (len(paced) + len(others)), f"{lane.busy.asked} looks"
+
+
+async def test_an_unpaced_chat_hands_off_its_waiting_cards_together_in_order():
+    """The console has no per-chat pacing: cards that queued for a manager while one hand-off waited for
+    the store go with the next hand-off together (one started mark), not one store round trip each, and
+    still in the order they were raised."""
+    transport = MemoryTransport("console")
+    results: list[Result] = []
+    hand_offs: list[int] = []
+
+    async def counted(batch: list[Claimed]) -> list[Claimed]:
+        hand_offs.append(len(batch))
+        return await slow_hand_off(batch)
+
+    lane = Lane(transport, results.append, counted)
+    rows = [card(i, "dm0") for i in range(1, 201)]
+    await drive(lane, rows, len(rows), results)
+    assert [r.delivery.id for r in transport.records] == list(range(1, 201))
+    # a hand-off takes 20 steps and a card arrives each step: about 20 go together, not one each
+    assert sum(hand_offs) == 200 and len(hand_offs) <= 12, hand_offs
+
+
+async def test_a_lease_gone_stale_mid_run_sends_nothing_more():
+    """Nothing leaves unless the lease is known valid: the rest of a run is held, reported for retry."""
+    transport = MemoryTransport("console")
+    results: list[Result] = []
+    valid = {"n": 3}
+
+    def may_send() -> bool:
+        valid["n"] -= 1
+        return valid["n"] >= 0
+
+    async def at_once(batch: list[Claimed]) -> list[Claimed]:
+        return batch
+
+    lane = Lane(transport, results.append, at_once, may_send)
+    for c in [card(i, "dm0") for i in range(1, 11)]:
+        lane._put(c)
+    await lane._deliver(lane._take("dm0"))
+    sent = [r.delivery.id for r in transport.records]
+    assert sent and len(sent) < 10
+    held = [r.claimed.delivery.id for r in results if r.outcome == "retry"]
+    assert sorted(sent + held) == list(range(1, 11)) and not set(sent) & set(held)
