@@ -24,208 +24,23 @@ begun is in doubt after a crash.
 from __future__ import annotations
 
 import asyncio
-import bisect
-import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 
-from . import digest as digests
 from .clock import Clock
-from .messages import Delivery
+from .lane import Lane, Result, until_set
 from .model import Priority
 from .store import Store
 from .store import outbox as rows
 from .store.outbox import Claimed
-from .transports.base import MaybeDelivered, RetryAfter, Transport, Undeliverable
+from .transports.base import Transport
 
 log = logging.getLogger(__name__)
 RESULT_COALESCE = 0.0  # seconds; results are bookkeeping (the message is already delivered)
-# the platform-wide rate is counted over a slightly longer window than a second: requests sent
-# a second apart can arrive closer together, and one 429 holds the whole platform back
-RATE_WINDOW = 1.1
-HOLD = 0.05  # seconds between looks while the lease is stale or the transport is not connected yet
 STORE_RETRY = 0.5  # seconds before handing off again when the started mark could not be written
-
-
-@dataclass
-class _Result:
-    claimed: Claimed
-    outcome: str  # sent | retry | failed
-    message_ref: str | None = None
-    delay: float = 0.0
-    error: str = ""
-    digest: str | None = None  # sent as part of this digest message
-    in_doubt: bool = False  # the request left and no answer came: it may have arrived
-
-
-async def until_set(event: asyncio.Event, timeout: float | None) -> None:
-    """Wait for the event or the timeout. asyncio.timeout rather than wait_for: Python 3.11's wait_for can
-    swallow a cancel that lands just as the event fires, and a lane's loop would then never stop (seen:
-    `Engine.stop` hung after a timed-out send)."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(timeout):
-            await event.wait()
-
-
-def _order(c: Claimed) -> tuple[int, int]:
-    return c.delivery.priority, c.delivery.id
-
-
-def _new_card(c: Claimed) -> bool:
-    return c.delivery.kind == "send" and c.card is not None
-
-
-def _digestible(c: Claimed) -> bool:
-    d = c.delivery
-    return (d.kind == "send" and d.priority == Priority.alarm and c.card is not None and not d.attachment
-            and not d.form and not d.ephemeral and len(d.text) <= digests.MAX_CARD_TEXT)
-
-
-HandOff = Callable[[list[Claimed]], Awaitable[list[Claimed] | None]]
-
-
-class Lane:
-    """One platform's queue: priority order, a per-chat gap, a global rate, one send per chat at a time."""
-
-    def __init__(self, transport: Transport, report: Callable[[_Result], None], hand_off: HandOff,
-                 may_send: Callable[[], bool] = lambda: True):
-        self.transport = transport
-        self.report = report
-        self.hand_off = hand_off
-        self.may_send = may_send
-        self.waiting: list[Claimed] = []
-        self.busy: set[str] = set()
-        self.chat_free_at: dict[str, float] = {}
-        self.paused_until = 0.0
-        self.sent_times: list[float] = []
-        self.wake = asyncio.Event()
-        self.tasks: set[asyncio.Task] = set()
-
-    def push(self, c: Claimed) -> None:
-        d = c.delivery
-        if d.kind == "edit" and d.message_ref:  # an older edit of the same message is superseded
-            for i, w in enumerate(self.waiting):
-                if (w.delivery.kind == "edit" and w.delivery.chat_id == d.chat_id
-                        and w.delivery.message_ref == d.message_ref):
-                    old, keep = (w, c) if w.delivery.id < d.id else (c, w)
-                    self.waiting[i] = keep
-                    self.waiting.sort(key=_order)
-                    self.report(_Result(old, "superseded", message_ref=d.message_ref))
-                    self.wake.set()
-                    return
-        bisect.insort(self.waiting, c, key=_order)
-        self.wake.set()
-
-    def drop(self, ids: set[int]) -> None:
-        self.waiting = [c for c in self.waiting if c.delivery.id not in ids]
-
-    def _next(self, now: float) -> tuple[list[Claimed] | None, float]:
-        limits = self.transport.limits
-        if now < self.paused_until:
-            return None, self.paused_until - now
-        if self.waiting and not (self.transport.connected() and self.may_send()):
-            return None, HOLD  # not a failure: the rows wait, in order, with no attempt counted
-        if limits.per_second:
-            self.sent_times = [t for t in self.sent_times if now - t < RATE_WINDOW]
-            if len(self.sent_times) >= limits.per_second:
-                return None, RATE_WINDOW - (now - self.sent_times[0])
-        soonest = 3600.0
-        for i, c in enumerate(self.waiting):
-            chat = c.delivery.chat_id
-            if chat in self.busy:
-                continue
-            free = self.chat_free_at.get(chat, 0.0)
-            if free <= now:
-                return self._take(i), 0.0
-            soonest = min(soonest, free - now)
-        return None, soonest
-
-    def _take(self, i: int) -> list[Claimed]:
-        """The row at i, and with it other alarm cards waiting for the same chat (one digest message)."""
-        first = self.waiting[i]
-        if first.delivery.kind == "edit":  # a new card for this chat goes before edits of older ones
-            first = next((c for c in self.waiting if c.delivery.chat_id == first.delivery.chat_id
-                          and c.delivery.priority == first.delivery.priority and _new_card(c)), first)
-        del self.waiting[next(j for j, c in enumerate(self.waiting) if c is first)]
-        if not _digestible(first) or not self.transport.chat_interval(first.delivery.chat_id):
-            # a platform without per-chat pacing shows each card at once anyway
-            return [first]
-        batch = [first]
-        for c in self.waiting:
-            if c.delivery.chat_id == first.delivery.chat_id and _digestible(c):
-                if not digests.fits([m.delivery.text for m in batch] + [c.delivery.text]):
-                    break
-                batch.append(c)
-        if len(batch) > 1:  # one pass, by identity: list.remove compared whole rows field by field
-            taken = {id(c) for c in batch}
-            self.waiting = [c for c in self.waiting if id(c) not in taken]
-        return batch
-
-    async def run(self) -> None:
-        while True:
-            batch, wait = self._next(time.monotonic())
-            if batch is None:
-                self.wake.clear()
-                await until_set(self.wake, wait)
-                continue
-            chat = batch[0].delivery.chat_id
-            self.busy.add(chat)
-            now = time.monotonic()
-            self.sent_times.append(now)
-            self.chat_free_at[chat] = now + self.transport.chat_interval(chat)
-            task = asyncio.create_task(self._deliver(batch))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-
-    async def _deliver(self, batch: list[Claimed]) -> None:
-        first = batch[0]
-        chat = first.delivery.chat_id
-        key = f"d{first.delivery.id}" if len(batch) > 1 else None
-
-        def report(outcome: str, **kw) -> None:
-            for c in batch:
-                self.report(_Result(c, outcome, digest=key, **kw))
-
-        try:
-            started = await self.hand_off(batch)
-            if not started:
-                if started is None:  # not now (a stale lease, a store that cannot write): back in line
-                    for c in batch:
-                        bisect.insort(self.waiting, c, key=_order)
-                    self.paused_until = max(self.paused_until, time.monotonic() + HOLD)
-                return
-            batch, first = started, started[0]  # without any row cancelled meanwhile (an ack)
-            key = f"d{first.delivery.id}" if len(batch) > 1 else None
-            ref = await self.transport.deliver(_as_digest(batch) if key else first.delivery)
-            report("sent", message_ref=ref)
-        except RetryAfter as e:
-            # the row itself comes back when its next_at passes; a platform-wide limit also holds the lane
-            if e.whole_platform:
-                self.paused_until = max(self.paused_until, time.monotonic() + e.seconds)
-            report("retry", delay=e.seconds, error=f"rate limited for {e.seconds:g}s")
-        except Undeliverable as e:
-            report("failed", error=str(e))
-        except MaybeDelivered as e:
-            log.warning("delivery %s via %s may have arrived: %s", first.delivery.id, self.transport.platform, e)
-            report("retry", error=f"timed out, may have arrived: {e}", in_doubt=True)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # network errors, 5xx: retry with backoff
-            log.warning("delivery %s via %s failed: %s", first.delivery.id, self.transport.platform, e)
-            report("retry", error=f"{type(e).__name__}: {e}")
-        finally:
-            self.busy.discard(chat)
-            self.wake.set()
-
-
-def _as_digest(batch: list[Claimed]) -> Delivery:
-    first = batch[0].delivery
-    text, buttons = digests.compose([(c.alert_id, c.delivery.text, c.delivery.buttons) for c in batch])
-    return Delivery(id=first.id, kind="send", platform=first.platform, chat_id=first.chat_id,
-                    user_id=first.user_id, text=text, buttons=buttons, priority=first.priority, live=True)
 
 
 OnOutage = Callable[[sqlite3.Connection, str, float, float, bool], int]  # conn, platform, since, now, over
@@ -246,7 +61,7 @@ class Outbox:
         self.probe_interval, self.outage_notice = probe_interval, outage_notice
         self.down: dict[str, float] = {}  # platform -> when its current run of failures began (engine clock)
         self.told: set[str] = set()  # platforms whose outage has been told
-        self.results: list[_Result] = []
+        self.results: list[Result] = []
         self.lanes = {name: Lane(t, self._report, self._hand_off, may_send) for name, t in transports.items()}
         self._starting: list[tuple[list[int], asyncio.Future]] = []
         self._starter: asyncio.Task | None = None
@@ -262,7 +77,7 @@ class Outbox:
         for c in claimed:
             lane = self.lanes.get(c.delivery.platform)
             if lane is None:  # the platform is not running now: put it back for later
-                self._report(_Result(c, "retry", delay=30, error="platform not running"))
+                self._report(Result(c, "retry", delay=30, error="platform not running"))
             else:
                 lane.push(c)
 
@@ -348,7 +163,7 @@ class Outbox:
                 if not done.done():
                     done.set_result(started)
 
-    def _report(self, result: _Result) -> None:
+    def _report(self, result: Result) -> None:
         self.results.append(result)
         self._flush.set()
 
@@ -398,7 +213,7 @@ class Outbox:
                 log.exception("telling an outage failed")
                 self.told -= set(tell)
 
-    def _health(self, batch: list[_Result], now: float) -> tuple[dict[str, tuple[float, bool]], dict[str, float]]:
+    def _health(self, batch: list[Result], now: float) -> tuple[dict[str, tuple[float, bool]], dict[str, float]]:
         """Platforms that answered again (since, told) and outages long enough to tell (since)."""
         ok = {r.claimed.delivery.platform for r in batch if r.outcome in ("sent", "failed")}
         failing = {r.claimed.delivery.platform for r in batch if r.outcome == "retry" and not r.delay} - ok
@@ -426,7 +241,7 @@ class Outbox:
         if queued:
             self.kick()
 
-    def _apply(self, conn: sqlite3.Connection, batch: list[_Result], now: float,
+    def _apply(self, conn: sqlite3.Connection, batch: list[Result], now: float,
                recovered: dict[str, tuple[float, bool]] | None = None, tell: dict[str, float] | None = None) -> int:
         """Record outcomes; returns how many new rows (edits, fallbacks, retries) were queued."""
         queued = 0

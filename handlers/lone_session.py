@@ -264,8 +264,8 @@ def sweep(tx: Tx, ref: str) -> None:
         _SWEEPING.discard(id(tx))
     tx.cancel_wakeups(SWEEP, "all")
     nxt = tx.conn.execute("SELECT MIN(next_at) FROM lone_sessions WHERE status='live'").fetchone()[0]
-    if nxt is not None:  # already due (a full batch): it fires again SWEEP_GAP later
-        tx.wake(SWEEP, "all", max(nxt, tx.now + SWEEP_GAP) if rows else nxt)
+    if nxt is not None:  # behind (a full batch): again at once; caught up: not before SWEEP_GAP has passed
+        tx.wake(SWEEP, "all", max(nxt, tx.now + SWEEP_GAP) if 0 < len(rows) < SWEEP_BATCH else nxt)
 
 
 def _step_alone(tx: Tx, s: Session) -> None:

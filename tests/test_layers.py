@@ -20,7 +20,7 @@ LAYER = {
     "handlers": EDGE, "bot.transports": EDGE, "bot.board": EDGE,  # the board: a reader and a caller, like a transport
     # the engine, and the interfaces it offers (a transport's base class, a handler's unit of work)
     "bot.engine": ENGINE, "bot.router": ENGINE, "bot.escalation": ENGINE, "bot.outbox": ENGINE,
-    "bot.scheduler": ENGINE, "bot.unit": ENGINE, "bot.registry": ENGINE, "bot.app": ENGINE, "bot.outage": ENGINE,
+    "bot.scheduler": ENGINE, "bot.lane": ENGINE, "bot.unit": ENGINE, "bot.registry": ENGINE, "bot.app": ENGINE, "bot.outage": ENGINE,
     "bot.emergency": ENGINE, "bot.relay_queue": ENGINE, "bot.typed_buttons": ENGINE, "bot.transports.base": ENGINE, "bot.faults": ENGINE,
     "bot.model": MODEL, "bot.messages": MODEL, "bot.book": MODEL, "bot.settings": MODEL, "bot.clock": MODEL,
     "bot.words": MODEL, "bot.directory": MODEL, "bot.forms": MODEL, "bot.permissions": MODEL,
