@@ -19,6 +19,7 @@ Ports (who the core asks, by name):
                      (the one on SAFERBOT_HEALTH_PORT that answers /healthz)
   standby_routes     fn(settings) -> [aiohttp RouteDef], served there by a standby (relay or "not here")
   health_checks      fn(engine) -> [problem text], joined into /healthz, `status` and `doctor`
+  weekly_lines       fn(tx) -> [line]: what needs the admins this week, in their Monday note (handlers/weekly.py)
   data_owners        bot.personal_data.Owner: each table's personal data and the three acts on it
   on_tier_notified   fn(tx, alert, tier, repeat, people), after a ladder tier notified its people (the phone rung)
   alert_kinds        kind -> words for a count of such alerts ("backup request(s)"), each capability's
@@ -65,6 +66,7 @@ class App:
     http_routes: list[Handler] = field(default_factory=list)  # fn(engine) -> routes on the active HTTP server
     standby_routes: list[Handler] = field(default_factory=list)  # fn(settings) -> routes on a standby's server
     health_checks: list[Handler] = field(default_factory=list)  # fn(engine) -> [problem], for /healthz and status
+    weekly_lines: list[Handler] = field(default_factory=list)  # fn(tx) -> [line] for the admins' Monday note
     data_owners: list[Owner] = field(default_factory=list)  # personal data by table (bot/personal_data.py)
     on_tier_notified: list[Handler] = field(default_factory=list)  # fn(tx, alert, tier, repeat, people)
     alert_kinds: dict[str, str] = field(default_factory=dict)  # alert kind -> what a count of them is called

@@ -51,13 +51,14 @@ from handlers import (
     roster_data,
     safety,
     trigger,
+    weekly,
     welfare,
 )
 
 CAPABILITIES = (escalation, alerts, codeword, backup, lockdown_cards, lockdown, drill, help, incident,
                 incident_form, privacy, incident_review, lone_session, lone_working, registration, retention,
                 report, leavers, roster, safety, welfare, bans, ban_form, ban_reviews, headsup,
-                trigger, board, phone)
+                trigger, board, phone, weekly)
 
 
 def build_app() -> App:
@@ -75,7 +76,7 @@ def build_app() -> App:
         report._schedule_purge,
         retention.watch_checkpoints,
         trigger.startup,  # the look for silent panic buttons
-        phone.schedule_weekly,
+        weekly.schedule,  # the admins' Monday note
         registration.load_bindings,  # last, as the engine did it: people added by roster edits bind too
     ]
     for capability in (codeword, backup, lockdown, lone_working):  # what their alerts are called (bot/health.py)
@@ -95,6 +96,7 @@ def build_app() -> App:
     # the phone rung (docs/phone.md): texts and calls after a tier with sms:/call:, and the providers' callbacks
     app.on_tier_notified[:] = [phone.on_tier]
     app.http_routes.append(_phone_routes)
+    app.weekly_lines[:] = [phone.weekly_lines, trigger.weekly_lines]  # the admins' Monday note, in this order
     # the overview (Slack App Home), in display order
     app.home_sections[:] = [alerts.alerts_home, backup.backup_home, lockdown.lockdown_home, incident.home_lines,
                             lone_working.lone_home, roster.cover_home, ban_reviews.home_lines]

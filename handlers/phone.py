@@ -20,14 +20,13 @@ import re
 import secrets
 import sqlite3
 from dataclasses import dataclass
-from datetime import timedelta
 
 from bot import escalation
 from bot.escalation import Alert, Kind
 from bot.messages import Inbound, Outbound, drill_mark
 from bot.model import Person, Priority, Role
 from bot.permissions import allowed
-from bot.registry import command, reads, wakeup
+from bot.registry import command, reads
 from bot.store.outbox import forget_sent_to
 from bot.unit import Tx
 
@@ -39,7 +38,6 @@ CHANNELS = ("sms", "voice")
 THROTTLE = {"voice": ((900, 3), (3600, 7), (10800, 15)), "sms": ((900, 5), (3600, 11), (10800, 21))}
 CODE = re.compile(r"^\s*(\d{6})\s*$")
 SAID = {"sms": "text", "voice": "call"}
-WEEKLY = "phone.weekly"
 
 
 @dataclass(frozen=True)
@@ -273,37 +271,11 @@ def _record(tx: Tx, p: Person, number: str, channel: str, alert: Alert, outbox_i
                      outcome))
 
 
-# --- the weekly note ---------------------------------------------------------------------------
-
-def _next_monday_morning(tx: Tx) -> float:
-    """09:00 local next Monday (today, if it is Monday before 09:00)."""
-    local = tx.local()
-    at = (local + timedelta(days=(7 - local.weekday()) % 7)).replace(hour=9, minute=0, second=0, microsecond=0)
-    if at <= local:
-        at = (at + timedelta(days=7)).replace(hour=9)
-    return at.timestamp()
-
-
-@wakeup(WEEKLY)
-def weekly_note(tx: Tx, ref: str) -> None:
-    """Monday morning: the admins hear who the ladder's texts and calls cannot reach yet."""
+# --- the weekly note (handlers/weekly.py) -------------------------------------------------------------
+def weekly_lines(tx: Tx) -> list[str]:
+    """Monday morning, for the admins: who the ladder's texts and calls cannot reach yet."""
     text = unverified_text(tx.conn, tx.book, list(tx.directory.people.values()))
-    if text:
-        for p in tx.directory.people.values():
-            if p.role == Role.admin:
-                tx.send(p, Outbound(f"Weekly: {text}. Each of them sends phone verify in chat.",
-                                    priority=Priority.report), tag="phone")
-    tx.wake(WEEKLY, "weekly", _next_monday_morning(tx))
-
-
-def _ensure_weekly(tx: Tx) -> None:
-    if has_phone_tier(tx.book) and tx.pending_wakeup(WEEKLY, "weekly") is None:
-        tx.wake(WEEKLY, "weekly", _next_monday_morning(tx))
-
-
-async def schedule_weekly(engine) -> None:
-    """Start-up: the weekly note is due, when a ladder texts or calls."""
-    await engine.perform(_ensure_weekly)
+    return [f"{text}. Each of them sends phone verify in chat."] if text else []
 
 
 # --- personal data -----------------------------------------------------------------------------

@@ -365,6 +365,14 @@ def panic_line(conn: Any) -> str:
     return text + (f"; unmonitored (cannot send heartbeats): {', '.join(blind)}" if blind else "")
 
 
+def weekly_lines(tx: Tx) -> list[str]:
+    """Monday morning, for the admins (handlers/weekly.py): silent and unmonitored panic buttons."""
+    found = [d for d in devices(tx.conn) if d.active]
+    if not any(d.silent_since is not None or d.kind == "capability" for d in found):
+        return []
+    return [f"panic buttons: {panic_line(tx.conn)}"]
+
+
 def back_notice(tx: Tx, d: Device) -> None:
     """A device the admins were told was silent is heard again: one "back" notice."""
     if d.silent_since is None:

@@ -119,3 +119,19 @@ async def test_status_and_doctor_name_the_silent_device_and_the_missing_port(db,
     out = capsys.readouterr().out
     assert "panic button central-front-counter (Central - front counter) is silent" in out
     assert "SAFERBOT_HEALTH_PORT is not set: no press can arrive" in out
+
+
+async def test_the_admins_weekly_note_names_silent_and_unmonitored_buttons(db, clock, tmp_path):
+    """Monday 09:00: one note to the admins lists what needs them this week, panic buttons included."""
+    h = await start(db, clock, tmp_path)
+    try:
+        await add(h.engine)  # signed, never beats: silent after 5 minutes of opening hours
+        await add(h.engine, "Central - staff room", kind="capability", place="staff room")
+        await h.advance(5 * 86400)  # the fake clock's Wednesday afternoon to Monday morning, and a bit
+        weekly = [t for t in h.texts("dana") if t.startswith("Weekly:")]
+        assert len(weekly) == 1, weekly
+        assert "Central - front counter" in weekly[0] and "SILENT" in weekly[0]
+        assert "unmonitored" in weekly[0] and "Central - staff room" in weekly[0]
+        assert [t for t in h.texts("alice") if t.startswith("Weekly:")] == []  # admins only
+    finally:
+        await h.engine.stop()
