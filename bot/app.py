@@ -17,7 +17,8 @@ Ports (who the core asks, by name):
   forms              name -> Form, the forms a transport can show (form_buttons: button -> form)
   http_routes        fn(engine) -> [aiohttp RouteDef], served by the active instance's HTTP server
                      (the one on SAFERBOT_HEALTH_PORT that answers /healthz)
-  standby_routes     fn(settings) -> [aiohttp RouteDef], served there by a standby (relay or "not here")
+  standby_routes     fn(settings, active) -> [aiohttp RouteDef], served there by a standby (relay or "not here");
+                     active() says which instance is active, blocking, for signed-in readers only
   health_checks      fn(engine) -> [problem text], joined into /healthz, `status` and `doctor`
   weekly_lines       fn(tx) -> [line]: what needs the admins this week, in their Monday note (handlers/weekly.py)
   data_owners        bot.personal_data.Owner: each table's personal data and the three acts on it
@@ -64,7 +65,7 @@ class App:
     forms: dict[str, Form] = field(default_factory=dict)  # form name -> definition
     form_buttons: dict[str, str] = field(default_factory=dict)  # button action -> form name (Slack opens it)
     http_routes: list[Handler] = field(default_factory=list)  # fn(engine) -> routes on the active HTTP server
-    standby_routes: list[Handler] = field(default_factory=list)  # fn(settings) -> routes on a standby's server
+    standby_routes: list[Handler] = field(default_factory=list)  # fn(settings, active) -> routes on a standby's server
     health_checks: list[Handler] = field(default_factory=list)  # fn(engine) -> [problem], for /healthz and status
     weekly_lines: list[Handler] = field(default_factory=list)  # fn(tx) -> [line] for the admins' Monday note
     data_owners: list[Owner] = field(default_factory=list)  # personal data by table (bot/personal_data.py)

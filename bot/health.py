@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -172,6 +173,27 @@ class _Endpoint:
             await self._runner.cleanup()
 
 
+def active_instance(settings: Settings) -> str | None:
+    """Which instance is active ("pid 123 on host lib-vm1 since ..."), blocking: for a standby's pages that
+    a signed-in person reads (App.standby_routes), never for /healthz."""
+    from pathlib import Path
+
+    from .store import StoreError, pg
+    from .storecheck import lease_line, running
+
+    try:
+        if not settings.on_postgres:
+            return running(Path(settings.db))
+        conn = pg.Connection(settings.db)
+        try:
+            held, text = lease_line(conn)
+        finally:
+            conn.close()
+        return text if held else None
+    except (*StoreError, OSError):
+        return None
+
+
 async def standby_endpoint(settings: Settings, app_routes=()) -> _Endpoint:
     """A standby's /healthz: 503 {"status": "standby", "active": false}, and nothing more.
 
@@ -189,8 +211,8 @@ async def standby_endpoint(settings: Settings, app_routes=()) -> _Endpoint:
 
     app = web.Application()
     app.router.add_get("/healthz", healthz)
-    for routes in app_routes:  # App.standby_routes: fn(settings) -> routes (relay a press, "not here")
-        app.add_routes(routes(settings))
+    for routes in app_routes:  # App.standby_routes: fn(settings, active) -> routes (relay a press, "not here")
+        app.add_routes(routes(settings, functools.partial(active_instance, settings)))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:

@@ -341,7 +341,7 @@ class StandbyTriggers(Checks):
     state = heartbeat
 
 
-def standby_routes(settings: Settings) -> list[web.RouteDef]:
+def standby_routes(settings: Settings, active: Any = None) -> list[web.RouteDef]:
     """App.standby_routes: presses that reach a standby are kept for the active instance (PostgreSQL only;
     a SQLite standby shares no database it could keep them in)."""
     return StandbyTriggers(settings).routes() if settings.on_postgres else []

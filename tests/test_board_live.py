@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.board.web import COOKIE
 from tests.board_kit import URL, Events, open_desk
 from tests.conftest import start_engine
 
@@ -195,21 +196,46 @@ async def test_served_on_the_health_port_and_a_quiet_stream_stays_open(db, clock
         await h.engine.stop()
 
 
-async def test_a_standby_says_it_is_not_the_active_instance(tmp_path):
+async def test_a_standby_says_it_is_not_the_active_instance_and_names_it_to_a_signed_in_manager(tmp_path):
+    """A standby's board page: 503 "this is the standby"; the active instance (pid and host) only to someone
+    whose board session is valid, never to whoever can reach the port (the /healthz rule)."""
+    import os
+    import socket
+    import time
+
     import aiohttp
 
+    from bot.board import auth
     from bot.compose import build_app
     from bot.health import standby_endpoint
+    from bot.instance import InstanceLock
+    from bot.store import Store
     from tests.conftest import make_settings
 
+    db = tmp_path / "x.db"
+    store = await Store.open(str(db))
+    key = await store.run(auth.secret)
+    await store.close()
+    active = InstanceLock(db)  # the active process's lock (this test plays it)
+    assert active.try_acquire()
     port = free_port()
-    s = make_settings(tmp_path / "x.db", board=True, board_url=URL, health_port=port)
+    s = make_settings(db, board=True, board_url=URL, health_port=port)
     endpoint = await standby_endpoint(s, build_app().standby_routes)
+    signed = auth.sign(key, auth.Session("bob", "duty_manager", time.time(), time.time() + 3600))
     try:
-        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/board") as r:
-            assert r.status == 503 and "standby" in await r.text() and "active" in await r.text()
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/board") as r:
+                text = await r.text()
+                assert r.status == 503 and "standby" in text and "active" in text
+                assert socket.gethostname() not in text and str(os.getpid()) not in text
+            async with http.get(f"http://127.0.0.1:{port}/board", cookies={COOKIE: signed}) as r:
+                text = await r.text()
+                assert r.status == 503 and f"pid {os.getpid()}" in text and socket.gethostname() in text
+            async with http.get(f"http://127.0.0.1:{port}/board", cookies={COOKIE: signed[:-2] + "00"}) as r:
+                assert socket.gethostname() not in await r.text()  # a forged cookie learns nothing
     finally:
         await endpoint.stop()
+        active.release()
 
 
 async def test_an_open_board_is_signed_out_when_the_role_goes(desk):

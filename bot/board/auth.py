@@ -67,6 +67,28 @@ def secret(conn) -> bytes:
     return bytes.fromhex(conn.execute("SELECT secret FROM board_key WHERE id=1").fetchone()[0])
 
 
+def stored_key(settings) -> bytes | None:
+    """The cookie key as the store has it, read only (a standby: it must not write), or None."""
+    from ..store import StoreError, columns, pg
+
+    try:
+        if settings.on_postgres:
+            conn = pg.Connection(settings.db)
+        else:
+            import sqlite3
+
+            conn = sqlite3.connect(f"file:{settings.db}?mode=ro", uri=True)
+        try:
+            if not columns(conn, "board_key"):
+                return None
+            row = conn.execute("SELECT secret FROM board_key WHERE id=1").fetchone()
+            return bytes.fromhex(row[0]) if row else None
+        finally:
+            conn.close()
+    except (*StoreError, OSError, ValueError):
+        return None
+
+
 @dataclass(frozen=True)
 class Session:
     person: str

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -99,16 +101,25 @@ def routes(engine: Engine) -> list[web.AbstractRouteDef]:
     return page_routes(board)
 
 
-def standby_routes(settings: Any) -> list[web.AbstractRouteDef]:
-    """On a standby: every board page says this instance is not the active one (the board follows it)."""
+def standby_routes(settings: Any, active: Any = None) -> list[web.AbstractRouteDef]:
+    """On a standby: every board page says this instance is not the active one (the board follows it).
+
+    Which instance is active (`active()`: "pid 123 on host lib-vm1 ...") is said only to someone whose
+    board session cookie is valid, as /healthz tells nobody who merely reaches the port."""
     if not settings.board:
         return []
     env = templates()
 
-    async def standby(_request: web.Request) -> web.Response:
+    def _named(cookie: str | None) -> str | None:
+        key = auth.stored_key(settings) if cookie and active else None
+        return active() if key and auth.verify(key, cookie, time.time()) else None
+
+    async def standby(request: web.Request) -> web.Response:
+        name = await asyncio.to_thread(_named, request.cookies.get(COOKIE))
         html = env.get_template("message.html").render(
             title="This is the standby instance", person=None, csrf="",
-            text="The board is served by the active saferbot instance. This one is waiting as its standby and "
+            text="The board is served by the active saferbot instance"
+                 + (f" ({name})" if name else "") + ". This one is waiting as its standby and "
                  "takes over if the active one stops; the page reconnects by itself when it does.")
         return web.Response(text=html, status=503, content_type="text/html", headers={"Retry-After": "2"})
 
