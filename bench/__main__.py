@@ -121,6 +121,18 @@ def panic(figs: dict[str, Figure]) -> None:
         figs[f"panic press {db}: press / typed codeword p99"].value = press / typed
 
 
+def phone(figs: dict[str, Figure]) -> None:
+    text = run(["bench/phone_latency.py", "-n", "100"])
+    for name, label in (("text accepted at Notify", "text"), ("call placed at Twilio", "call")):
+        figs[f"phone rung sqlite: codeword -> {label} p99"].value = number(
+            rf"{name}\s+[\d.]+ms\s+([\d.]+)ms", text)
+
+
+def board(figs: dict[str, Figure]) -> None:
+    text = run(["bench/board_latency.py", "-n", "50", "--boards", "5"])
+    figs["board sqlite: commit -> row in 5 open pages p99"].value = number(r"board_latency_p99_ms=([\d.]+)", text)
+
+
 def figures() -> dict[str, Figure]:
     figs = [
         Figure("lone sqlite: deadline+grace -> card p99", 1000, "ms"),
@@ -143,6 +155,9 @@ def figures() -> dict[str, Figure]:
         Figure("panic press sqlite: press -> card p99", 100, "ms"),
         Figure("panic press sqlite: press / typed codeword p99", 1.0, "x"),
         Figure("panic press postgresql: press / typed codeword p99", 1.0, "x"),
+        Figure("phone rung sqlite: codeword -> text p99", None, "ms"),
+        Figure("phone rung sqlite: codeword -> call p99", None, "ms"),
+        Figure("board sqlite: commit -> row in 5 open pages p99", 1000, "ms"),
     ]
     return {f.name: f for f in figs}
 
@@ -154,6 +169,8 @@ BENCHES: dict[str, Callable[[dict[str, Figure]], None]] = {
     "telegram": telegram,
     "scheduler": scheduler,
     "panic press": panic,
+    "phone rung": phone,
+    "board": board,
 }
 
 
