@@ -52,6 +52,16 @@ def refresh(tx: Tx, hid: int) -> sqlite3.Row:
     return h
 
 
+def _scope_and_description(head: str) -> tuple[str, str]:
+    """'central, riverside Man in a parka' -> ('central,riverside', 'Man in a parka'): the branch list runs on
+    while a word ends with a comma or the next starts with one, as people type lists."""
+    words = head.split()
+    taken = words[:1]
+    while len(taken) < len(words) and (taken[-1].endswith(",") or words[len(taken)].startswith(",")):
+        taken.append(words[len(taken)])
+    return "".join(taken), " ".join(words[len(taken):])
+
+
 def parse(tx: Tx, args: str) -> tuple[list[str], str, str, int] | str:
     """(branches, description, what to do, seconds) or the problem, in words."""
     head, slash, rest = args.partition("/")
@@ -66,7 +76,7 @@ def parse(tx: Tx, args: str) -> tuple[list[str], str, str, int] | str:
         except ValueError:
             pass
     todo = " / ".join(parts).strip()
-    scope, _, description = head.strip().partition(" ")
+    scope, description = _scope_and_description(head)
     branches = [k for s in scope.split(",") if s for k in tx.directory.scope_branches(s)]
     bad = [s for s in scope.split(",") if s and not tx.directory.scope_branches(s)]
     if bad or not branches:

@@ -54,3 +54,14 @@ def test_headsup_expiry_setting_is_at_most_30_days(monkeypatch):
     with pytest.raises(SettingsError) as e:
         load_settings()
     assert "SAFERBOT_HEADSUP_EXPIRY" in str(e.value) and "at most 30d" in str(e.value)
+
+
+async def test_headsup_branches_may_be_written_with_spaces_after_the_commas(harness):
+    """'central, riverside' as people type it names both branches; the description starts after them."""
+    h = harness
+    for who in ("alice", "erin"):
+        await h.say(who, "on shift")
+    await h.say("bob", "headsup central, riverside Central heating engineer in a red van / let him in")
+    assert h.last("bob").text.startswith("Heads-up #1 sent to 2 on shift")
+    assert "Be aware: Central heating engineer in a red van" in h.last("erin").text  # riverside
+    assert (await h.query("SELECT branches FROM headsups"))[0][0] == "central,riverside"
