@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import sys
 
@@ -68,6 +69,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run_demo(settings))
 
 
+@functools.cache  # the same verbs all process long: built once (tests call main() thousands of times)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="saferbot", description="Safety bot for library staff.")
     parser.add_argument("--env-file", metavar="FILE", help="read SAFERBOT_* settings from FILE (- for standard "
