@@ -19,7 +19,8 @@ Ports (who the core asks, by name):
                      (the one on SAFERBOT_HEALTH_PORT that answers /healthz)
   standby_routes     fn(settings, active) -> [aiohttp RouteDef], served there by a standby (relay or "not here");
                      active() says which instance is active, blocking, for signed-in readers only
-  health_checks      fn(engine) -> [problem text], joined into /healthz, `status` and `doctor`
+  health_checks      fn(engine) -> [problem text], joined into /healthz and the board's health panel (none yet:
+                     a silent panic button is not a fault of the bot, so it stays out of /healthz)
   weekly_lines       fn(tx) -> [line]: what needs the admins this week, in their Monday note (handlers/weekly.py)
   data_owners        bot.personal_data.Owner: each table's personal data and the three acts on it
   on_tier_notified   fn(tx, alert, tier, repeat, people), after a ladder tier notified its people (the phone rung)
@@ -66,7 +67,7 @@ class App:
     form_buttons: dict[str, str] = field(default_factory=dict)  # button action -> form name (Slack opens it)
     http_routes: list[Handler] = field(default_factory=list)  # fn(engine) -> routes on the active HTTP server
     standby_routes: list[Handler] = field(default_factory=list)  # fn(settings, active) -> routes on a standby's server
-    health_checks: list[Handler] = field(default_factory=list)  # fn(engine) -> [problem], for /healthz and status
+    health_checks: list[Handler] = field(default_factory=list)  # fn(engine) -> [problem], for /healthz and the board
     weekly_lines: list[Handler] = field(default_factory=list)  # fn(tx) -> [line] for the admins' Monday note
     data_owners: list[Owner] = field(default_factory=list)  # personal data by table (bot/personal_data.py)
     on_tier_notified: list[Handler] = field(default_factory=list)  # fn(tx, alert, tier, repeat, people)
