@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .instance import InstanceLock
 from .settings import Settings, hide_password, passwords_in
-from .store import columns, pg
+from .store import columns, open_read_only, pg
 
 
 # --- the lock the running bot holds beside the database ---------------------------------------------------
@@ -123,11 +123,7 @@ def phone_unverified(settings: Settings) -> str | None:
         book, service = load_all(settings.codewords_file, settings.service_file)
     except ConfigError:
         return None  # check-config and doctor report the files themselves
-    if not settings.on_postgres and not Path(settings.db).exists():
-        conn = None
-    else:
-        conn = pg.Connection(settings.db) if settings.on_postgres else sqlite3.connect(
-            f"file:{settings.db}?mode=ro", uri=True)
+    conn = open_read_only(settings.db)
     try:
         if conn is not None and "person" not in columns(conn, "contact_methods"):
             conn.close()

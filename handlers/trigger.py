@@ -328,17 +328,11 @@ def watch(tx: Tx, _ref: str) -> None:
 def registered(settings: Any) -> list[Device]:
     """The active devices, read without changing anything (doctor, check-config); [] if the store
     cannot be read or has no devices yet (the store's own checks say why)."""
-    import sqlite3
-    from pathlib import Path
-
-    from bot.store import StoreError, columns, pg
+    from bot.store import StoreError, columns, open_read_only
 
     try:
-        if settings.on_postgres:
-            conn: Any = pg.Connection(str(settings.db))
-        elif Path(settings.db).exists():
-            conn = sqlite3.connect(f"file:{Path(settings.db).resolve()}?mode=ro", uri=True)
-        else:
+        conn = open_read_only(settings.db)
+        if conn is None:
             return []
         try:
             return [d for d in devices(conn) if d.active] if columns(conn, "trigger_devices") else []

@@ -69,15 +69,12 @@ def secret(conn) -> bytes:
 
 def stored_key(settings) -> bytes | None:
     """The cookie key as the store has it, read only (a standby: it must not write), or None."""
-    from ..store import StoreError, columns, pg
+    from ..store import StoreError, columns, open_read_only
 
     try:
-        if settings.on_postgres:
-            conn = pg.Connection(settings.db)
-        else:
-            import sqlite3
-
-            conn = sqlite3.connect(f"file:{settings.db}?mode=ro", uri=True)
+        conn = open_read_only(settings.db)
+        if conn is None:
+            return None
         try:
             if not columns(conn, "board_key"):
                 return None

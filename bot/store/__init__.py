@@ -110,6 +110,15 @@ def checkpoint(conn: sqlite3.Connection | pg.Connection) -> None:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
 
+def open_read_only(target: str | Path) -> sqlite3.Connection | pg.Connection | None:
+    """The store as it is, for a reader that must change nothing (doctor, check-config, a standby's page):
+    no migration, SQLite opened read-only; None when the SQLite file does not exist yet."""
+    if is_url(target):
+        return pg.Connection(str(target))
+    path = Path(target)
+    return sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True) if path.exists() else None
+
+
 def connect(target: str | Path) -> sqlite3.Connection | pg.Connection:
     """A plain synchronous, migrated connection for a command-line tool (the bot uses Store)."""
     if is_url(target):
@@ -301,5 +310,5 @@ def _in_transaction(conn: sqlite3.Connection | pg.Connection, fn: Callable[..., 
     return result
 
 
-__all__ = ["Fenced", "PgStore", "Store", "StoreError", "checkpoint", "columns", "connect", "is_url", "migrate",
+__all__ = ["Fenced", "PgStore", "Store", "StoreError", "checkpoint", "columns", "connect", "is_url", "migrate", "open_read_only",
            "private", "statements", "transaction"]
