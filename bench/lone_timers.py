@@ -101,6 +101,8 @@ class Work:
         self.on = False
         self.statements = 0
         self.transactions = 0
+        self.store = None  # PostgreSQL: its connection counts its own round trips (waits)
+        self.waits = 0
 
     def saw(self, sql: str) -> None:
         if self.on:
@@ -117,6 +119,7 @@ class Work:
     async def watch(self, engine: Engine) -> None:
         store = engine.store
         if isinstance(store, PgStore):
+            self.store = store
             for name in ("execute", "executemany", "raw"):
                 setattr(store._conn, name, self._counted(getattr(store._conn, name)))
         else:
@@ -164,9 +167,11 @@ async def lateness(n: int, spread: float, lead: int, grace: int, db: str) -> dic
     await insert(engine, svc, deadlines)
     inserted = time.perf_counter() - t
     work.on, cpu = True, time.process_time()
+    waits = work.store._conn.waits if work.store else 0
     with contextlib.suppress(TimeoutError):  # report what did arrive
         await asyncio.wait_for(transport.done.wait(), timeout=first + spread + grace + 120 - time.time())
     cpu, work.on = time.process_time() - cpu, False
+    waits = (work.store._conn.waits - waits) if work.store else float("nan")
     offset = time.time() - time.perf_counter()
     rows = await engine.store.read(lambda c: c.execute(
         "SELECT o.id, s.deadline, a.created_at FROM outbox o JOIN alerts a ON a.id=o.alert_id"
@@ -182,6 +187,7 @@ async def lateness(n: int, spread: float, lead: int, grace: int, db: str) -> dic
     return {"sessions": n, "insert_s": inserted, "escalated": len(late), "alerts": counts[0], "outbox_rows": counts[1],
             "wakeups": counts[2], "late": late, "fired": fired, "rss_mb": rss_mb(),
             "statements": work.statements / max(1, len(late)), "transactions": work.transactions / max(1, len(late)),
+            "round_trips": waits / max(1, len(late)),
             "cpu_ms": cpu * 1000 / max(1, len(late))}
 
 
@@ -239,7 +245,8 @@ def run_a(n: int, spread: float, runs: int, db: str, pg_url: str) -> dict:
         print(f"    run {i + 1}: {a['escalated']}/{a['sessions']} escalated; deadline+grace -> card handed to the"
               f" transport p50 {a['p50']:.1f}  p99 {a['p99']:.1f}  max {a['max']:.1f} ms (recorded p50"
               f" {a['fired_p50']:.1f}); per escalated session: {a['statements']:.1f} statements,"
-              f" {a['transactions']:.2f} transactions, {a['cpu_ms']:.2f} CPU ms; inserted in {a['insert_s']:.2f} s",
+              f" {a['transactions']:.2f} transactions,"
+              f" {a['round_trips']:.1f} round trips, {a['cpu_ms']:.2f} CPU ms; inserted in {a['insert_s']:.2f} s",
               flush=True)
     p50s, p99s = [r["p50"] for r in results], [r["p99"] for r in results]
     out = {"runs": runs, "p50_median": statistics.median(p50s), "p50_min": min(p50s), "p50_max": max(p50s),
@@ -247,12 +254,14 @@ def run_a(n: int, spread: float, runs: int, db: str, pg_url: str) -> dict:
            "p99_over_1s": sum(p > 1000 for p in p99s), "escalated_min": min(r["escalated"] for r in results),
            "statements": statistics.median(r["statements"] for r in results),
            "transactions": statistics.median(r["transactions"] for r in results),
+           "round_trips": statistics.median(r["round_trips"] for r in results),
            "cpu_ms": statistics.median(r["cpu_ms"] for r in results), "rss_mb": max(r["rss_mb"] for r in results)}
     print(f"    p50 median {out['p50_median']:.1f} ms (spread {out['p50_min']:.1f}-{out['p50_max']:.1f});"
           f" p99 median {out['p99_median']:.1f}, worst {out['p99_worst']:.1f} ms, over 1 s in {out['p99_over_1s']}"
           f" of {runs} runs   (target p99 <= 1000 in every run)")
     print(f"    work per escalated session (median): {out['statements']:.1f} statements,"
-          f" {out['transactions']:.2f} write transactions, {out['cpu_ms']:.2f} CPU ms")
+          f" {out['transactions']:.2f} write transactions, {out['round_trips']:.1f} round trips (PostgreSQL),"
+          f" {out['cpu_ms']:.2f} CPU ms")
     print(f"(b) peak RSS of that process: {out['rss_mb']:.0f} MB   (target <= 200)")
     return out
 

@@ -25,7 +25,7 @@ from .outbox import Outbox
 from .router import route
 from .scheduler import Scheduler
 from .settings import Settings
-from .store import Fenced, Store, StoreError
+from .store import Fenced, Store, StoreError, settle
 from .store.outbox import Claimed, as_claimed
 from .transports.base import Transport
 from .unit import Address, Context, Tx
@@ -250,6 +250,7 @@ class Engine:
             try:
                 answered = msg.key in self.emergency.answered
                 tx, _ = self._in_tx(conn, _intake, (msg, answered))
+                settle(conn)
             except Exception as e:
                 # the store failed (disk full, no file descriptor, I/O error, locked): the whole batch is not
                 # stored and stays unconfirmed (bot/emergency.py answers it); a handler bug is this event's alone

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .messages import Inbound, Outbound, buttons_to_json
-from .store import outbox
+from .store import outbox, settle
 
 if TYPE_CHECKING:
     from .app import App
@@ -150,6 +150,7 @@ class Tx:
         self.conn.execute(f"SAVEPOINT {name}")
         try:
             yield
+            settle(self.conn)
         except BaseException:
             self.conn.execute(f"ROLLBACK TO {name}")
             self.conn.execute(f"RELEASE {name}")

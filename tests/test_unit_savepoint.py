@@ -28,3 +28,46 @@ async def test_a_failed_part_is_undone_and_the_rest_of_the_unit_stands(harness):
     assert harness.texts("alice") == ["kept"]
     assert moved == ["kept"]
     assert (await harness.query("SELECT COUNT(*) FROM wakeups WHERE kind='test.none'"))[0][0] == 0
+
+
+async def test_a_write_the_database_refuses_undoes_its_part_even_unread(harness):
+    """On PostgreSQL a unit's writes are pipelined (sent without waiting for each answer): a write the
+    server refuses, whose result nobody reads, must still fail its own part there, not the whole unit."""
+    alice = harness.engine.directory.person("alice")
+
+    def unit(tx):  # noqa: ANN001, ANN202
+        tx.send(alice, Outbound("kept"))
+        try:
+            with tx.savepoint("part"):
+                tx.send(alice, Outbound("undone"))
+                tx.conn.execute("INSERT INTO wakeups(id, kind, ref, due_at) VALUES(1, 'test.a', 'x', 0)")
+                tx.conn.execute("INSERT INTO wakeups(id, kind, ref, due_at) VALUES(1, 'test.b', 'x', 0)")  # same key
+        except Exception:  # noqa: BLE001 - sqlite3.IntegrityError or psycopg's UniqueViolation
+            pass
+        tx.wake("test.after", "y", tx.now + 60)
+
+    await harness.engine.perform(unit)
+    await settle(harness.engine)
+    assert harness.texts("alice") == ["kept"]
+    kinds = [r[0] for r in await harness.query("SELECT kind FROM wakeups WHERE kind LIKE 'test.%'")]
+    assert kinds == ["test.after"]
+
+
+async def test_a_refused_write_nobody_reads_still_undoes_the_whole_unit(harness):
+    alice = harness.engine.directory.person("alice")
+
+    def unit(tx):  # noqa: ANN001, ANN202
+        tx.send(alice, Outbound("never"))
+        tx.conn.execute("INSERT INTO wakeups(id, kind, ref, due_at) VALUES(1, 'test.a', 'x', 0)")
+        tx.conn.execute("INSERT INTO wakeups(id, kind, ref, due_at) VALUES(1, 'test.b', 'x', 0)")
+
+    try:
+        await harness.engine.perform(unit)
+    except Exception as e:  # noqa: BLE001
+        refused = type(e).__name__
+    else:
+        refused = ""
+    await settle(harness.engine)
+    assert refused in ("IntegrityError", "UniqueViolation")
+    assert harness.texts("alice") == []
+    assert await harness.query("SELECT kind FROM wakeups WHERE kind LIKE 'test.%'") == []

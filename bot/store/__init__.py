@@ -293,22 +293,25 @@ class PgStore(Store):
 def _in_transaction(conn: sqlite3.Connection | pg.Connection, fn: Callable[..., T], *args: Any) -> T:
     if isinstance(conn, pg.Connection):
         conn.begin()
+        finish, undo = conn.commit, conn.rollback
     else:
         conn.execute("BEGIN IMMEDIATE")
+        finish, undo = (lambda: conn.execute("COMMIT")), (lambda: conn.in_transaction and conn.execute("ROLLBACK"))
     try:
         result = fn(conn, *args)
+        finish()  # a failed COMMIT (disk full) can leave the transaction open: undone below
     except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    try:
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:  # a failed COMMIT (disk full) can leave the transaction open
-            conn.execute("ROLLBACK")
+        undo()
         raise
     return result
 
 
+def settle(conn: sqlite3.Connection | pg.Connection) -> None:
+    """Raise now if a statement sent so far failed (a savepoint's end: its failure must be its own).
+    PostgreSQL pipelines a transaction's writes (bot/store/pg.py); SQLite has run each one already."""
+    if isinstance(conn, pg.Connection):
+        conn.settle()
+
+
 __all__ = ["Fenced", "PgStore", "Store", "StoreError", "checkpoint", "columns", "connect", "is_url", "migrate", "open_read_only",
-           "private", "statements", "transaction"]
+           "private", "settle", "statements", "transaction"]

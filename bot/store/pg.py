@@ -15,6 +15,7 @@ and NUMERIC results (SUM of integers) come back as int or float, not Decimal.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
@@ -85,23 +86,47 @@ def _adapt(conn: psycopg.Connection) -> None:
 
 
 class Cursor:
-    def __init__(self, cur: psycopg.Cursor, returns_key: bool):
+    """sqlite3.Cursor's surface. Inside a write transaction the statement is pipelined: it is sent at
+    once, and its results are waited for only when something reads them (`Connection.settle`)."""
+
+    def __init__(self, conn: Connection, cur: psycopg.Cursor, returns_key: bool):
+        self._conn = conn
         self._cur = cur
-        self.rowcount = cur.rowcount
-        self.lastrowid: int | None = None
-        if returns_key:  # INSERT ... RETURNING key, added by the dialect: read it as lastrowid
-            rows = cur.fetchall()
-            self.lastrowid = rows[-1][0] if rows else None
+        self._returns_key = returns_key
+        self._sent = conn.sent  # the statement's place in the pipeline (0: not pipelined)
+        self._key: int | None = None
+        self._read = False
+
+    def _results(self) -> psycopg.Cursor:
+        if not self._read:
+            if self._sent > self._conn.settled:
+                self._conn.settle()
+            self._read = True
+            if self._returns_key:  # INSERT ... RETURNING key, added by the dialect: read it as lastrowid
+                rows = self._cur.fetchall()
+                self._key = rows[-1][0] if rows else None
+        return self._cur
+
+    @property
+    def rowcount(self) -> int:
+        return self._results().rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        self._results()
+        return self._key
 
     @property
     def description(self):
-        return self._cur.description
+        return self._results().description
 
     def fetchone(self) -> Row | None:
-        return self._cur.fetchone() if self._cur.description else None
+        cur = self._results()
+        return cur.fetchone() if cur.description and not self._returns_key else None
 
     def fetchall(self) -> list[Row]:
-        return self._cur.fetchall() if self._cur.description else []
+        cur = self._results()
+        return cur.fetchall() if cur.description and not self._returns_key else []
 
     def __iter__(self) -> Iterator[Row]:
         return iter(self.fetchall())
@@ -127,6 +152,11 @@ class Connection:
         self.row_factory: Any = None  # accepted and ignored: rows always answer by name and position
         self._keys: tuple[tuple[str, str], ...] | None = None
         self.fence: int | None = None  # the lease generation this process holds (None: not fenced)
+        self._pipe: psycopg.Pipeline | None = None  # inside a write transaction (begin .. commit/rollback)
+        self._pipe_block: contextlib.AbstractContextManager[psycopg.Pipeline] | None = None
+        self.sent = 0  # statements sent in this transaction's pipeline
+        self.settled = 0  # of those, how many have been waited for
+        self.waits = 0  # round trips: a statement outside a pipeline, a sync (bench/lone_timers.py counts them)
 
     @property
     def broken(self) -> bool:
@@ -149,21 +179,38 @@ class Connection:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         text, returns_key = dialect.query(sql, self.keys())
+        if self._pipe is not None and sql.lstrip()[:8].upper() == "ROLLBACK":
+            self._drain()  # ROLLBACK TO <savepoint> after a failure: the server runs nothing until a sync
         cur = self._conn.cursor()
         cur.execute(text, tuple(params))  # type: ignore[arg-type]
-        return Cursor(cur, returns_key)
+        return self._cursor(cur, returns_key)
 
     def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> Cursor:
         text = dialect.placeholders(sql)
         cur = self._conn.cursor()
         cur.executemany(text, [tuple(p) for p in seq])  # type: ignore[arg-type]
-        return Cursor(cur, False)
+        return self._cursor(cur, False)
 
     def raw(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
         """A statement in PostgreSQL's own words (%s placeholders), not rewritten."""
         cur = self._conn.cursor()
         cur.execute(sql, None if params is None else tuple(params))  # type: ignore[arg-type]
-        return Cursor(cur, False)
+        return self._cursor(cur, False)
+
+    def _cursor(self, cur: psycopg.Cursor, returns_key: bool) -> Cursor:
+        if self._pipe is not None:
+            self.sent += 1
+        else:
+            self.waits += 1
+        return Cursor(self, cur, returns_key)
+
+    # --- write transactions, pipelined ------------------------------------------------------------
+    # Inside a write transaction every statement is sent at once (libpq's pipeline mode) and its
+    # results are waited for only when the unit reads them (a SELECT, a key, a row count) or at a
+    # savepoint's end or the commit. A unit's writes then cost one round trip together, not one each:
+    # the lone-working sweep's ~25 statements an escalation were ~25 waits for the server.
+    # A failed statement is raised at the next wait (`settle`), at the latest before COMMIT, so a
+    # failure still undoes the unit (or its savepoint) as before; only the line it is raised on moves.
 
     def begin(self) -> None:
         """BEGIN as SQLite's BEGIN IMMEDIATE: one writer at a time, and only the lease holder.
@@ -172,12 +219,49 @@ class Connection:
         this process was given; an instance that has lost its lease is refused here, inside
         the transaction, so a stale holder can never claim or change a row (fencing).
         """
-        self.raw("BEGIN")
-        row = self.raw(f"SELECT {TAKE_WRITE_LOCK}, (SELECT generation FROM lease WHERE name='active')").fetchone()
+        self._pipe_block = self._conn.pipeline()
+        self._pipe = self._pipe_block.__enter__()
+        self.sent = self.settled = 0
+        try:
+            self.raw("BEGIN")
+            row = self.raw(f"SELECT {TAKE_WRITE_LOCK}, (SELECT generation FROM lease WHERE name='active')").fetchone()
+        except BaseException:
+            self.rollback()
+            raise
         if self.fence is not None and (row is None or row[1] != self.fence):
-            self.raw("ROLLBACK")
+            self.rollback()
             raise Fenced(f"this instance's lease (generation {self.fence}) has passed to another instance"
                          f" (generation {row[1] if row else None}): it sends nothing more")
+
+    def settle(self) -> None:
+        """Wait for every statement sent so far; raises the first that failed."""
+        if self._pipe is None or self.settled >= self.sent:
+            return
+        self.settled = self.sent
+        self.waits += 1
+        self._pipe.sync()
+
+    def _drain(self) -> None:
+        """Settle, the failure already being handled: the server takes statements again after this."""
+        with contextlib.suppress(psycopg.Error):
+            self.settle()
+
+    def _leave_pipeline(self) -> None:
+        block, self._pipe, self._pipe_block = self._pipe_block, None, None
+        if block is not None:
+            self.waits += 1
+            block.__exit__(None, None, None)  # sends a sync and reads every result left; raises a failure
+
+    def commit(self) -> None:
+        """COMMIT, sent with the unit's last writes; raises if any of them failed (then roll back)."""
+        self.raw("COMMIT")
+        self._leave_pipeline()
+
+    def rollback(self) -> None:
+        with contextlib.suppress(psycopg.Error):  # the failure being undone, raised already
+            self._leave_pipeline()
+        if self.in_transaction:
+            self.raw("ROLLBACK")
 
     def close(self) -> None:
         self._conn.close()
