@@ -27,6 +27,9 @@ Ports (who the core asks, by name):
   alert_kinds        kind -> words for a count of such alerts ("backup request(s)"), each capability's
                      ALERT_KINDS: the offline notice says what fell due (bot/health.py)
   status_lines       fn(conn) -> [(label, text)]: a capability's counts in `saferbot status`, read only
+  duty               bot.directory.Duty: what the directory asks of duty's tables, one query a question:
+                     covers(conn, branch, at), shifts(conn, since), roster_edits(conn) (the roster's) and
+                     retired(conn) (privacy's); the engine and the CLI verbs build their Directory with it
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from .directory import NO_DUTY, Duty
 from .permissions import allowed
 from .registry import MARKS, Command, Group, Handler, Reader, phrase_clashes
 from .words import key
@@ -73,6 +77,7 @@ class App:
     on_tier_notified: list[Handler] = field(default_factory=list)  # fn(tx, alert, tier, repeat, people)
     alert_kinds: dict[str, str] = field(default_factory=dict)  # alert kind -> what a count of them is called
     status_lines: list[Handler] = field(default_factory=list)  # fn(conn) -> [(label, text)] for `saferbot status`
+    duty: Duty = NO_DUTY  # covers, shift statements, roster edits, retired keys: what the directory asks
 
     # --- composition -------------------------------------------------------------------------
     def add(self, *modules: ModuleType) -> App:

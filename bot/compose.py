@@ -14,6 +14,7 @@ from bot import core_data, directory, escalation, forms, trigger_http
 from bot.app import App
 from bot.board import auth as board_auth
 from bot.board import pages as board_pages
+from bot.directory import Duty
 from bot.registry import Group
 from handlers import (
     alerts,
@@ -49,6 +50,7 @@ from handlers import (
     retention,
     roster,
     roster_data,
+    roster_duty,
     safety,
     trigger,
     weekly,
@@ -81,6 +83,8 @@ def build_app() -> App:
     ]
     for capability in (codeword, backup, lockdown, lone_working):  # what their alerts are called (bot/health.py)
         app.alert_kinds.update(capability.ALERT_KINDS)
+    # what the directory asks of the store (duty manager, on shift, roster edits): the roster's tables, privacy's
+    app.duty = Duty(roster_duty.covers, roster_duty.shift_statements, roster_duty.roster_edits, privacy.retired_keys)
     app.status_lines[:] = [lone_working.status_lines]  # `saferbot status`, after the open alerts
     app.on_alert_resolved[:] = [incident.stub_from_alert, lone_working._on_resolve]
     app.on_incident_serious[:] = [welfare.start]

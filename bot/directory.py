@@ -1,12 +1,16 @@
 """People: who someone is on each platform, who is on duty, who is on shift.
 
 Built from the service file; roster edits made from chat or the command line are an
-overlay kept in the store (`roster_overlay`) and applied at start-up, and chat
-accounts bound later (registration) are loaded from the store and added with `bind`.
-Lookups are in memory because every message needs one.
+overlay kept in the store and applied at start-up, and chat accounts bound later
+(registration) are loaded from the store and added with `bind`. Lookups are in memory
+because every message needs one.
+
+The directory reads no table: what the store holds about duty (covers, on/off statements,
+roster edits, the keys of those who left) it asks its `Duty`, which the App hands in
+(bot/compose.py: the roster and privacy capabilities own those tables).
 
 Who is duty manager for a branch at a moment, first match wins:
-  1. someone covering (`cover until 17:00`, table `covers`),
+  1. someone covering (`cover until 17:00`),
   2. a dated override for the branch that day (it replaces the weekly pattern that day),
      else a dated override for the branch's area,
   3. the weekly rota for the branch, else the weekly rota for the branch's area.
@@ -19,15 +23,31 @@ without a live statement, their `hours:` in the service file decide.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from .model import WEEKDAYS, Person, Role, Service, parse_duration
+
+Conn = Any  # a store connection (sqlite3, or bot.store.pg's connection on PostgreSQL)
+
+
+@dataclass(frozen=True)
+class Duty:
+    """What the directory asks of the capabilities that own duty's tables, one query each (the duty-manager
+    lookup runs for every alert). Each is a plain function of a store connection."""
+
+    covers: Callable[[Conn, str, float], list[Any]]  # (conn, branch, at) -> live cover rows, newest first
+    shifts: Callable[[Conn, float], dict[str, bool]]  # (conn, since) -> person -> on, for statements since then
+    roster_edits: Callable[[Conn], list[tuple[str, Person | None]]]  # (key, person), or (key, None) when removed
+    retired: Callable[[Conn], set[str]]  # keys whose holder left (a key once removed is a new person now)
+
+
+NO_DUTY = Duty(lambda *_: [], lambda *_: {}, lambda *_: [], lambda *_: set())  # no capability keeps duty's tables
 
 
 class Starting(Protocol):
@@ -40,8 +60,9 @@ class Starting(Protocol):
 
 
 class Directory:
-    def __init__(self, service: Service):
+    def __init__(self, service: Service, duty: Duty):
         self.service = service
+        self.duty = duty  # covers, shift statements, roster edits and retired keys, from their owners (the App)
         self.people: dict[str, Person] = dict(service.people)
         self._by_account: dict[tuple[str, str], str] = {}
         for key, p in self.people.items():
@@ -118,15 +139,11 @@ class Directory:
         return [k for k, b in self.service.branches.items() if b.area and b.area.lower() == scope]
 
     # --- duty --------------------------------------------------------------------------
-    def covering(self, conn: sqlite3.Connection | None, branch: str | None, ts: float) -> list[sqlite3.Row]:
+    def covering(self, conn: Conn | None, branch: str | None, ts: float) -> list[Any]:
         """Live covers for the branch (someone said `cover until ...`), newest first."""
         if conn is None or not branch:
             return []
-        try:
-            return conn.execute("SELECT * FROM covers WHERE branch=? AND start<=? AND until>? AND ended_at IS NULL"
-                                " ORDER BY id DESC", (branch, ts, ts)).fetchall()
-        except sqlite3.OperationalError:  # the people tables are not there (a bare store)
-            return []
+        return self.duty.covers(conn, branch, ts)
 
     def duty_managers(self, conn: sqlite3.Connection | None, branch: str | None, when: datetime) -> list[str]:
         """Who is duty manager for the branch at `when` (local time): cover, then overrides, then the rota."""
@@ -163,13 +180,10 @@ class Directory:
         t = when.time()
         return any(weekday in h.days and h.start <= t <= h.end for h in p.hours)
 
-    def shift_state(self, conn: sqlite3.Connection, ts: float | None = None) -> dict[str, bool]:
+    def shift_state(self, conn: Conn, ts: float | None = None) -> dict[str, bool]:
         """Live on/off statements (younger than shift_expiry)."""
         ts = self.now() if ts is None else ts
-        oldest = ts - self.shift_expiry if self.shift_expiry is not None else float("-inf")
-        rows = conn.execute("SELECT person, on_shift FROM shifts WHERE since>? ORDER BY since",
-                            (oldest,)).fetchall()
-        return {r[0]: bool(r[1]) for r in rows}
+        return self.duty.shifts(conn, ts - self.shift_expiry if self.shift_expiry is not None else float("-inf"))
 
     def is_on_shift(self, conn: sqlite3.Connection, p: Person, ts: float | None = None) -> bool:
         ts = self.now() if ts is None else ts
@@ -186,21 +200,10 @@ class Directory:
 
 
 # --- roster overlay -------------------------------------------------------------------
-def overlay(conn: sqlite3.Connection) -> list[tuple[str, Person | None]]:
-    """Roster edits kept in the store: (key, person) or (key, None) when removed."""
-    try:
-        rows = conn.execute("SELECT key, data FROM roster_overlay ORDER BY at, key").fetchall()
-    except sqlite3.OperationalError:
-        return []
-    return [(r[0], Person.model_validate(json.loads(r[1])) if r[1] else None) for r in rows]
-
-
-def apply_overlay(directory: Directory, conn: sqlite3.Connection) -> None:
-    try:  # a key once removed is a new person now: the leaver's chat accounts in the service file stay behind
-        left = {r[0] for r in conn.execute("SELECT was FROM people_retired")}
-    except sqlite3.OperationalError:
-        left = set()
-    for key, p in overlay(conn):
+def apply_overlay(directory: Directory, conn: Conn) -> None:
+    """Apply the roster edits kept in the store (the duty's `roster_edits`) to the people in memory."""
+    left = directory.duty.retired(conn)  # a key once removed is a new person: the leaver's accounts stay behind
+    for key, p in directory.duty.roster_edits(conn):
         if p is None:
             directory.remove(key)
         else:  # chat accounts come from the service file (and registration's bindings), not the overlay
@@ -215,7 +218,7 @@ def reload(directory: Directory, conn: sqlite3.Connection,
     """Rebuild people from the service file, the stored roster edits and the chat accounts `accounts` binds
     (registration's, handed in: the directory does not read the bindings table) after a command-line edit
     made while the bot runs; swapped in whole, on the database thread."""
-    fresh = Directory(directory.service)
+    fresh = Directory(directory.service, directory.duty)
     apply_overlay(fresh, conn)
     accounts(fresh, conn)
     directory.people, directory._by_account = fresh.people, fresh._by_account

@@ -145,7 +145,7 @@ def check_files(s: Settings, r: Report) -> None:
 def check_postgres(s: Settings, r: Report) -> None:
     """PostgreSQL: reach it, migrate it, prove the user may write (rolled back), and name the lease holder."""
     from .store import StoreError, connect, pg
-    from .store.migrations import COMPONENTS
+    from .store.migrations import newer as newer_than_us
     from .storecheck import lease_line, why, write_probe
 
     try:
@@ -160,7 +160,7 @@ def check_postgres(s: Settings, r: Report) -> None:
     try:
         version = conn.raw("SHOW server_version").fetchone()[0].split()[0]
         parts = dict(conn.execute("SELECT component, version FROM schema_version").fetchall())
-        newer = [c for c, v in parts.items() if v > len(COMPONENTS.get(c, ()))]
+        newer = newer_than_us(list(parts.items()))
         if newer:
             r.fix(f"store: the schema was written by a newer saferbot (parts: {', '.join(newer)})",
                   "upgrade saferbot on this machine to the version the other instance runs")

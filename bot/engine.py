@@ -56,7 +56,7 @@ class Engine:
         self.service = service
         self.clock = clock or Clock(service.timezone)
         self.transports: dict[str, Transport] = {t.platform: t for t in transports}
-        self.directory = Directory(service)
+        self.directory = Directory(service, app.duty)  # it asks the App's duty, never the roster's tables
         matcher = PhraseMatcher({k: c.phrases for k, c in book.codewords.items()})
         self.ctx = Context(book, self.directory, self.clock, settings, matcher, self.addresses, self.address_of, app)
         self.store: Store | None = None

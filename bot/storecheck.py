@@ -51,7 +51,7 @@ def check_database(path: Path) -> str | None:
 
 
 def _check_database(path: Path) -> str | None:
-    from .store.migrations import COMPONENTS
+    from .store.migrations import newer as newer_than_us
 
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -64,7 +64,7 @@ def _check_database(path: Path) -> str | None:
             con.close()
     except sqlite3.DatabaseError as e:
         return f"not a readable database ({e})"
-    newer = [c for c, v in rows if v > len(COMPONENTS.get(c, ()))]
+    newer = newer_than_us(rows)
     if newer:
         return f"written by a newer saferbot (parts: {', '.join(newer)}); upgrade saferbot first"
     return None

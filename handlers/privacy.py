@@ -105,6 +105,14 @@ def retire(conn: sqlite3.Connection, key: str, name: str | None, *, now: float, 
     return retired
 
 
+def retired_keys(conn: sqlite3.Connection) -> set[str]:
+    """Roster keys whose holder left (the directory's `Duty.retired`): the next holder of one is a new person."""
+    try:
+        return {r[0] for r in conn.execute("SELECT was FROM people_retired")}
+    except sqlite3.OperationalError:  # privacy's table is not there (a bare store)
+        return set()
+
+
 def former_name(conn: sqlite3.Connection, key: str | None) -> str | None:
     """The name of someone who has left, by the retired key their records carry."""
     if not key or "~" not in key:

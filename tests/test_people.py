@@ -125,6 +125,7 @@ def test_overlay_keeps_chat_accounts_from_the_service_file(tmp_path):
     import sqlite3
 
     from bot.book import load_service
+    from bot.compose import build_app
     from bot.directory import Directory, apply_overlay
     from bot.store import migrate
     from handlers.roster import change_roster
@@ -136,9 +137,10 @@ def test_overlay_keeps_chat_accounts_from_the_service_file(tmp_path):
     conn = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
     conn.row_factory = sqlite3.Row
     migrate(conn)
-    change_roster(conn, Directory(service), action="set", key="alice", fields={"role": "duty_manager"}, by="dana",
+    duty = build_app().duty
+    change_roster(conn, Directory(service, duty), action="set", key="alice", fields={"role": "duty_manager"}, by="dana",
                   via="chat", now=0)
-    fresh = Directory(service)  # the next start
+    fresh = Directory(service, duty)  # the next start
     apply_overlay(fresh, conn)
     alice = fresh.find("telegram", "1001")
     assert alice is not None and alice.role.value == "duty_manager"

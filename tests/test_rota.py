@@ -11,7 +11,8 @@ import pytest
 
 from bot.book import ConfigError, load_service
 from bot.clock import FakeClock
-from bot.directory import Directory
+from bot.compose import build_app
+from bot.directory import Directory, apply_overlay
 from bot.store import migrate
 from tests.conftest import ROOT, start_engine
 
@@ -45,7 +46,7 @@ def at(y, mo, d, h, mi=0) -> datetime:
 def rota(tmp_path):
     path = tmp_path / "service.yaml"
     path.write_text(SERVICE)
-    directory = Directory(load_service(path))
+    directory = Directory(load_service(path), build_app().duty)  # the duty as the App hands it to the engine
     conn = sqlite3.connect(tmp_path / "rota.db", isolation_level=None)
     conn.row_factory = sqlite3.Row
     migrate(conn)
@@ -88,6 +89,25 @@ def test_shift_from_statement_or_working_hours(rota):
     assert d.on_shift(conn, "hill", wed) == ["tom"]  # their own word beats the hours
     next_wed = at(2026, 12, 2, 10)
     assert d.on_shift(conn, "hill", next_wed) == ["sam"]  # a forgotten statement expires; hours decide again
+
+
+def test_each_duty_question_is_one_query(rota):
+    """The duty-manager lookup runs for every alert: asking the roster through the App's duty costs what
+    reading its tables did, one statement for cover, one for on/off statements, two for roster edits."""
+    d, conn = rota
+    d.shift_expiry = 14 * 3600
+    wed = at(2026, 11, 25, 14, 30)
+    seen: list[str] = []
+    conn.set_trace_callback(seen.append)
+    counts = []
+    for ask in (lambda: d.duty_managers(conn, "central", wed), lambda: d.on_shift(conn, "hill", wed),
+                lambda: d.is_on_shift(conn, d.person("sam"), wed.timestamp()), lambda: apply_overlay(d, conn)):
+        seen.clear()
+        ask()
+        counts.append(len(seen))
+    conn.set_trace_callback(None)
+    assert counts == [1, 1, 1, 2]
+    assert d.duty_managers(None, "central", wed) == ["bob"]  # no store (the emergency path): the rota alone
 
 
 def test_service_file_checks_rota_areas_and_hours(tmp_path):

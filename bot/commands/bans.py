@@ -57,10 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _directory(settings: Settings):
     from ..commands.config import load_config
+    from ..compose import build_app
     from ..directory import Directory
 
     _book, service = load_config(settings)
-    return Directory(service), ZoneInfo(service.timezone)
+    return Directory(service, build_app().duty), ZoneInfo(service.timezone)
 
 
 def cmd_record(args: argparse.Namespace, settings: Settings) -> int:

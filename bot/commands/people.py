@@ -34,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_roster(args: argparse.Namespace, settings) -> int:
     from bot.audit import cli_actor
+    from bot.compose import build_app
     from bot.directory import Directory, apply_overlay
     from bot.store import connect, transaction
     from handlers.roster import RosterError, change_roster, describe, history_lines, parse_fields, summary
@@ -41,7 +42,7 @@ def cmd_roster(args: argparse.Namespace, settings) -> int:
     from .config import load_config
 
     _, service = load_config(settings)
-    directory = Directory(service)
+    directory = Directory(service, build_app().duty)  # the roster edits come from the App's duty, as in the bot
     conn = connect(settings.db)  # SQLite: secure_delete on, so a leaver's deleted rows are overwritten
     try:
         apply_overlay(directory, conn)

@@ -44,14 +44,15 @@ def _who(settings: Settings, text: str) -> tuple[list[Subject], bool]:
     from handlers.privacy import subject
     from handlers.registration import find_person
 
+    from ..compose import build_app
+    from ..directory import Directory, apply_overlay
     from .config import load_config
 
     _, service = load_config(settings)
+    duty = build_app().duty  # the roster edits and retired keys, asked as the running bot asks them
 
     def go(conn):
-        from bot.directory import Directory, apply_overlay
-
-        d = Directory(service)
+        d = Directory(service, duty)
         apply_overlay(d, conn)
         p = find_person(d.people, text)
         key = p.key if p else text.strip().lower()

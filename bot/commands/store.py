@@ -28,7 +28,7 @@ from typing import Any
 from ..instance import InstanceLock
 from ..settings import Settings, hide_password
 from ..store import StoreError, columns, connect, is_url, pg, transaction
-from ..store.migrations import COMPONENTS
+from ..store.migrations import newer
 from ..storecheck import why
 from .ops import fail
 
@@ -156,8 +156,7 @@ def count(conn: Conn, table: str) -> int:
 
 
 def newer_parts(conn: Conn) -> list[str]:
-    rows = conn.execute("SELECT component, version FROM schema_version").fetchall()
-    return [c for c, v in rows if v > len(COMPONENTS.get(c, ()))]
+    return newer(conn.execute("SELECT component, version FROM schema_version").fetchall())
 
 
 # --- the copy -----------------------------------------------------------------------------------------------

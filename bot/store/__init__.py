@@ -25,7 +25,7 @@ import psycopg
 
 from ..settings import is_url
 from . import dialect, pg
-from .migrations import COMPONENTS
+from .migrations import COMPONENTS, RENAMED
 from .pg import Fenced
 
 StoreError = (sqlite3.Error, psycopg.Error)  # what a failing store raises, whichever engine
@@ -66,6 +66,7 @@ def _migrate(conn, run: Callable[[Any, str], Any], begin: str) -> None:
     run(conn, "CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
     conn.execute(begin)
     try:
+        rename_components(conn)
         for component, steps in COMPONENTS.items():
             # read inside the write transaction: a second process migrating at the same moment
             # waits for it and then finds every step done, instead of applying one twice
@@ -83,6 +84,17 @@ def _migrate(conn, run: Callable[[Any, str], Any], begin: str) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def rename_components(conn: sqlite3.Connection | pg.Connection) -> None:
+    """A component recorded under its old name (RENAMED) takes its new one, once, inside the migration's
+    transaction: its steps are not run again. Never over a record the new name already has. Read first and
+    written only when there is something to rename: a store already renamed is only read (a user who may
+    read but not write, as doctor meets one, still gets in)."""
+    for old, new in RENAMED.items():
+        if conn.execute("SELECT 1 FROM schema_version WHERE component=?", (old,)).fetchone():
+            conn.execute("UPDATE schema_version SET component=? WHERE component=?"
+                         " AND NOT EXISTS (SELECT 1 FROM schema_version WHERE component=?)", (new, old, new))
 
 
 def private(db: Path) -> None:

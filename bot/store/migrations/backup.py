@@ -1,8 +1,8 @@
 """Tables for backup requests (handlers/backup.py): who asked for help on the floor, and who answered.
 
-Until this component existed, the people component's first step created these tables: a store
-migrated before then has them already, so this step creates them only if missing (IF NOT
-EXISTS), with exactly the columns they had.
+Until this component existed, the roster component's first step (the component was then called
+"people") created these tables: a store migrated before then has them already, so this step
+creates them only if missing (IF NOT EXISTS), with exactly the columns they had.
 """
 
 STEPS: list[str] = [

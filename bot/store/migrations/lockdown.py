@@ -1,8 +1,9 @@
 """Tables for lockdowns, roll calls and drills (handlers/lockdown.py, handlers/drill.py).
 
-Until this component existed, lockdowns and rollcall were created by the people component's
-first step and drills by core's: a store migrated before then has them already, so this step
-creates them only if missing (IF NOT EXISTS), with exactly the columns they had.
+Until this component existed, lockdowns and rollcall were created by the roster component's first
+step (the component was then called "people") and drills by core's: a store migrated before then
+has them already, so this step creates them only if missing (IF NOT EXISTS), with exactly the
+columns they had.
 """
 
 STEPS: list[str] = [
