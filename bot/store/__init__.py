@@ -80,6 +80,7 @@ def _migrate(conn, run: Callable[[Any, str], Any], begin: str) -> None:
                     "ON CONFLICT(component) DO UPDATE SET version=excluded.version",
                     (component, number),
                 )
+        follow_renames(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -87,14 +88,26 @@ def _migrate(conn, run: Callable[[Any, str], Any], begin: str) -> None:
 
 
 def rename_components(conn: sqlite3.Connection | pg.Connection) -> None:
-    """A component recorded under its old name (RENAMED) takes its new one, once, inside the migration's
-    transaction: its steps are not run again. Never over a record the new name already has. Read first and
-    written only when there is something to rename: a store already renamed is only read (a user who may
-    read but not write, as doctor meets one, still gets in)."""
+    """A component recorded under its old name (RENAMED) is recorded under its new one too, once, inside the
+    migration's transaction: its steps are not run again. The old record stays as an alias at the same
+    version (`follow_renames`), so an instance not yet upgraded (the active one while its standby is,
+    docs/postgresql.md) still finds its tables made and starts. Read first and written only when there is
+    something to copy: a store done already is only read (doctor may open it as a read-only user)."""
     for old, new in RENAMED.items():
-        if conn.execute("SELECT 1 FROM schema_version WHERE component=?", (old,)).fetchone():
-            conn.execute("UPDATE schema_version SET component=? WHERE component=?"
-                         " AND NOT EXISTS (SELECT 1 FROM schema_version WHERE component=?)", (new, old, new))
+        if conn.execute("SELECT 1 FROM schema_version WHERE component=?", (old,)).fetchone() and \
+                not conn.execute("SELECT 1 FROM schema_version WHERE component=?", (new,)).fetchone():
+            conn.execute("INSERT INTO schema_version(component, version)"
+                         " SELECT ?, version FROM schema_version WHERE component=?", (new, old))
+
+
+def follow_renames(conn: sqlite3.Connection | pg.Connection) -> None:
+    """After the steps: an old name's record follows its new one's version, so an older saferbot never runs
+    a step again that this one ran under the new name (it would create a table twice). Read first, as above."""
+    for old, new in RENAMED.items():
+        versions = dict(conn.execute("SELECT component, version FROM schema_version WHERE component IN (?, ?)",
+                                     (old, new)).fetchall())
+        if old in versions and new in versions and versions[old] != versions[new]:
+            conn.execute("UPDATE schema_version SET version=? WHERE component=?", (versions[new], old))
 
 
 def private(db: Path) -> None:

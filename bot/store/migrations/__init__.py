@@ -4,7 +4,8 @@ Each component (the engine core and each capability) owns its own file, named af
 the owner of its tables (tests/test_ownership.py), so capabilities can add tables
 without touching each other. A step is never edited once released; add a new step
 instead. A component is renamed through RENAMED: stores that recorded the old name in
-schema_version have the record renamed once, in the migration's transaction.
+schema_version get the new name recorded too, in the migration's transaction; the old record
+stays, following the new one's version, so an older saferbot still starts (bot.store.follow_renames).
 """
 
 from . import (

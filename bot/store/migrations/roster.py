@@ -1,7 +1,9 @@
 """Tables for the roster capability (handlers/roster.py): cover, roster edits and their audit, who is on shift.
 
 The component was first called "people"; a store that recorded it under that name in schema_version
-has the record renamed once when it is next migrated (RENAMED in __init__.py). Step 1 also created the backup and lockdown tables until they moved to their owners' components
+gets the new name recorded too when it is next migrated, the old record kept as an alias an older
+saferbot still starts on (RENAMED in __init__.py). Step 1 also created the backup and lockdown tables
+until they moved to their owners' components
 (backup.py, lockdown.py, which create them only if missing): on a store migrated before the move
 those tables exist already, and nothing is created twice.
 """
