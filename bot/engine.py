@@ -25,7 +25,7 @@ from .outbox import Outbox
 from .router import route
 from .scheduler import Scheduler
 from .settings import Settings
-from .store import Fenced, Store, StoreError, settle
+from .store import Fenced, Store, StoreError, part_done
 from .store.outbox import Claimed, as_claimed
 from .transports.base import Transport
 from .unit import Address, Context, Tx
@@ -162,14 +162,14 @@ class Engine:
     def _in_tx(self, conn: sqlite3.Connection, fn: Callable[..., T], args: tuple) -> tuple[Tx, T]:
         tx = Tx(self.ctx, conn, self.clock.now(), claim=True)
         result = fn(tx, *args)
-        tx.claimed = as_claimed(conn, tx.new_rows)
+        tx.claimed = as_claimed(conn, tx.new_rows, tx.cards)
         return tx, result
 
     def _after(self, tx: Tx) -> None:
         assert self.scheduler and self.outbox
         for change in tx.after_commit:  # in-memory state (the directory) follows the committed store
             change()
-        for wid, due in tx.new_wakeups:
+        for wid, due in tx.wakeups():
             self.scheduler.add(wid, due)
         if tx.dropped:
             self.outbox.drop(tx.dropped)
@@ -250,7 +250,7 @@ class Engine:
             try:
                 answered = msg.key in self.emergency.answered
                 tx, _ = self._in_tx(conn, _intake, (msg, answered))
-                settle(conn)
+                part_done(conn)
             except Exception as e:
                 # the store failed (disk full, no file descriptor, I/O error, locked): the whole batch is not
                 # stored and stays unconfirmed (bot/emergency.py answers it); a handler bug is this event's alone

@@ -108,6 +108,8 @@ def event(tx: Tx, alert_id: int, kind: Kind | str, text: str, actor: str | None 
           meta: dict | None = None) -> None:
     """Add to an alert's timeline; an unknown kind is a programming error, refused here. `meta`: facts
     others read back (an outage's platform), kept as data so nobody parses the text."""
+    if kind in (Kind.POLICE_CALLING, Kind.POLICE_CALLED):
+        tx.new_alerts.pop(alert_id, None)  # its timeline is no longer known without reading it
     tx.conn.execute("INSERT INTO alert_events(alert_id, at, kind, actor, text, meta) VALUES(?,?,?,?,?,?)",
                     (alert_id, tx.now, Kind(kind).value, actor, text, json.dumps(meta) if meta else None))
 
@@ -158,22 +160,21 @@ def raise_alert(
     """
     if drill is None:
         drill = is_drill(tx, branch)
-    cur = tx.conn.execute(
+    alert = Alert.from_row(tx.conn.execute(  # the row as stored, in the same round trip as the insert
         "INSERT INTO alerts(kind, ref, severity, person, branch, title, details, ladder, ack_reply,"
-        " reply_platform, reply_chat, drill, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " reply_platform, reply_chat, drill, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
         (kind, ref, severity.value, person.key if person else None, branch, title, details,
          _snapshot(ladder), ack_reply, *(reply_to or (None, None)), int(drill), tx.now),
-    )
-    alert_id = int(cur.lastrowid or 0)
+    ).fetchone())
+    alert_id = alert.id
+    tx.new_alerts[alert_id] = frozenset(about)  # nobody else can have added to it: no need to read it back
     for key in dict.fromkeys(about):
         tx.conn.execute("INSERT INTO alert_about(alert_id, person) VALUES(?,?) ON CONFLICT DO NOTHING",
                         (alert_id, key))
     who = person.name if person else "someone"
     event(tx, alert_id, Kind.RAISED, f"{title} raised by {who} at {tx.directory.branch_name(branch)}",
           person.key if person else None)
-    alert = load(tx.conn, alert_id)
-    assert alert is not None
-    _notify_tier(tx, alert, 0, repeat=0)
+    _notify_tier(tx, alert, 0, repeat=0, new=True)
     return alert
 
 
@@ -205,12 +206,14 @@ def _resolve_targets(tx: Tx, alert: Alert, targets: tuple[str, ...]) -> tuple[li
         else:
             found = [t[7:]]
         keys += [k for k in found if k not in keys]
-    about = subjects(tx.conn, alert)
+    about = subjects(tx.conn, alert) if alert.id not in tx.new_alerts else \
+        tx.new_alerts[alert.id] | ({alert.person} if alert.person else set())
     people = [p for k in keys if (p := d.person(k)) and k not in about and p.role != Role.volunteer]
     return people, gaps
 
 
-def _notify_tier(tx: Tx, alert: Alert, tier: int, repeat: int) -> None:
+def _notify_tier(tx: Tx, alert: Alert, tier: int, repeat: int, new: bool = False) -> None:
+    """Notify a tier's people and wait for it. `new`: the alert was raised just now (its card is new)."""
     step = alert.ladder.tiers[tier]
     people, gaps = _resolve_targets(tx, alert, step.notify)
     for gap in gaps:
@@ -219,9 +222,10 @@ def _notify_tier(tx: Tx, alert: Alert, tier: int, repeat: int) -> None:
         people, _ = _resolve_targets(tx, alert, alert.ladder.fallback)
         event(tx, alert.id, Kind.FALLBACK, f"nobody to notify at tier {tier + 1}; using the fallback "
               f"({', '.join(alert.ladder.fallback)})")
-    tx.conn.execute("UPDATE alerts SET tier=?, repeats=? WHERE id=?", (tier, repeat, alert.id))
-    alert = load(tx.conn, alert.id) or alert
-    tx.set_card(alert.card, render(tx, alert))
+    if (alert.tier, alert.repeats) != (tier, repeat):  # a new alert is at tier 0 already (raise_alert)
+        alert = Alert.from_row(tx.conn.execute("UPDATE alerts SET tier=?, repeats=? WHERE id=? RETURNING *",
+                                               (tier, repeat, alert.id)).fetchone())
+    tx.set_card(alert.card, render(tx, alert), new=new)
     card = Outbound("", priority=Priority.alarm, card=alert.card)
     label = f"tier {tier + 1}" + (f", repeat {repeat}" if repeat else "")
     tier_people = list(people)  # the phone rung reaches all of them, copies of the card or not
@@ -392,6 +396,8 @@ def render(tx: Tx, alert: Alert) -> Outbound:
 
 def _police(tx: Tx, alert_id: int) -> tuple[sqlite3.Row | None, sqlite3.Row | None]:
     """(first 'is calling' event, first 'called' event) of an alert."""
+    if alert_id in tx.new_alerts:  # raised in this unit, and `event` forgets it once police are recorded
+        return None, None
     rows = {r["kind"]: r for r in tx.conn.execute(
         "SELECT kind, actor, at FROM alert_events WHERE alert_id=? AND kind IN (?, ?) ORDER BY id DESC",
         (alert_id, Kind.POLICE_CALLING.value, Kind.POLICE_CALLED.value))}

@@ -245,15 +245,17 @@ class Outbox:
                recovered: dict[str, tuple[float, bool]] | None = None, tell: dict[str, float] | None = None) -> int:
         """Record outcomes; returns how many new rows (edits, fallbacks, retries) were queued."""
         queued = 0
+        versions = rows.card_versions(conn, {r.claimed.card for r in batch if r.outcome == "sent" and r.claimed.card
+                                             and r.claimed.delivery.kind == "send"})
         for r in batch:
             c = r.claimed
             alarm = c.delivery.priority == Priority.alarm
             if r.outcome == "sent":
                 conn.execute("UPDATE outbox SET status='sent', sent_at=COALESCE(sent_at, ?), message_ref=?, card_version=?, error=NULL,"
                              " digest=? WHERE id=?", (now, r.message_ref, c.card_version, r.digest, c.delivery.id))
-                if c.card and c.delivery.kind == "send":
-                    current = conn.execute("SELECT version FROM cards WHERE key=?", (c.card,)).fetchone()
-                    if current and c.card_version is not None and current[0] > c.card_version:
+                if c.card and c.delivery.kind == "send":  # the card changed while this copy was on its way
+                    current = versions.get(c.card)
+                    if current is not None and c.card_version is not None and current > c.card_version:
                         queued += len(rows.queue_edits(conn, c.card, now))
             elif r.outcome == "superseded":  # a newer edit of the same message went instead
                 conn.execute("UPDATE outbox SET status='superseded', sent_at=? WHERE id=?", (now, c.delivery.id))

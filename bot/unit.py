@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .messages import Inbound, Outbound, buttons_to_json
-from .store import outbox, settle
+from .store import outbox, part_done
+from .store.pg import row_later
 
 if TYPE_CHECKING:
     from .app import App
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 Address = tuple[str, str, str]  # platform, chat_id, user_id
+WAKE = "INSERT INTO wakeups(kind, ref, due_at) VALUES(?,?,?) RETURNING id"
 
 
 @dataclass
@@ -48,12 +50,14 @@ class Tx:
     ctx: Context
     conn: sqlite3.Connection
     now: float
-    new_wakeups: list[tuple[int, float]] = field(default_factory=list)
+    new_wakeups: list[tuple[Any, float]] = field(default_factory=list)  # (the row that holds its id, due)
     dropped: list[int] = field(default_factory=list)  # outbox ids cancelled while claimed
     after_commit: list[Callable[[], None]] = field(default_factory=list)  # in-memory changes, once committed
     claim: bool = False  # claim new outbox rows as they are written (the engine delivers them after commit)
     new_rows: list[sqlite3.Row] = field(default_factory=list)  # outbox rows written by this unit
     claimed: list[outbox.Claimed] = field(default_factory=list)  # ...what the lanes get after the commit
+    cards: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # cards set: key -> version, text, buttons
+    new_alerts: dict[int, frozenset[str]] = field(default_factory=dict)  # raised in this unit -> who they are about
 
     @property
     def queued(self) -> int:
@@ -110,21 +114,32 @@ class Tx:
             alert_id=alert_id, tag=tag, form=out.form, form_ref=out.form_ref, ephemeral=out.ephemeral,
             attachment=out.attachment, claim=self.claim))
 
-    def set_card(self, key: str, out: Outbound) -> None:
-        """Create or change a live card; every delivered copy gets edited."""
+    def set_card(self, key: str, out: Outbound, *, new: bool = False) -> None:
+        """Create or change a live card; every delivered copy gets edited. `new`: the card of an alert raised
+        in this unit, which has no copies yet (written without waiting; an existing key fails the unit)."""
+        buttons = buttons_to_json(out.buttons)
+        if new:
+            self.conn.execute("INSERT INTO cards(key, version, text, buttons) VALUES(?, 1, ?, ?)",
+                              (key, out.text, buttons))
+            self.cards[key] = (1, out.text, buttons)
+            return
         version = self.conn.execute(
             "INSERT INTO cards(key, version, text, buttons) VALUES(?, 1, ?, ?) ON CONFLICT(key) DO UPDATE"
             " SET version=cards.version+1, text=excluded.text, buttons=excluded.buttons RETURNING version",
-            (key, out.text, buttons_to_json(out.buttons)),
+            (key, out.text, buttons),
         ).fetchone()[0]
+        self.cards[key] = (version, out.text, buttons)
         if version > 1:  # a new card has no copies yet
             self.new_rows += outbox.queue_edits(self.conn, key, self.now, claim=self.claim)
 
     # --- later -----------------------------------------------------------------
-    def wake(self, kind: str, ref: str | int, due_at: float) -> int:
-        wid = wake(self.conn, kind, ref, due_at)
-        self.new_wakeups.append((wid, due_at))
-        return wid
+    def wake(self, kind: str, ref: str | int, due_at: float) -> None:
+        """A wake-up row; the scheduler is told its id once the unit has committed (`wakeups`)."""
+        self.new_wakeups.append((row_later(self.conn.execute(WAKE, (kind, str(ref), due_at))), due_at))
+
+    def wakeups(self) -> list[tuple[int, float]]:
+        """The wake-ups this unit wrote: (id, due)."""
+        return [(int(row[0]), due) for row, due in self.new_wakeups]
 
     def first_time(self, key: str) -> bool:
         """Record an incoming event's key (the core's `inbound` table); False if it was seen before, so a
@@ -150,7 +165,7 @@ class Tx:
         self.conn.execute(f"SAVEPOINT {name}")
         try:
             yield
-            settle(self.conn)
+            part_done(self.conn)
         except BaseException:
             self.conn.execute(f"ROLLBACK TO {name}")
             self.conn.execute(f"RELEASE {name}")
@@ -169,8 +184,7 @@ class Tx:
 
 def wake(conn: sqlite3.Connection, kind: str, ref: str | int, due_at: float) -> int:
     """A wake-up row (the core's table): the running bot's scheduler fires it, even one written by another process."""
-    return int(conn.execute("INSERT INTO wakeups(kind, ref, due_at) VALUES(?,?,?) RETURNING id",
-                            (kind, str(ref), due_at)).fetchone()[0])
+    return int(conn.execute(WAKE, (kind, str(ref), due_at)).fetchone()[0])
 
 
 def cancel_wakeups(conn: sqlite3.Connection, kinds: tuple[str, ...], refs: Iterable[str | int]) -> int:

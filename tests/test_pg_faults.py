@@ -71,7 +71,7 @@ async def test_a_takeover_ends_a_write_the_old_holder_began_before_it(schema):
         finally:
             await standby.release()
         with pytest.raises(psycopg.Error):
-            old.raw("COMMIT")  # the old holder's transaction was ended by the takeover
+            old.commit()  # the old holder's transaction was ended by the takeover
     finally:
         old.close()
     assert schema.query("SELECT COUNT(*) FROM inbound") == [(0,)]

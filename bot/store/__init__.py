@@ -316,6 +316,23 @@ class PgStore(Store):
 
 
 def _in_transaction(conn: sqlite3.Connection | pg.Connection, fn: Callable[..., T], *args: Any) -> T:
+    if not isinstance(conn, pg.Connection):
+        return _once(conn, fn, args)
+    try:
+        return _once(conn, fn, args)
+    except psycopg.Error as e:
+        # a write refused by the server, raised only after the savepoint that held it had ended (parts do not
+        # wait for their writes: `part_done`): once more, each part waiting, so the failure is its part's alone
+        if isinstance(e, psycopg.OperationalError) or conn.careful or not conn.parts:
+            raise
+    conn.careful = True
+    try:
+        return _once(conn, fn, args)
+    finally:
+        conn.careful = False
+
+
+def _once(conn: sqlite3.Connection | pg.Connection, fn: Callable[..., T], args: tuple) -> T:
     if isinstance(conn, pg.Connection):
         conn.begin()
         finish, undo = conn.commit, conn.rollback
@@ -331,12 +348,17 @@ def _in_transaction(conn: sqlite3.Connection | pg.Connection, fn: Callable[..., 
     return result
 
 
-def settle(conn: sqlite3.Connection | pg.Connection) -> None:
-    """Raise now if a statement sent so far failed (a savepoint's end: its failure must be its own).
-    PostgreSQL pipelines a transaction's writes (bot/store/pg.py); SQLite has run each one already."""
+def part_done(conn: sqlite3.Connection | pg.Connection) -> None:
+    """A savepoint's part has run (Tx.savepoint, the engine's intake). PostgreSQL pipelines a unit's writes
+    (bot/store/pg.py): on the unit's first try a part does not wait for its writes, so a refused write nobody
+    read fails the whole unit; `_in_transaction` then runs it again carefully, and here each part waits for
+    its writes, so the failure is its part's alone. SQLite has run each write already."""
     if isinstance(conn, pg.Connection):
-        conn.settle()
+        if conn.careful:
+            conn.settle()
+        else:
+            conn.parts += 1
 
 
 __all__ = ["Fenced", "PgStore", "Store", "StoreError", "checkpoint", "columns", "connect", "is_url", "migrate", "open_read_only",
-           "private", "settle", "statements", "transaction"]
+           "part_done", "private", "statements", "transaction"]

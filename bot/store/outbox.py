@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from .. import digest as digests
 from ..messages import Delivery, buttons_from_json
+from .pg import row_later
 
 REPEAT = ("REPEAT: sent again, so this may have reached you before. "
           "It is the same one as before, not a new one.\n")
@@ -59,14 +61,15 @@ def enqueue(
     edit_of: int | None = None,
     claim: bool = False,
 ) -> sqlite3.Row:
-    """Insert a row; with claim=True it is claimed by the writer in the same transaction."""
-    return conn.execute(
+    """Insert a row; with claim=True it is claimed by the writer in the same transaction. The row comes back
+    to be read when used (PostgreSQL does not wait for it here: bot.store.pg.row_later)."""
+    return row_later(conn.execute(
         "INSERT INTO outbox(kind, person, platform, chat_id, user_id, text, buttons, priority, card, edit_of,"
         " alert_id, tag, form, form_ref, ephemeral, attachment, next_at, created_at, status, attempts)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
         (kind, person, platform, chat_id, user_id, text, buttons, priority, card, edit_of, alert_id, tag,
          form, form_ref, int(ephemeral), attachment, now, now, "sending" if claim else "pending", 0),
-    ).fetchone()
+    ))
 
 
 def queue_edits(conn: sqlite3.Connection, card: str, now: float, claim: bool = False) -> list[sqlite3.Row]:
@@ -102,10 +105,12 @@ def _claim(conn: sqlite3.Connection, select_ids: str, args: tuple) -> list[Claim
     return as_claimed(conn, rows)
 
 
-def as_claimed(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Claimed]:
-    """What the lanes need to deliver claimed rows: card rows render the card as it is now."""
+def as_claimed(conn: sqlite3.Connection, rows: list[sqlite3.Row],
+               cards: dict[str, tuple[int, str, str]] | None = None) -> list[Claimed]:
+    """What the lanes need to deliver claimed rows: card rows render the card as it is now.
+    `cards`: key -> (version, text, buttons) of cards the same unit has just set, not read again."""
     claimed = []
-    cards: dict[str, sqlite3.Row | None] = {}
+    cards: dict[str, Any] = dict(cards or {})
     for r in sorted(rows, key=lambda r: (r["priority"], r["id"])):
         text, buttons, version = r["text"], buttons_from_json(r["buttons"]), None
         if r["card"]:
@@ -114,7 +119,7 @@ def as_claimed(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Claime
                                                 (r["card"],)).fetchone()
             card = cards[r["card"]]
             if card:
-                text, buttons, version = card["text"], buttons_from_json(card["buttons"]), card["version"]
+                version, text, buttons = card[0], card[1], buttons_from_json(card[2])
         message_ref, digest = None, None
         if r["kind"] == "edit":
             orig = conn.execute("SELECT message_ref, digest FROM outbox WHERE id=?", (r["edit_of"],)).fetchone()
@@ -130,6 +135,14 @@ def as_claimed(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Claime
                      live=bool(r["card"]), in_doubt=bool(r["in_doubt"]))
         claimed.append(Claimed(d, r["card"], version, r["person"], r["alert_id"], r["attempts"], r["tag"], digest))
     return claimed
+
+
+def card_versions(conn: sqlite3.Connection, keys: set[str]) -> dict[str, int]:
+    """The current version of each card, in one read (a batch of delivery results asks for many)."""
+    if not keys:
+        return {}
+    return dict(conn.execute(f"SELECT key, version FROM cards WHERE key IN ({','.join('?' * len(keys))})",
+                             tuple(keys)).fetchall())
 
 
 def render_digest(conn: sqlite3.Connection, key: str) -> tuple[str, tuple]:

@@ -60,7 +60,10 @@ class Row(tuple):
 
 
 def _rows(cursor: psycopg.Cursor) -> Any:
-    names = tuple(c.name for c in cursor.description or ())
+    # the names straight from the result: cursor.description builds a Column object per column, which
+    # was a sixth of the database thread's time under the lone-working bench
+    res = cursor.pgresult
+    names = tuple(res.fname(i).decode() for i in range(res.nfields)) if res is not None else ()  # type: ignore[union-attr]
     return lambda values: Row(values, names)
 
 
@@ -131,6 +134,44 @@ class Cursor:
     def __iter__(self) -> Iterator[Row]:
         return iter(self.fetchall())
 
+    def row_later(self) -> LaterRow:
+        return LaterRow(self)
+
+
+class LaterRow:
+    """The one row a pipelined statement returns (an outbox row, a wake-up's id), read when first used:
+    usually at the unit's end, where one wait answers every such row the unit wrote."""
+
+    def __init__(self, cursor: Cursor):
+        self._cursor: Cursor | None = cursor
+        self._row: Row | None = None
+
+    def _get(self) -> Row:
+        if self._cursor is not None:
+            self._row, self._cursor = self._cursor.fetchone(), None
+        if self._row is None:
+            raise LookupError("the statement returned no row")
+        return self._row
+
+    def __getitem__(self, key: int | str) -> Any:
+        return self._get()[key]
+
+    def keys(self) -> list[str]:
+        return self._get().keys()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
+def row_later(cursor: Any) -> Any:
+    """The one row a statement returns (INSERT ... RETURNING), as a row: on PostgreSQL read when first
+    used, so writing it costs no wait of its own (the unit's end reads every such row at once); on
+    SQLite (an sqlite3 cursor) read now, which costs nothing."""
+    return cursor.row_later() if isinstance(cursor, Cursor) else cursor.fetchone()
+
 
 SILENT_PEER = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
                "tcp_user_timeout": 10000}  # libpq: dead-peer detection (idle waits and unacknowledged writes)
@@ -154,8 +195,10 @@ class Connection:
         self.fence: int | None = None  # the lease generation this process holds (None: not fenced)
         self._pipe: psycopg.Pipeline | None = None  # inside a write transaction (begin .. commit/rollback)
         self._pipe_block: contextlib.AbstractContextManager[psycopg.Pipeline] | None = None
-        self.sent = 0  # statements sent in this transaction's pipeline
+        self.sent = 0  # statements sent in pipelines (counted across transactions)
         self.settled = 0  # of those, how many have been waited for
+        self.careful = False  # a unit's second try: each savepoint's part waits for its writes (bot.store)
+        self.parts = 0  # savepoint parts this transaction ran without waiting for their writes
         self.waits = 0  # round trips: a statement outside a pipeline, a sync (bench/lone_timers.py counts them)
 
     @property
@@ -221,7 +264,7 @@ class Connection:
         """
         self._pipe_block = self._conn.pipeline()
         self._pipe = self._pipe_block.__enter__()
-        self.sent = self.settled = 0
+        self.parts = 0
         try:
             self.raw("BEGIN")
             row = self.raw(f"SELECT {TAKE_WRITE_LOCK}, (SELECT generation FROM lease WHERE name='active')").fetchone()
@@ -250,6 +293,7 @@ class Connection:
         block, self._pipe, self._pipe_block = self._pipe_block, None, None
         if block is not None:
             self.waits += 1
+            self.settled = self.sent
             block.__exit__(None, None, None)  # sends a sync and reads every result left; raises a failure
 
     def commit(self) -> None:
