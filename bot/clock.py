@@ -9,7 +9,13 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+
+@lru_cache(maxsize=1024)
+def _hhmm(minute: int, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(minute * 60, tz).strftime("%H:%M")
 
 
 class Clock:
@@ -23,7 +29,7 @@ class Clock:
         return datetime.fromtimestamp(self.now() if ts is None else ts, self.tz)
 
     def hhmm(self, ts: float) -> str:
-        return self.local(ts).strftime("%H:%M")
+        return _hhmm(int(ts // 60), self.tz)  # the same minute drawn once: every reminder and card says one
 
     def stamp(self, ts: float) -> str:
         return self.local(ts).strftime("%a %d %b %Y %H:%M")

@@ -160,12 +160,18 @@ def raise_alert(
     """
     if drill is None:
         drill = is_drill(tx, branch)
-    alert = Alert.from_row(tx.conn.execute(  # the row as stored, in the same round trip as the insert
+    cur = tx.conn.execute(
         "INSERT INTO alerts(kind, ref, severity, person, branch, title, details, ladder, ack_reply,"
-        " reply_platform, reply_chat, drill, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
+        " reply_platform, reply_chat, drill, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (kind, ref, severity.value, person.key if person else None, branch, title, details,
          _snapshot(ladder), ack_reply, *(reply_to or (None, None)), int(drill), tx.now),
-    ).fetchone())
+    )
+    alert = Alert(  # as stored, not read back (RETURNING * costs SQLite 3x, and PostgreSQL a second wait)
+        id=int(cur.lastrowid or 0), kind=kind, ref=ref, severity=severity, person=person.key if person else None,
+        branch=branch, title=title, details=details, status="open", ladder=_ladder(_snapshot(ladder)), tier=0,
+        repeats=0, ack_reply=ack_reply, reply_platform=reply_to[0] if reply_to else None,
+        reply_chat=reply_to[1] if reply_to else None, drill=bool(drill), created_at=tx.now, acked_by=None,
+        acked_at=None, resolved_by=None, resolved_at=None)
     alert_id = alert.id
     tx.new_alerts[alert_id] = frozenset(about)  # nobody else can have added to it: no need to read it back
     for key in dict.fromkeys(about):

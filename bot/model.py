@@ -44,7 +44,10 @@ class Role(StrEnum):
 
     @property
     def rank(self) -> int:
-        return list(Role).index(self)
+        return _RANK[self]
+
+
+_RANK = {r: i for i, r in enumerate(Role)}  # asked for every person on every alert: not a list each time
 
 
 class Priority(IntEnum):

@@ -63,7 +63,7 @@ def _rows(cursor: psycopg.Cursor) -> Any:
     # the names straight from the result: cursor.description builds a Column object per column, which
     # was a sixth of the database thread's time under the lone-working bench
     res = cursor.pgresult
-    names = tuple(res.fname(i).decode() for i in range(res.nfields)) if res is not None else ()  # type: ignore[union-attr]
+    names = tuple((res.fname(i) or b"").decode() for i in range(res.nfields)) if res is not None else ()
     return lambda values: Row(values, names)
 
 
@@ -133,44 +133,6 @@ class Cursor:
 
     def __iter__(self) -> Iterator[Row]:
         return iter(self.fetchall())
-
-    def row_later(self) -> LaterRow:
-        return LaterRow(self)
-
-
-class LaterRow:
-    """The one row a pipelined statement returns (an outbox row, a wake-up's id), read when first used:
-    usually at the unit's end, where one wait answers every such row the unit wrote."""
-
-    def __init__(self, cursor: Cursor):
-        self._cursor: Cursor | None = cursor
-        self._row: Row | None = None
-
-    def _get(self) -> Row:
-        if self._cursor is not None:
-            self._row, self._cursor = self._cursor.fetchone(), None
-        if self._row is None:
-            raise LookupError("the statement returned no row")
-        return self._row
-
-    def __getitem__(self, key: int | str) -> Any:
-        return self._get()[key]
-
-    def keys(self) -> list[str]:
-        return self._get().keys()
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._get())
-
-    def __len__(self) -> int:
-        return len(self._get())
-
-
-def row_later(cursor: Any) -> Any:
-    """The one row a statement returns (INSERT ... RETURNING), as a row: on PostgreSQL read when first
-    used, so writing it costs no wait of its own (the unit's end reads every such row at once); on
-    SQLite (an sqlite3 cursor) read now, which costs nothing."""
-    return cursor.row_later() if isinstance(cursor, Cursor) else cursor.fetchone()
 
 
 SILENT_PEER = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
