@@ -9,6 +9,7 @@ any of its alerts edits the whole digest (every member is re-rendered as it is n
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from .messages import Button
 
@@ -45,5 +46,16 @@ def compose(members: list[Member]) -> tuple[str, tuple[Button, ...]]:
     return "\n".join(lines), tuple(buttons)
 
 
+def room(texts: Iterable[str]) -> int:
+    """How many of these cards, taken in order, one digest message holds."""
+    count = size = 0
+    for text in texts:
+        size += len(member_text(text)) + 16
+        if count == MAX_CARDS or size > MAX_TEXT:
+            break
+        count += 1
+    return count
+
+
 def fits(texts: list[str]) -> bool:
-    return len(texts) <= MAX_CARDS and sum(len(member_text(t)) + 16 for t in texts) <= MAX_TEXT
+    return room(texts) == len(texts)

@@ -15,6 +15,7 @@ import bisect
 import contextlib
 import heapq
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,9 +28,11 @@ from .store.outbox import Claimed
 from .transports.base import MaybeDelivered, RetryAfter, Transport, Undeliverable
 
 log = logging.getLogger(__name__)
-# the platform-wide rate is counted over a slightly longer window than a second: requests sent
-# a second apart can arrive closer together, and one 429 holds the whole platform back
-RATE_WINDOW = 1.1
+# the platform counts its rate over a second of arrivals. A request arrives after it leaves and before its
+# answer, so it is counted here from leaving until a second after its answer: requests sent a second apart can
+# arrive closer together (a store write or a busy loop delays one and not the next), and one 429 holds the
+# whole platform back
+RATE_WINDOW = 1.0
 HOLD = 0.05  # seconds between looks while the lease is stale or the transport is not connected yet
 IDLE = 3600.0  # seconds a lane with nothing to send waits for a push
 RUN = 32  # rows an unpaced chat hands off at once
@@ -79,6 +82,15 @@ def _first(q: list[Claimed]) -> Claimed:
     return first
 
 
+def _digest(q: list[Claimed], first: Claimed) -> tuple[list[Claimed], bool]:
+    """The alarm cards that go with `first` in one digest message, and whether that message is full (it holds
+    all a message can, or more wait than fit). Reads only as far as one message and one more card."""
+    others = (c for c in q if c is not first and _digestible(c))
+    candidates = [first, *islice(others, digests.MAX_CARDS)]
+    fit = max(1, digests.room(c.delivery.text for c in candidates))
+    return candidates[:fit], fit < len(candidates) or fit >= digests.MAX_CARDS
+
+
 def _run(q: list[Claimed]) -> list[Claimed]:
     """The first RUN rows `_first` would pick one after another. They all come from the queue's first RUN
     rows and its first RUN new cards (a pick takes the head or the first new card), so only those are read."""
@@ -111,9 +123,13 @@ class Lane:
         self.ready: list[tuple[tuple[int, int], str]] = []
         self.resting: list[tuple[float, str]] = []
         self.busy: set[str] = set()
-        self.chat_free_at: dict[str, float] = {}
+        self.last_sent: dict[str, float] = {}  # chat -> when its last request left
+        # chat -> c: the platform's count of messages the chat may still take is at least c + t / interval at
+        # time t (never more than its burst); see _answered
+        self.pace: dict[str, float] = {}
         self.paused_until = 0.0
-        self.sent_times: list[float] = []
+        self.sent_times: list[float] = []  # when recent requests were answered (for the platform-wide rate)
+        self.in_flight = 0  # requests handed off and not answered yet
         self.wake = asyncio.Event()
         self.tasks: set[asyncio.Task] = set()
 
@@ -122,11 +138,42 @@ class Lane:
         q = self.queues.get(chat)
         if not q or chat in self.busy:
             return
-        free = self.chat_free_at.get(chat, 0.0)
+        free = self._free_at(chat)
         if free > time.monotonic():
             heapq.heappush(self.resting, (free, chat))
         else:
             heapq.heappush(self.ready, (_order(q[0]), chat))
+
+    def _free_at(self, chat: str) -> float:
+        """When the chat may send next: one message an interval after its last (its steady pace), or sooner on
+        a message its burst still allows, but only for a full digest: a spare message spent on a part-full one
+        is missing when the rest of a flood arrives a moment later."""
+        last = self.last_sent.get(chat)
+        if last is None:
+            return 0.0
+        interval = self.transport.chat_interval(chat)
+        steady = last + interval
+        burst = self.transport.chat_burst(chat)
+        if burst <= 1:
+            return steady
+        spare = (1 - self.pace.get(chat, math.inf)) * interval  # from then on the platform surely has one left
+        if spare >= steady:
+            return spare
+        q = self.queues.get(chat)
+        full = bool(q) and _digestible(first := _first(q)) and _digest(q, first)[1]
+        return spare if full else steady
+
+    def _answered(self, chat: str) -> None:
+        """A request to the chat has been answered: the platform counted it on arrival, at the latest now.
+
+        The platform's count refills one message an interval up to the burst, and each arrival takes one:
+        after an arrival at `a` it is min(before, burst) - 1, then grows. Before it the count was at least
+        c + a/interval; if it was full instead, burst + (t - a)/interval afterwards, least when `a` is as late
+        as it can be (now). So the count after is at least min(c, burst - now/interval) - 1 + t/interval: still
+        a straight line, whatever the round trips, and a late message leaves its unused time to the next."""
+        interval = self.transport.chat_interval(chat)
+        burst = self.transport.chat_burst(chat)
+        self.pace[chat] = min(self.pace.get(chat, math.inf), burst - time.monotonic() / interval) - 1
 
     def _put(self, c: Claimed) -> None:
         bisect.insort(self.queues.setdefault(c.delivery.chat_id, []), c, key=_order)
@@ -168,8 +215,8 @@ class Lane:
             return None, HOLD  # not a failure: the rows wait, in order, with no attempt counted
         if limits.per_second:
             self.sent_times = [t for t in self.sent_times if now - t < RATE_WINDOW]
-            if len(self.sent_times) >= limits.per_second:
-                return None, RATE_WINDOW - (now - self.sent_times[0])
+            if len(self.sent_times) + self.in_flight >= limits.per_second:  # an answer sets `wake`
+                return None, RATE_WINDOW - (now - self.sent_times[0]) if self.sent_times else IDLE
         while self.resting and self.resting[0][0] <= now:
             _, chat = heapq.heappop(self.resting)
             if (q := self.queues.get(chat)) and chat not in self.busy:
@@ -179,7 +226,7 @@ class Lane:
             q = self.queues.get(chat)
             if not q or chat in self.busy or _order(q[0]) != head:
                 continue  # stale: a fresher entry for this chat is in a heap, or it has nothing to send
-            free = self.chat_free_at.get(chat, 0.0)
+            free = self._free_at(chat)
             if free > now:
                 heapq.heappush(self.resting, (free, chat))
                 continue
@@ -194,12 +241,7 @@ class Lane:
         if not self.transport.chat_interval(chat) and not self.transport.limits.per_second:
             batch = _run(q)
         elif _digestible(first := _first(q)):
-            batch = [first]
-            for c in q:
-                if c is not first and _digestible(c):
-                    if not digests.fits([m.delivery.text for m in batch] + [c.delivery.text]):
-                        break
-                    batch.append(c)
+            batch, _ = _digest(q, first)
         else:
             batch = [first]
         taken = {id(c) for c in batch}  # by identity: comparing rows compares them field by field
@@ -220,15 +262,14 @@ class Lane:
                 continue
             chat = batch[0].delivery.chat_id
             self.busy.add(chat)
-            now = time.monotonic()
-            self.sent_times.append(now)
-            self.chat_free_at[chat] = now + self.transport.chat_interval(chat)
+            self.in_flight += 1
             task = asyncio.create_task(self._deliver(batch))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
     async def _deliver(self, batch: list[Claimed]) -> None:
         chat = batch[0].delivery.chat_id
+        left = False
         try:
             started = await self.hand_off(batch)
             if not started:
@@ -237,6 +278,8 @@ class Lane:
                         self._put(c)
                     self.paused_until = max(self.paused_until, time.monotonic() + HOLD)
                 return
+            left = True
+            self.last_sent[chat] = time.monotonic()
             # without any row cancelled meanwhile (an ack)
             if len(started) > 1 and self.transport.chat_interval(chat):
                 await self._send(started, as_digest(started), f"d{started[0].delivery.id}")
@@ -252,6 +295,11 @@ class Lane:
                                            error="held: the platform asked to wait"))
                     return
         finally:
+            self.in_flight -= 1
+            if left:
+                self.sent_times.append(time.monotonic())
+                if self.transport.chat_interval(chat):
+                    self._answered(chat)
             self.busy.discard(chat)
             self._offer(chat)
             self.wake.set()

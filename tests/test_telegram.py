@@ -447,7 +447,7 @@ async def test_deliver_edits_splits_and_attaches(bot, fake, tmp_path):
 
 
 def test_limits_and_group_pacing():
-    assert TelegramTransport.limits == Limits(per_second=30, per_chat_interval=1.0)
+    assert TelegramTransport.limits == Limits(per_second=30, per_chat_interval=1.0, per_chat_burst=2)
     t = TelegramTransport.__new__(TelegramTransport)
     assert t.chat_interval("1001") == 1.0 and t.chat_interval("-100123") == 3.0
 

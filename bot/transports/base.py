@@ -59,6 +59,7 @@ class Undeliverable(Exception):
 class Limits:
     per_second: float | None = None  # across the whole platform
     per_chat_interval: float = 0.0  # seconds between two messages to one chat
+    per_chat_burst: int = 1  # messages one chat may take at once before its interval applies
 
 
 class Transport(ABC):
@@ -84,6 +85,10 @@ class Transport(ABC):
     def chat_interval(self, chat_id: str) -> float:
         """Seconds between two messages to this chat (a platform may pace groups more slowly)."""
         return self.limits.per_chat_interval
+
+    def chat_burst(self, chat_id: str) -> int:
+        """Messages this chat may take at once (its interval then refills one each); 1: no burst."""
+        return self.limits.per_chat_burst
 
     @abstractmethod
     def address(self, person: Person) -> tuple[str, str] | None:

@@ -86,7 +86,8 @@ def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
 
 class TelegramTransport(TelegramIntake, Transport):
     platform = "telegram"
-    limits = Limits(per_second=30, per_chat_interval=1.0)
+    # the Bot API FAQ: about one message a second to a chat, "short bursts" tolerated (two, to be safe)
+    limits = Limits(per_second=30, per_chat_interval=1.0, per_chat_burst=2)
 
     def __init__(self, settings: Settings, *, poll_timeout: float = 30.0, request_timeout: float = 10.0):
         if settings.telegram_token is None:
@@ -294,6 +295,9 @@ class TelegramTransport(TelegramIntake, Transport):
 
     def chat_interval(self, chat_id: str) -> float:
         return GROUP_INTERVAL if chat_id.startswith("-") else self.limits.per_chat_interval
+
+    def chat_burst(self, chat_id: str) -> int:
+        return 1 if chat_id.startswith("-") else self.limits.per_chat_burst
 
     def address(self, person: Person) -> tuple[str, str] | None:
         if person.telegram:
