@@ -54,7 +54,8 @@ class Tx:
     after_commit: list[Callable[[], None]] = field(default_factory=list)  # in-memory changes, once committed
     claim: bool = False  # claim new outbox rows as they are written (the engine delivers them after commit)
     new_rows: list[sqlite3.Row] = field(default_factory=list)  # outbox rows written by this unit
-    claimed: list[outbox.Claimed] = field(default_factory=list)  # ...what the lanes get after the commit
+    claimed: list[outbox.Claimed] | None = field(default_factory=list)  # ...what the lanes get after the commit
+    # (None: drawn after the commit from new_rows, which needs nothing read: Engine._in_tx)
     cards: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # cards set: key -> version, text, buttons
     new_alerts: dict[int, frozenset[str]] = field(default_factory=dict)  # raised in this unit -> who they are about
 

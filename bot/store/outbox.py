@@ -126,7 +126,13 @@ def _claim(conn: sqlite3.Connection, select_ids: str, args: tuple) -> list[Claim
     return as_claimed(conn, rows)
 
 
-def as_claimed(conn: sqlite3.Connection, rows: list[sqlite3.Row],
+def needs_reading(rows: list[Any], cards: dict[str, tuple[int, str, str]]) -> bool:
+    """Must `as_claimed` read the store for these rows: an edit (its original's message), or a card not drawn
+    by the unit that wrote them?"""
+    return any(r["kind"] != "send" or (r["card"] and r["card"] not in cards) for r in rows)
+
+
+def as_claimed(conn: sqlite3.Connection | None, rows: list[sqlite3.Row],
                cards: dict[str, tuple[int, str, str]] | None = None) -> list[Claimed]:
     """What the lanes need to deliver claimed rows: card rows render the card as it is now.
     `cards`: key -> (version, text, buttons) of cards the same unit has just set, not read again."""

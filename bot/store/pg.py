@@ -157,6 +157,7 @@ class Connection:
         self.fence: int | None = None  # the lease generation this process holds (None: not fenced)
         self._pipe: psycopg.Pipeline | None = None  # inside a write transaction (begin .. commit/rollback)
         self._pipe_block: contextlib.AbstractContextManager[psycopg.Pipeline] | None = None
+        self._lease: Cursor | None = None  # the write lock and lease generation, read before COMMIT
         self.sent = 0  # statements sent in pipelines (counted across transactions)
         self.settled = 0  # of those, how many have been waited for
         self.careful = False  # a unit's second try: each savepoint's part waits for its writes (bot.store)
@@ -220,21 +221,27 @@ class Connection:
     def begin(self) -> None:
         """BEGIN as SQLite's BEGIN IMMEDIATE: one writer at a time, and only the lease holder.
 
-        A write transaction waits for the one write lock, then checks the lease generation
-        this process was given; an instance that has lost its lease is refused here, inside
-        the transaction, so a stale holder can never claim or change a row (fencing).
+        A write transaction takes the one write lock and reads the lease generation; before it
+        commits (`commit`), the generation must still be the one this process was given. An
+        instance that has lost its lease is refused inside the transaction, so a stale holder can
+        never claim or change a row (fencing). The lock is taken at once; its answer is read with
+        the unit's first read, not waited for on its own.
         """
         self._pipe_block = self._conn.pipeline()
         self._pipe = self._pipe_block.__enter__()
         self.parts = 0
         try:
             self.raw("BEGIN")
-            row = self.raw(f"SELECT {TAKE_WRITE_LOCK}, (SELECT generation FROM lease WHERE name='active')").fetchone()
+            self._lease = self.raw(f"SELECT {TAKE_WRITE_LOCK}, (SELECT generation FROM lease WHERE name='active')")
         except BaseException:
             self.rollback()
             raise
-        if self.fence is not None and (row is None or row[1] != self.fence):
-            self.rollback()
+
+    def _check_fence(self) -> None:
+        if self.fence is None or self._lease is None:
+            return
+        row = self._lease.fetchone()
+        if row is None or row[1] != self.fence:
             raise Fenced(f"this instance's lease (generation {self.fence}) has passed to another instance"
                          f" (generation {row[1] if row else None}): it sends nothing more")
 
@@ -259,7 +266,9 @@ class Connection:
             block.__exit__(None, None, None)  # sends a sync and reads every result left; raises a failure
 
     def commit(self) -> None:
-        """COMMIT, sent with the unit's last writes; raises if any of them failed (then roll back)."""
+        """COMMIT, sent with the unit's last writes; raises if any of them failed, or Fenced if the lease
+        passed on (then roll back)."""
+        self._check_fence()
         self.raw("COMMIT")
         self._leave_pipeline()
 
