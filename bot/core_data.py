@@ -65,25 +65,26 @@ def _sender(body: str) -> tuple[str, str]:
     return (str(user.get("id") or ""), str(user.get("name") or "")) if isinstance(user, dict) else (str(user or ""), "")
 
 
-def _accounts(conn: Conn, key: str | None) -> set[tuple[str, str]]:
-    """(platform, user id) of the person's chat accounts: bound ones, and those the bot wrote to for them."""
-    if not key:
+def _accounts(conn: Conn, subject: Subject) -> set[tuple[str, str]]:
+    """(platform, user id) of the person's chat accounts: bound ones (the Subject carries them: registration
+    owns the bindings) and those the bot wrote to for them."""
+    if not subject.key:
         return set()
-    return {(r[0], str(r[1])) for r in conn.execute(
-        "SELECT platform, user_id FROM bindings WHERE person=? UNION SELECT platform, user_id FROM outbox"
-        " WHERE person=? AND user_id != ''", (key, key)).fetchall()}
+    return set(subject.accounts) | {(r[0], str(r[1])) for r in conn.execute(
+        "SELECT platform, user_id FROM outbox WHERE person=? AND user_id != ''", (subject.key,)).fetchall()}
 
 
-def _to_them(conn: Conn, key: str | None) -> list[int]:
+def _to_them(conn: Conn, subject: Subject) -> list[int]:
     """Outbox rows sent to the person: by key, or (a reply, a form question) to one of their accounts."""
-    accounts = _accounts(conn, key)
+    key = subject.key
+    accounts = _accounts(conn, subject)
     return [r[0] for r in conn.execute("SELECT id, person, platform, user_id FROM outbox ORDER BY id").fetchall()
             if r[1] == key or (r[2], str(r[3])) in accounts] if key else []
 
 
 def _relay_from(conn: Conn, subject: Subject) -> list[int]:
     """Relayed events sent by the person: from one of their chat accounts, or under their name."""
-    accounts = _accounts(conn, subject.key)
+    accounts = _accounts(conn, subject)
     names = {n.lower() for n in subject.names}
     out = []
     for r in conn.execute("SELECT id, platform, body FROM relay ORDER BY id").fetchall():
@@ -113,7 +114,7 @@ def _messages(conn: Conn, subject: Subject) -> Found:
     found = section(conn, OUTBOX, subject, "Messages sent to them, or naming them", lambda r: f"message {r['id']}")
     have = {r["id"] for r in found.rows}
     found.rows += [dict(conn.execute("SELECT * FROM outbox WHERE id=?", (i,)).fetchone())
-                   for i in _to_them(conn, subject.key) if i not in have]  # replies to their account, by id
+                   for i in _to_them(conn, subject) if i not in have]  # replies to their account, by id
     found.rows.sort(key=lambda r: r["id"])
     return found
 
@@ -139,7 +140,7 @@ def forget(conn: Conn, subject: Subject, dry_run: bool) -> Done:
             conn.executemany("DELETE FROM relay WHERE id=?", [(i,) for i in mine])
     editing = {r[0] for r in conn.execute("SELECT edit_of FROM outbox WHERE edit_of IS NOT NULL AND status IN"
                                           " ('pending', 'sending')").fetchall()}
-    sent = [(i,) for i in _to_them(conn, key) if i not in editing]  # one being edited keeps its address till done
+    sent = [(i,) for i in _to_them(conn, subject) if i not in editing]  # one being edited keeps its address till done
     if sent:
         done.changed.append(f"outbox: {verb} clear the text and their chat address of {len(sent)} message(s) to them")
         if not dry_run:

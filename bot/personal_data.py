@@ -21,7 +21,7 @@ import json
 import re
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -37,6 +37,7 @@ class Subject:
     names: tuple[str, ...] = ()
     phones: tuple[str, ...] = ()
     words: tuple[str, ...] = ()  # their own words (notes, form answers), replaced in every copy by erase
+    accounts: tuple[tuple[str, str], ...] = ()  # (platform, user id) of their bound chat accounts (registration's)
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ def named_rows(conn: Conn, holding: Holding, subject: Subject, label: Callable[[
 def _with_words(subject: Subject, found: list[Found]) -> Subject:
     """The subject, with the person's own words that the owners found added."""
     words = {w for f in found for w in f.words if isinstance(w, str) and len(w.strip()) >= MIN_WORDS}
-    return Subject(subject.key, subject.names, subject.phones, tuple(sorted(set(subject.words) | words)))
+    return replace(subject, words=tuple(sorted(set(subject.words) | words)))
 
 
 def _joined(dones: list[Done]) -> Done:

@@ -19,6 +19,8 @@ from bot import personal_data
 from bot.personal_data import Done, Found, Holding, Owner, Subject, scrubbed, section
 from bot.store import columns
 
+from . import registration
+
 # table -> columns holding a person key
 PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "alerts": ("person", "acked_by", "resolved_by"),
@@ -151,7 +153,8 @@ def subject(conn: sqlite3.Connection, key: str, names: list[str], phones: list[s
                 names += [held["name"]] if isinstance(held.get("name"), str) else []
                 phones += [held["phone"]] if isinstance(held.get("phone"), str) else []
     clean = sorted({n.strip() for n in names if n and n.strip()})
-    return Subject(key, tuple(clean), tuple(sorted({p for p in phones if p and p.strip()})))
+    return Subject(key, tuple(clean), tuple(sorted({p for p in phones if p and p.strip()})),
+                   accounts=registration.accounts_of(conn, key))
 
 
 def subject_access(owners: list[Owner], conn: sqlite3.Connection, who: Subject) -> list[Found]:

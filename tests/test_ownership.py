@@ -59,9 +59,7 @@ def test_each_capability_writes_only_its_own_tables():
 
 READ = re.compile(r"\b(?:FROM|JOIN)\s+([a-z_]+)")
 # the core's reads of a capability's table, left for their owners: remove a line when it is paid
-KNOWN_READS = {
-    ("bot/core_data.py", "bindings"),  # erase finds messages sent to a person's bound chat accounts (registration's)
-}
+KNOWN_READS: set[tuple[str, str]] = set()  # (file, table) the core still reads of a capability: none left
 
 
 def _core_files() -> list[tuple[str, str]]:

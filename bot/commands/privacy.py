@@ -65,7 +65,8 @@ def _who(settings: Settings, text: str) -> tuple[list[Subject], bool]:
         found = [subject(conn, k, names, phones) for k in keys]
         names = sorted({n for s in found for n in s.names})
         phones = sorted({n for s in found for n in s.phones})
-        return [Subject(k, tuple(names), tuple(phones)) for k in keys], p is not None
+        return [Subject(k, tuple(names), tuple(phones), accounts=s.accounts) for k, s in zip(keys, found, strict=True)], \
+            p is not None
 
     return _run(settings, go)
 
