@@ -23,3 +23,24 @@ async def test_every_commit_waits_for_the_wal_flush_by_default(schema):
 async def test_a_url_that_trades_durability_for_latency_gets_it(schema):
     url = with_schema(PG_URL, f"{schema.name} -csynchronous_commit=off")
     assert await _setting(url) == "off"
+
+
+async def test_only_the_started_mark_commits_without_waiting_for_the_flush(schema):
+    """The started mark (a flag on rows already stored) is the one commit that does not wait: a database-server
+    crash in those milliseconds loses the flag, so the message goes again unmarked; every other commit waits."""
+    from bot.store import outbox
+
+    store = await Store.open(schema.url)
+    try:
+        def mark(conn):  # noqa: ANN001, ANN202
+            outbox.mark_started(conn, [1], 0.0)
+            return conn.execute("SELECT current_setting('synchronous_commit')").fetchone()[0]
+
+        def other(conn):  # noqa: ANN001, ANN202
+            conn.execute("INSERT INTO inbound(key, at) VALUES('x', 1)")
+            return conn.execute("SELECT current_setting('synchronous_commit')").fetchone()[0]
+
+        assert await store.run(mark) == "off"
+        assert await store.run(other) == "on"  # SET LOCAL ended with the mark's transaction
+    finally:
+        await store.close()

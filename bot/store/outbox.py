@@ -21,6 +21,7 @@ from typing import Any
 
 from .. import digest as digests
 from ..messages import Delivery, buttons_from_json
+from . import pg
 
 REPEAT = ("REPEAT: sent again, so this may have reached you before. "
           "It is the same one as before, not a new one.\n")
@@ -206,6 +207,11 @@ def mark_started(conn: sqlite3.Connection, ids: list[int], now: float) -> set[in
     to send (a row cancelled meanwhile, e.g. by an ack, is not started)."""
     if not ids:
         return set()
+    if isinstance(conn, pg.Connection):
+        # the one commit that does not wait for PostgreSQL's WAL flush (4-6 ms of every message's way out):
+        # the rows themselves are durable already, and a later commit flushes this one with it. Lost only
+        # if the database server crashes in those milliseconds: the row then goes again unmarked, not lost
+        conn.raw("SET LOCAL synchronous_commit TO off")
     marks = ",".join("?" * len(ids))
     rows = conn.execute(f"UPDATE outbox SET sent_at=?, attempts=attempts+1 WHERE status='sending' AND id IN ({marks})"
                         " RETURNING id", (now, *ids)).fetchall()
