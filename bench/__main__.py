@@ -80,6 +80,8 @@ def lone(figs: dict[str, Figure], db: str) -> None:
     figs[f"lone {db}: deadline+grace -> card p50"].value = a.get("p50_median", math.nan)
     figs[f"lone {db}: CPU ms per escalation"].value = a.get("cpu_ms", math.nan)
     figs[f"lone {db}: statements per escalation"].value = a.get("statements", math.nan)
+    if db == "postgresql":  # what a PostgreSQL escalation waits for: its reads and commits, not its statements
+        figs["lone postgresql: round trips per escalation"].value = a.get("round_trips", math.nan)
     if db == "sqlite":
         figs["lone sqlite: peak RSS"].value = a.get("rss_mb", math.nan)
         figs["lone: restart, 1,000 overdue cards"].value = c.get("seconds", math.nan)
@@ -145,6 +147,7 @@ def figures() -> dict[str, Figure]:
         Figure("lone postgresql: deadline+grace -> card p50", 100, "ms"),
         Figure("lone postgresql: CPU ms per escalation", None, "ms"),
         Figure("lone postgresql: statements per escalation", None, ""),
+        Figure("lone postgresql: round trips per escalation", None, ""),
         Figure("cover reply sqlite p99", 100, "ms"),
         Figure("cover reply PostgreSQL / SQLite p50", 1.5, "x"),
         Figure("cover reply PostgreSQL / SQLite p99", 1.5, "x"),

@@ -40,12 +40,30 @@ async def test_a_store_whose_lease_passed_on_refuses_every_write(schema):
     try:
         schema.query("INSERT INTO lease(name, holder, generation, since, renewed_at, expires_at)"
                      " VALUES('active', 'me', 1, 0, 0, 1e12)")  # we hold generation 1, as bot.lease would record
-        await store.run(lambda c: c.execute("UPDATE lease SET generation=2, holder='the other instance'"))
+        schema.query("UPDATE lease SET generation=2, holder='the other instance'")  # a takeover (bot.lease)
         told: list[str] = []
         store.on_fenced = told.append
         with pytest.raises(Fenced):
             await store.run(lambda c: c.execute("INSERT INTO inbound(key, at) VALUES('x', 1)"))
         assert told and "generation 1" in told[0]
+        assert await store.read(lambda c: c.execute("SELECT COUNT(*) FROM inbound").fetchone()[0]) == 0
+    finally:
+        await store.close()
+
+
+async def test_a_passed_lease_is_refused_whether_the_unit_read_first_or_only_wrote(schema):
+    """The fence is checked before COMMIT: by the store when the unit's first read brought the generation
+    back, by the server (in the transaction) when the unit only wrote. Either way nothing is committed."""
+    store = await Store.open(schema.url, fence=1)
+    try:
+        schema.query("INSERT INTO lease(name, holder, generation, since, renewed_at, expires_at)"
+                     " VALUES('active', 'other', 2, 0, 0, 1e12)")
+        units = {"reads first": lambda c: (c.execute("SELECT COUNT(*) FROM inbound").fetchone(),
+                                           c.execute("INSERT INTO inbound(key, at) VALUES('r', 1)")),
+                 "only writes": lambda c: c.execute("INSERT INTO inbound(key, at) VALUES('w', 1)")}
+        for unit in units.values():
+            with pytest.raises(Fenced):
+                await store.run(unit)
         assert await store.read(lambda c: c.execute("SELECT COUNT(*) FROM inbound").fetchone()[0]) == 0
     finally:
         await store.close()

@@ -31,6 +31,11 @@ from . import dialect
 WRITE_LOCK = 0x5AFE  # one writer at a time, as SQLite's BEGIN IMMEDIATE
 MIGRATE_LOCK = 0x5AFF  # two instances starting at once migrate one after the other
 TAKE_WRITE_LOCK = f"pg_advisory_xact_lock({WRITE_LOCK}, hashtext(current_schema()))"
+# the fence, checked by the server inside the transaction before COMMIT: an error (so the COMMIT rolls back)
+# unless the lease generation is still this instance's
+FENCED = "saferbot-fenced"
+FENCE_CHECK = (f"SELECT CASE WHEN (SELECT generation FROM lease WHERE name='active') = %s THEN 0"
+               f" ELSE CAST('{FENCED}' AS INTEGER) END")
 
 
 class Fenced(Exception):
@@ -238,7 +243,13 @@ class Connection:
             raise
 
     def _check_fence(self) -> None:
+        """Refuse to commit once the lease has passed on. When the unit has read something already, the lease
+        generation came with it and is checked here; otherwise the server checks it, in the transaction, just
+        before COMMIT (FENCE_CHECK fails the transaction), so the check costs no wait of its own."""
         if self.fence is None or self._lease is None:
+            return
+        if self._lease._sent > self.settled:  # not answered yet: let the server check, with the COMMIT
+            self.raw(FENCE_CHECK, (self.fence,))
             return
         row = self._lease.fetchone()
         if row is None or row[1] != self.fence:
@@ -270,7 +281,13 @@ class Connection:
         passed on (then roll back)."""
         self._check_fence()
         self.raw("COMMIT")
-        self._leave_pipeline()
+        try:
+            self._leave_pipeline()
+        except psycopg.errors.InvalidTextRepresentation as e:
+            if FENCED not in str(e):
+                raise
+            raise Fenced(f"this instance's lease (generation {self.fence}) has passed to another instance:"
+                         " it sends nothing more") from None
 
     def rollback(self) -> None:
         with contextlib.suppress(psycopg.Error):  # the failure being undone, raised already
@@ -279,4 +296,6 @@ class Connection:
             self.raw("ROLLBACK")
 
     def close(self) -> None:
+        with contextlib.suppress(psycopg.Error):  # a unit cut short (shutdown): leave its pipeline first, quietly
+            self._leave_pipeline()
         self._conn.close()
