@@ -34,8 +34,10 @@ TAKE_WRITE_LOCK = f"pg_advisory_xact_lock({WRITE_LOCK}, hashtext(current_schema(
 # the fence, checked by the server inside the transaction before COMMIT: an error (so the COMMIT rolls back)
 # unless the lease generation is still this instance's
 FENCED = "saferbot-fenced"
-FENCE_CHECK = (f"SELECT CASE WHEN (SELECT generation FROM lease WHERE name='active') = %s THEN 0"
-               f" ELSE CAST('{FENCED}' AS INTEGER) END")
+# (the cast is of the CASE's result, which depends on the row: a cast of the constant alone would be folded,
+# and fail, when the statement is planned, whatever the generation)
+FENCE_CHECK = (f"SELECT CAST(CASE WHEN (SELECT generation FROM lease WHERE name='active') = %s THEN '0'"
+               f" ELSE '{FENCED}' END AS INTEGER)")
 
 
 class Fenced(Exception):
@@ -280,8 +282,8 @@ class Connection:
         """COMMIT, sent with the unit's last writes; raises if any of them failed, or Fenced if the lease
         passed on (then roll back)."""
         self._check_fence()
-        self.raw("COMMIT")
-        try:
+        try:  # a pipelined failure is raised by whichever call reads its answer: the COMMIT's, or the sync
+            self.raw("COMMIT")
             self._leave_pipeline()
         except psycopg.errors.InvalidTextRepresentation as e:
             if FENCED not in str(e):
