@@ -103,7 +103,7 @@ class Cursor:
         self._conn = conn
         self._cur = cur
         self._returns_key = returns_key
-        self._sent = conn.sent  # the statement's place in the pipeline (0: not pipelined)
+        self._sent = conn.sent  # statements sent in pipelines by then: answered once `settled` reaches it
         self._key: int | None = None
         self._read = False
 
