@@ -13,6 +13,7 @@ import ipaddress
 import math
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -83,28 +84,24 @@ def _level(value: str) -> str:
     return value.strip().upper()
 
 
-def _ladder(value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", value.strip()):
-        raise ValueError("the name of a ladder in codewords.yaml, such as urgent")
-    return value.strip()
+def _matching(pattern: str, wanted: str) -> Callable[[str], str]:
+    """A validator: the value, stripped, must match `pattern` in full; otherwise say what is wanted."""
+    def check(value: str) -> str:
+        if not re.fullmatch(pattern, value.strip()):
+            raise ValueError(wanted)
+        return value.strip()
+    return check
+
+
+_ladder = _matching(r"[A-Za-z0-9_-]+", "the name of a ladder in codewords.yaml, such as urgent")
+_twilio_sid = _matching(r"AC[0-9a-f]{32}", "the Account SID from the Twilio console, AC and 32 hex digits")
+_e164 = _matching(r"\+[1-9]\d{7,14}", "a phone number in international form, such as +441632960000")
 
 
 def _username(value: str) -> str:
     if not re.fullmatch(r"@?[A-Za-z][A-Za-z0-9_]{4,31}", value.strip()):
         raise ValueError("the bot's Telegram username, 5-32 letters, digits or _ (such as MyLibrarySaferBot)")
     return value.strip().removeprefix("@")
-
-
-def _twilio_sid(value: str) -> str:
-    if not re.fullmatch(r"AC[0-9a-f]{32}", value.strip()):
-        raise ValueError("the Account SID from the Twilio console, AC and 32 hex digits")
-    return value.strip()
-
-
-def _e164(value: str) -> str:
-    if not re.fullmatch(r"\+[1-9]\d{7,14}", value.strip()):
-        raise ValueError("a phone number in international form, such as +441632960000")
-    return value.strip()
 
 
 def _uuid(value: str) -> str:
