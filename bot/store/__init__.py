@@ -94,20 +94,24 @@ def rename_components(conn: sqlite3.Connection | pg.Connection) -> None:
     docs/postgresql.md) still finds its tables made and starts. Read first and written only when there is
     something to copy: a store done already is only read (doctor may open it as a read-only user)."""
     for old, new in RENAMED.items():
-        if conn.execute("SELECT 1 FROM schema_version WHERE component=?", (old,)).fetchone() and \
-                not conn.execute("SELECT 1 FROM schema_version WHERE component=?", (new,)).fetchone():
-            conn.execute("INSERT INTO schema_version(component, version)"
-                         " SELECT ?, version FROM schema_version WHERE component=?", (new, old))
+        versions = _versions(conn, old, new)
+        if old in versions and new not in versions:
+            conn.execute("INSERT INTO schema_version(component, version) VALUES(?, ?)", (new, versions[old]))
 
 
 def follow_renames(conn: sqlite3.Connection | pg.Connection) -> None:
     """After the steps: an old name's record follows its new one's version, so an older saferbot never runs
     a step again that this one ran under the new name (it would create a table twice). Read first, as above."""
     for old, new in RENAMED.items():
-        versions = dict(conn.execute("SELECT component, version FROM schema_version WHERE component IN (?, ?)",
-                                     (old, new)).fetchall())
+        versions = _versions(conn, old, new)
         if old in versions and new in versions and versions[old] != versions[new]:
             conn.execute("UPDATE schema_version SET version=? WHERE component=?", (versions[new], old))
+
+
+def _versions(conn: sqlite3.Connection | pg.Connection, *components: str) -> dict[str, int]:
+    marks = ",".join("?" * len(components))
+    return dict(conn.execute(f"SELECT component, version FROM schema_version WHERE component IN ({marks})",
+                             components).fetchall())
 
 
 def private(db: Path) -> None:
