@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -39,15 +40,34 @@ Conn = Any  # a store connection (sqlite3, or bot.store.pg's connection on Postg
 @dataclass(frozen=True)
 class Duty:
     """What the directory asks of the capabilities that own duty's tables, one query each (the duty-manager
-    lookup runs for every alert). Each is a plain function of a store connection."""
+    lookup runs for every alert). Each is a plain function of a store connection.
 
-    covers: Callable[[Conn, str, float], list[Any]]  # (conn, branch, at) -> live cover rows, newest first
-    shifts: Callable[[Conn, float], dict[str, bool]]  # (conn, since) -> person -> on, for statements since then
+    `covers` and `shifts` ask at once and return a function that reads the answer: on PostgreSQL questions
+    asked before any is read are answered in one wait for the server (`Directory.ask`)."""
+
+    covers: Callable[[Conn, str, float], Callable[[], list[Any]]]  # (conn, branch, at) -> live covers, newest first
+    shifts: Callable[[Conn, float], Callable[[], dict[str, bool]]]  # (conn, since) -> person -> on, said since then
     roster_edits: Callable[[Conn], list[tuple[str, Person | None]]]  # (key, person), or (key, None) when removed
     retired: Callable[[Conn], set[str]]  # keys whose holder left (a key once removed is a new person now)
 
 
-NO_DUTY = Duty(lambda *_: [], lambda *_: {}, lambda *_: [], lambda *_: set())  # no capability keeps duty's tables
+NO_DUTY = Duty(lambda *_: list, lambda *_: dict, lambda *_: [], lambda *_: set())  # no capability keeps duty's tables
+
+
+class DutyNow:
+    """Who covers a branch and who said they are on or off shift, at one moment: asked together, read when
+    first used (`Directory.ask`)."""
+
+    def __init__(self, covers: Callable[[], list[Any]], stated: Callable[[], dict[str, bool]]):
+        self._covers, self._stated = covers, stated
+
+    @cached_property
+    def covers(self) -> list[Any]:
+        return self._covers()
+
+    @cached_property
+    def stated(self) -> dict[str, bool]:
+        return self._stated()
 
 
 class Starting(Protocol):
@@ -139,15 +159,27 @@ class Directory:
         return [k for k, b in self.service.branches.items() if b.area and b.area.lower() == scope]
 
     # --- duty --------------------------------------------------------------------------
+    def ask(self, conn: Conn, branch: str | None, ts: float) -> DutyNow:
+        """Ask the store now who covers the branch and who is on or off shift by their own word at `ts`; the
+        answers are read when first used. An alert asks before its drill check, so on PostgreSQL the tier's
+        duty reads are answered with that read, not one wait each (escalation.raise_alert)."""
+        return DutyNow(self._covering(conn, branch, ts), self._stated(conn, ts))
+
     def covering(self, conn: Conn | None, branch: str | None, ts: float) -> list[Any]:
         """Live covers for the branch (someone said `cover until ...`), newest first."""
+        return self._covering(conn, branch, ts)()
+
+    def _covering(self, conn: Conn | None, branch: str | None, ts: float) -> Callable[[], list[Any]]:
         if conn is None or not branch:
-            return []
+            return list
         return self.duty.covers(conn, branch, ts)
 
-    def duty_managers(self, conn: sqlite3.Connection | None, branch: str | None, when: datetime) -> list[str]:
-        """Who is duty manager for the branch at `when` (local time): cover, then overrides, then the rota."""
-        covers = [r["person"] for r in self.covering(conn, branch, when.timestamp()) if self._manager(r["person"])]
+    def duty_managers(self, conn: sqlite3.Connection | None, branch: str | None, when: datetime,
+                      asked: DutyNow | None = None) -> list[str]:
+        """Who is duty manager for the branch at `when` (local time): cover, then overrides, then the rota.
+        `asked`: the store's answers for this branch and moment, asked earlier (`ask`)."""
+        live = asked.covers if asked else self.covering(conn, branch, when.timestamp())
+        covers = [r["person"] for r in live if self._manager(r["person"])]
         if covers:
             return list(dict.fromkeys(covers))
         day = when.date()
@@ -182,7 +214,9 @@ class Directory:
 
     def shift_state(self, conn: Conn, ts: float | None = None) -> dict[str, bool]:
         """Live on/off statements (younger than shift_expiry)."""
-        ts = self.now() if ts is None else ts
+        return self._stated(conn, self.now() if ts is None else ts)()
+
+    def _stated(self, conn: Conn, ts: float) -> Callable[[], dict[str, bool]]:
         return self.duty.shifts(conn, ts - self.shift_expiry if self.shift_expiry is not None else float("-inf"))
 
     def is_on_shift(self, conn: sqlite3.Connection, p: Person, ts: float | None = None) -> bool:
@@ -190,11 +224,13 @@ class Directory:
         stated = self.shift_state(conn, ts)
         return stated[p.key] if p.key in stated else self.in_hours(p, self.local(ts))
 
-    def on_shift(self, conn: sqlite3.Connection, branch: str | None, when: datetime | None = None) -> list[str]:
-        """People at the branch who are on shift: their own word, else their working hours."""
+    def on_shift(self, conn: sqlite3.Connection, branch: str | None, when: datetime | None = None,
+                 asked: DutyNow | None = None) -> list[str]:
+        """People at the branch who are on shift: their own word, else their working hours. `asked`: as for
+        `duty_managers`."""
         ts = when.timestamp() if when else self.now()
         local = when or self.local(ts)
-        stated = self.shift_state(conn, ts)
+        stated = asked.stated if asked else self.shift_state(conn, ts)
         return [p.key for p in self.at_branch(branch)  # runs for every alert: hours only when a person has them
                 if (stated[p.key] if p.key in stated else bool(p.hours) and self.in_hours(p, local))]
 

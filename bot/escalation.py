@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
+from .directory import DutyNow
 from .messages import Button, Outbound, drill_mark
 from .model import Ladder, Person, Priority, Role, Severity
 from .registry import wakeup
+from .store import reserve_key
 from .unit import Tx
 from .words import duration
 
@@ -158,16 +160,21 @@ def raise_alert(
     `about`: people the alert is about besides `person` (a roll call's silent people): like
     `person`, they are never notified of it and may not acknowledge or resolve it.
     """
+    # asked before the drill check's read and answered with it (PostgreSQL: one wait, not four): the alert's
+    # number and who is on duty for its first tier
+    number = reserve_key(tx.conn, "alerts")
+    asked = tx.directory.ask(tx.conn, branch, tx.now)
     if drill is None:
         drill = is_drill(tx, branch)
+    reserved = number()
     cur = tx.conn.execute(
-        "INSERT INTO alerts(kind, ref, severity, person, branch, title, details, ladder, ack_reply,"
-        " reply_platform, reply_chat, drill, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (kind, ref, severity.value, person.key if person else None, branch, title, details,
+        "INSERT INTO alerts(id, kind, ref, severity, person, branch, title, details, ladder, ack_reply,"
+        " reply_platform, reply_chat, drill, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (reserved, kind, ref, severity.value, person.key if person else None, branch, title, details,
          _snapshot(ladder), ack_reply, *(reply_to or (None, None)), int(drill), tx.now),
     )
     alert = Alert(  # as stored, not read back (RETURNING * costs SQLite 3x, and PostgreSQL a second wait)
-        id=int(cur.lastrowid or 0), kind=kind, ref=ref, severity=severity, person=person.key if person else None,
+        id=int(reserved or cur.lastrowid or 0), kind=kind, ref=ref, severity=severity, person=person.key if person else None,
         branch=branch, title=title, details=details, status="open", ladder=_ladder(_snapshot(ladder)), tier=0,
         repeats=0, ack_reply=ack_reply, reply_platform=reply_to[0] if reply_to else None,
         reply_chat=reply_to[1] if reply_to else None, drill=bool(drill), created_at=tx.now, acked_by=None,
@@ -180,7 +187,7 @@ def raise_alert(
     who = person.name if person else "someone"
     event(tx, alert_id, Kind.RAISED, f"{title} raised by {who} at {tx.directory.branch_name(branch)}",
           person.key if person else None)
-    _notify_tier(tx, alert, 0, repeat=0, new=True)
+    _notify_tier(tx, alert, 0, repeat=0, new=True, asked=asked)
     return alert
 
 
@@ -195,16 +202,18 @@ def subjects(conn: sqlite3.Connection, alert: Alert) -> set[str]:
     return keys | ({alert.person} if alert.person else set())
 
 
-def _resolve_targets(tx: Tx, alert: Alert, targets: tuple[str, ...]) -> tuple[list[Person], list[str]]:
-    """People a tier reaches (never the person the alert is about, never volunteers) and any gaps."""
+def _resolve_targets(tx: Tx, alert: Alert, targets: tuple[str, ...],
+                     asked: DutyNow | None = None) -> tuple[list[Person], list[str]]:
+    """People a tier reaches (never the person the alert is about, never volunteers) and any gaps. `asked`:
+    the store's duty answers for the alert's branch now, asked ahead (raise_alert)."""
     d = tx.directory
     keys: list[str] = []
     gaps: list[str] = []
     for t in targets:
         if t == "on-shift":
-            found = d.on_shift(tx.conn, alert.branch)
+            found = d.on_shift(tx.conn, alert.branch, tx.local(), asked)
         elif t == "duty-manager":
-            found = d.duty_managers(tx.conn, alert.branch, tx.local())
+            found = d.duty_managers(tx.conn, alert.branch, tx.local(), asked)
             if not found:
                 gaps.append(f"no duty manager on the rota for {d.branch_name(alert.branch)} now")
         elif t.startswith("role:"):
@@ -218,14 +227,15 @@ def _resolve_targets(tx: Tx, alert: Alert, targets: tuple[str, ...]) -> tuple[li
     return people, gaps
 
 
-def _notify_tier(tx: Tx, alert: Alert, tier: int, repeat: int, new: bool = False) -> None:
+def _notify_tier(tx: Tx, alert: Alert, tier: int, repeat: int, new: bool = False,
+                 asked: DutyNow | None = None) -> None:
     """Notify a tier's people and wait for it. `new`: the alert was raised just now (its card is new)."""
     step = alert.ladder.tiers[tier]
-    people, gaps = _resolve_targets(tx, alert, step.notify)
+    people, gaps = _resolve_targets(tx, alert, step.notify, asked)
     for gap in gaps:
         event(tx, alert.id, Kind.GAP, gap)
     if not people:
-        people, _ = _resolve_targets(tx, alert, alert.ladder.fallback)
+        people, _ = _resolve_targets(tx, alert, alert.ladder.fallback, asked)
         event(tx, alert.id, Kind.FALLBACK, f"nobody to notify at tier {tier + 1}; using the fallback "
               f"({', '.join(alert.ladder.fallback)})")
     if (alert.tier, alert.repeats) != (tier, repeat):  # a new alert is at tier 0 already (raise_alert)

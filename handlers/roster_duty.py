@@ -7,24 +7,27 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from bot.model import Person
 
 
-def covers(conn: Any, branch: str, ts: float) -> list[Any]:
-    """Live covers for the branch at `ts` (someone said `cover until ...`), newest first."""
+def covers(conn: Any, branch: str, ts: float) -> Callable[[], list[Any]]:
+    """Live covers for the branch at `ts` (someone said `cover until ...`), newest first: asked now, read
+    when the returned function is called (bot.directory.Duty)."""
     try:
-        return conn.execute("SELECT * FROM covers WHERE branch=? AND start<=? AND until>? AND ended_at IS NULL"
-                            " ORDER BY id DESC", (branch, ts, ts)).fetchall()
+        cur = conn.execute("SELECT * FROM covers WHERE branch=? AND start<=? AND until>? AND ended_at IS NULL"
+                           " ORDER BY id DESC", (branch, ts, ts))
     except sqlite3.OperationalError:  # the roster's tables are not there (a bare store)
-        return []
+        return list
+    return cur.fetchall
 
 
-def shift_statements(conn: Any, since: float) -> dict[str, bool]:
-    """Each person's own 'on shift' / 'off shift' said after `since`: person -> on."""
-    rows = conn.execute("SELECT person, on_shift FROM shifts WHERE since>? ORDER BY since", (since,)).fetchall()
-    return {r[0]: bool(r[1]) for r in rows}
+def shift_statements(conn: Any, since: float) -> Callable[[], dict[str, bool]]:
+    """Each person's own 'on shift' / 'off shift' said after `since`: person -> on (asked now, read later)."""
+    cur = conn.execute("SELECT person, on_shift FROM shifts WHERE since>? ORDER BY since", (since,))
+    return lambda: {r[0]: bool(r[1]) for r in cur.fetchall()}
 
 
 def roster_edits(conn: Any) -> list[tuple[str, Person | None]]:

@@ -9,7 +9,9 @@ answer (a statement outside a unit, or a sync of the unit's pipeline); the bench
 
 from __future__ import annotations
 
-from bot.store import Store
+from bot.store import Store, outbox
+
+from .conftest import start_engine
 
 
 async def test_twenty_writes_in_one_unit_wait_for_the_server_a_few_times_not_twenty(schema):
@@ -46,5 +48,58 @@ async def test_a_read_inside_the_unit_sees_the_writes_sent_before_it(schema):
         updated, key, seen = await store.run(unit)
         assert updated == 1 and isinstance(key, int)
         assert seen == [("a", 2.0), ("b", 3.0)]
+    finally:
+        await store.close()
+
+
+def count_waits(store) -> list[tuple[str, int]]:  # noqa: ANN001
+    """(unit, waits) for each unit of work the store runs from now on."""
+    log: list[tuple[str, int]] = []
+    work = store._work
+
+    def counted(fn, *args):  # noqa: ANN001, ANN202
+        before = store._conn.waits
+        try:
+            return work(fn, *args)
+        finally:
+            log.append((getattr(args[0], "__name__", "") if args else "", store._conn.waits - before))
+
+    store._work = counted
+    return log
+
+
+async def test_a_codeword_is_stored_with_three_waits_for_the_server(schema, clock):
+    """Alice's cover reply leaves once her codeword's unit has committed. The unit asks whether she is new,
+    whether the branch is in a drill, who is on shift and who covers, and the alert's number: each was a wait
+    of its own (six with the COMMIT). Asked together they are answered together: the intake, one wait for the
+    reads, and the COMMIT."""
+    h = await start_engine(schema.url, clock)
+    try:
+        log = count_waits(h.engine.store)
+        await h.say("alice", "Is Mr Brown in today?")
+        assert "staff room" in h.last("alice").text
+        assert any("Alice" in d.text for d in h.sent("bob")), "Bob has no alert card"
+        intake = [w for unit, w in log if unit == "_intake_batch"]
+        assert intake == [3], f"the codeword's unit waited {intake} times"
+    finally:
+        await h.engine.stop()
+
+
+async def test_marking_messages_started_is_one_wait(schema):
+    """The last write before a message leaves (its started mark) sends its UPDATE and COMMIT together."""
+    store = await Store.open(schema.url)
+    try:
+        def queue(conn):  # noqa: ANN001, ANN202
+            return [int(outbox.enqueue(conn, now=1.0, platform="console", chat_id=c, user_id=c, text="hi",
+                                       buttons="[]", priority=0, claim=True)["id"]) for c in ("a", "b")]
+
+        ids = await store.run(queue)
+        await store.run(lambda conn: conn.execute("UPDATE outbox SET status='cancelled' WHERE id=?", (ids[1],)))
+        log = count_waits(store)
+        started = await store.run(outbox.mark_started, ids, 2.0)
+        assert started == {ids[0]}, "a cancelled row was marked started"
+        assert log == [("mark_started", 1)]
+        rows = await store.read(lambda c: c.execute("SELECT id, sent_at, attempts FROM outbox ORDER BY id").fetchall())
+        assert [tuple(r) for r in rows] == [(ids[0], 2.0, 1), (ids[1], None, 0)]
     finally:
         await store.close()

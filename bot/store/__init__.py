@@ -336,6 +336,34 @@ def _in_transaction(conn: sqlite3.Connection | pg.Connection, fn: Callable[..., 
         conn.careful = False
 
 
+def reserve_key(conn: sqlite3.Connection | pg.Connection, table: str) -> Callable[[], int | None]:
+    """The key of the row about to be inserted into `table`, asked now and read when the returned function is
+    called: PostgreSQL takes it from the table's identity beside the unit's next read, so the INSERT's key is no
+    wait of its own (an alert's number is needed at once: its card, timeline and wake-up carry it). SQLite says
+    None: an INSERT of NULL as the key takes the next rowid, and lastrowid costs nothing."""
+    if isinstance(conn, pg.Connection):
+        return conn.reserve_key(table)
+    return lambda: None
+
+
+class Later:
+    """A unit's answer read once its COMMIT is through (`after_commit`)."""
+
+    __slots__ = ("read",)
+
+    def __init__(self, read: Callable[[], Any]):
+        self.read = read
+
+
+def after_commit(conn: sqlite3.Connection | pg.Connection, read: Callable[[], T]) -> T:
+    """A unit's last answer (an UPDATE ... RETURNING): on PostgreSQL read after the COMMIT, so the statement and
+    the COMMIT share one wait for the server instead of one each (the started mark before every message leaves);
+    SQLite reads it now. The unit returns what this returns, and `Store.run` gives its caller the answer."""
+    if isinstance(conn, pg.Connection):
+        return Later(read)  # type: ignore[return-value]
+    return read()
+
+
 def _once(conn: sqlite3.Connection | pg.Connection, fn: Callable[..., T], args: tuple) -> T:
     if isinstance(conn, pg.Connection):
         conn.begin()
@@ -349,7 +377,7 @@ def _once(conn: sqlite3.Connection | pg.Connection, fn: Callable[..., T], args: 
     except BaseException:
         undo()
         raise
-    return result
+    return result.read() if isinstance(result, Later) else result
 
 
 def part_done(conn: sqlite3.Connection | pg.Connection) -> None:
@@ -364,5 +392,5 @@ def part_done(conn: sqlite3.Connection | pg.Connection) -> None:
             conn.parts += 1
 
 
-__all__ = ["Fenced", "PgStore", "Store", "StoreError", "checkpoint", "columns", "connect", "is_url", "migrate", "open_read_only",
-           "part_done", "private", "statements", "transaction"]
+__all__ = ["Fenced", "PgStore", "Store", "StoreError", "after_commit", "checkpoint", "columns", "connect", "is_url", "migrate", "open_read_only",
+           "part_done", "private", "reserve_key", "statements", "transaction"]

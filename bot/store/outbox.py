@@ -21,7 +21,7 @@ from typing import Any
 
 from .. import digest as digests
 from ..messages import Delivery, buttons_from_json
-from . import pg
+from . import after_commit, pg
 
 REPEAT = ("REPEAT: sent again, so this may have reached you before. "
           "It is the same one as before, not a new one.\n")
@@ -213,9 +213,9 @@ def mark_started(conn: sqlite3.Connection, ids: list[int], now: float) -> set[in
         # if the database server crashes in those milliseconds: the row then goes again unmarked, not lost
         conn.raw("SET LOCAL synchronous_commit TO off")
     marks = ",".join("?" * len(ids))
-    rows = conn.execute(f"UPDATE outbox SET sent_at=?, attempts=attempts+1 WHERE status='sending' AND id IN ({marks})"
-                        " RETURNING id", (now, *ids)).fetchall()
-    return {r[0] for r in rows}
+    cur = conn.execute(f"UPDATE outbox SET sent_at=?, attempts=attempts+1 WHERE status='sending' AND id IN ({marks})"
+                       " RETURNING id", (now, *ids))
+    return after_commit(conn, lambda: {r[0] for r in cur.fetchall()})  # PostgreSQL: one wait with the COMMIT
 
 
 def release_claims(conn: sqlite3.Connection) -> int:

@@ -16,7 +16,7 @@ and NUMERIC results (SUM of integers) come back as int or float, not Decimal.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -186,6 +186,12 @@ class Connection:
                 "SELECT table_name, column_name FROM information_schema.columns"
                 " WHERE table_schema=current_schema() AND is_identity='YES'").fetchall()))
         return self._keys
+
+    def reserve_key(self, table: str) -> Callable[[], int]:
+        """The next value of `table`'s identity, asked now (pipelined); the function reads it (bot.store.reserve_key).
+        Like an INSERT that is rolled back, a reserved key that is never used leaves a gap in the numbers."""
+        cur = self.raw("SELECT nextval(pg_get_serial_sequence(%s, %s))", (table, dict(self.keys())[table]))
+        return lambda: int(cur.fetchone()[0])  # type: ignore[index]
 
     def forget_keys(self) -> None:
         self._keys = None
