@@ -264,8 +264,8 @@ class Engine:
                 # stored and stays unconfirmed (bot/emergency.py answers it); a handler bug is this event's alone
                 if not conn.in_transaction or store_fault(e):
                     raise
+                conn.execute("ROLLBACK TO inbound")  # PostgreSQL's first try: raises if the failure is not surely this event's
                 log.exception("handling %s event %s failed", msg.platform, msg.event_id)
-                conn.execute("ROLLBACK TO inbound")
                 tx = None
             conn.execute("RELEASE inbound")
             out.append(tx)

@@ -325,9 +325,11 @@ def _in_transaction(conn: sqlite3.Connection | pg.Connection, fn: Callable[..., 
     try:
         return _once(conn, fn, args)
     except psycopg.Error as e:
-        # a write refused by the server, raised only after the savepoint that held it had ended (parts do not
-        # wait for their writes: `part_done`): once more, each part waiting, so the failure is its part's alone
-        if isinstance(e, psycopg.OperationalError) or conn.careful or not conn.parts:
+        # a write refused by the server, met where its savepoint's part cannot be told (parts do not wait for
+        # their writes: `part_done`): once more, each part waiting, so the failure is its part's alone
+        if conn.broken or conn.careful or not conn.parts:
+            if isinstance(e, pg.Unattributed) and isinstance(e.__cause__, psycopg.Error):
+                raise e.__cause__ from None  # no part to tell apart: the refusal itself
             raise
     conn.careful = True
     try:
@@ -382,14 +384,13 @@ def _once(conn: sqlite3.Connection | pg.Connection, fn: Callable[..., T], args: 
 
 def part_done(conn: sqlite3.Connection | pg.Connection) -> None:
     """A savepoint's part has run (Tx.savepoint, the engine's intake). PostgreSQL pipelines a unit's writes
-    (bot/store/pg.py): on the unit's first try a part does not wait for its writes, so a refused write nobody
-    read fails the whole unit; `_in_transaction` then runs it again carefully, and here each part waits for
-    its writes, so the failure is its part's alone. SQLite has run each write already."""
-    if isinstance(conn, pg.Connection):
-        if conn.careful:
-            conn.settle()
-        else:
-            conn.parts += 1
+    (bot/store/pg.py): on the unit's first try a part does not wait for its writes, so a refused write is met
+    later, by a read or a rollback in another part or by the COMMIT, and fails the whole unit
+    (`pg.Connection.tainted`); `_in_transaction` then runs it again carefully: a new part first waits for the
+    writes before it, and here each part waits for its own, so the failure is its part's alone. SQLite has run
+    each write already."""
+    if isinstance(conn, pg.Connection) and conn.careful:
+        conn.settle()
 
 
 __all__ = ["Fenced", "PgStore", "Store", "StoreError", "after_commit", "checkpoint", "columns", "connect", "is_url", "migrate", "open_read_only",

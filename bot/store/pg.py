@@ -44,6 +44,11 @@ class Fenced(Exception):
     """This instance no longer holds the lease: the store refuses its writes."""
 
 
+class Unattributed(psycopg.Error):
+    """A unit's first try met a refused write (`Connection.tainted`) where it cannot tell which savepoint's part
+    it belongs to: the unit stops and runs again carefully (bot.store._in_transaction)."""
+
+
 class Row(tuple):
     """sqlite3.Row's surface: index by position or by column name, keys(), dict(row)."""
 
@@ -156,8 +161,8 @@ class Connection:
         self._conn = psycopg.connect(url, autocommit=True, row_factory=_rows, connect_timeout=5, **SILENT_PEER)
         _adapt(self._conn)
         # Commits wait for the WAL flush (the server's synchronous_commit, on by default): an alert that was
-        # confirmed to its platform survives a crash of the database server too. That wait is most of
-        # PostgreSQL's extra latency (4-6 ms an alert here); a service may trade it away in its URL
+        # confirmed to its platform survives a crash of the database server too. That wait depends on the
+        # disk (4-6 ms an alert on one test machine, 0.1 ms on a later one); a service may trade it away in its URL
         # (options=-csynchronous_commit=off), see docs/postgresql.md.
         self.row_factory: Any = None  # accepted and ignored: rows always answer by name and position
         self._keys: tuple[tuple[str, str], ...] | None = None
@@ -168,7 +173,10 @@ class Connection:
         self.sent = 0  # statements sent in pipelines (counted across transactions)
         self.settled = 0  # of those, how many have been waited for
         self.careful = False  # a unit's second try: each savepoint's part waits for its writes (bot.store)
-        self.parts = 0  # savepoint parts this transaction ran without waiting for their writes
+        self.parts = 0  # savepoints this transaction opened without waiting for the writes before them
+        # first try: the refusal met, whose part is unknown (a later part's read, or a rollback's wait, can meet an
+        # earlier part's refused write); nothing more runs in the unit once it is set (`_guard`)
+        self.tainted: psycopg.Error | None = None
         self.waits = 0  # round trips: a statement outside a pipeline, a sync (bench/lone_timers.py counts them)
 
     @property
@@ -198,23 +206,53 @@ class Connection:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         text, returns_key = dialect.query(sql, self.keys())
-        if self._pipe is not None and sql.lstrip()[:8].upper() == "ROLLBACK":
-            self._drain()  # ROLLBACK TO <savepoint> after a failure: the server runs nothing until a sync
+        if self._pipe is not None:
+            self._before(sql)
         cur = self._conn.cursor()
-        cur.execute(text, tuple(params))  # type: ignore[arg-type]
+        self._met(lambda: cur.execute(text, tuple(params)))  # type: ignore[arg-type]
         return self._cursor(cur, returns_key)
 
     def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> Cursor:
         text = dialect.placeholders(sql)
+        self._guard()
         cur = self._conn.cursor()
-        cur.executemany(text, [tuple(p) for p in seq])  # type: ignore[arg-type]
+        self._met(lambda: cur.executemany(text, [tuple(p) for p in seq]))  # type: ignore[arg-type]
         return self._cursor(cur, False)
 
     def raw(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
         """A statement in PostgreSQL's own words (%s placeholders), not rewritten."""
+        self._guard()
         cur = self._conn.cursor()
-        cur.execute(sql, None if params is None else tuple(params))  # type: ignore[arg-type]
+        self._met(lambda: cur.execute(sql, None if params is None else tuple(params)))  # type: ignore[arg-type]
         return self._cursor(cur, False)
+
+    def _before(self, sql: str) -> None:
+        """Inside a write transaction: the savepoint rules of `part_done` (bot.store)."""
+        self._guard()
+        head = sql.lstrip()[:9].upper()
+        if head.startswith("ROLLBACK"):  # ROLLBACK TO <savepoint> after a failure: the server runs nothing until a sync
+            self._drain()
+        elif head.startswith("SAVEPOINT"):
+            if self.careful:  # a refusal from before the part is met here, outside it, not inside
+                self.settle()
+            else:
+                self.parts += 1
+
+    def _guard(self) -> None:
+        """First try: once a refusal has been met nothing more runs, not even a part's ROLLBACK TO: that could
+        undo another part than the refused write's, on the server, while the bot believed the opposite."""
+        if self.tainted is not None and self._pipe is not None and not self.careful:
+            raise Unattributed(f"a write was refused in a part not yet known ({self.tainted}): the unit runs "
+                               "again, each part waiting for its writes") from self.tainted
+
+    def _met(self, call: Callable[[], Any]) -> Any:
+        """Run a statement or a sync; a refusal it meets on a first try inside a write transaction taints the unit."""
+        try:
+            return call()
+        except psycopg.Error as e:
+            if self._pipe is not None and not self.careful and self.tainted is None:
+                self.tainted = e
+            raise
 
     def _cursor(self, cur: psycopg.Cursor, returns_key: bool) -> Cursor:
         if self._pipe is not None:
@@ -243,6 +281,7 @@ class Connection:
         self._pipe_block = self._conn.pipeline()
         self._pipe = self._pipe_block.__enter__()
         self.parts = 0
+        self.tainted = None
         try:
             self.raw("BEGIN")
             self._lease = self.raw(f"SELECT {TAKE_WRITE_LOCK}, (SELECT generation FROM lease WHERE name='active')")
@@ -270,10 +309,16 @@ class Connection:
             return
         self.settled = self.sent
         self.waits += 1
-        self._pipe.sync()
+        pipe = self._pipe
+        self._met(pipe.sync)
 
     def _drain(self) -> None:
-        """Settle, the failure already being handled: the server takes statements again after this."""
+        """Settle before a ROLLBACK TO: the server takes statements again after this. Carefully, the failure
+        being undone is the part's own, raised already; on a first try a refusal met here may be another
+        part's, so it stops the unit (`_guard`)."""
+        if not self.careful:
+            self.settle()
+            return
         with contextlib.suppress(psycopg.Error):
             self.settle()
 
