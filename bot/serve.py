@@ -71,7 +71,7 @@ def explain(e: BaseException, settings: Settings) -> str:
 async def serve(settings: Settings, console: bool, book, service, app) -> int:
     """Run the App (composed by the entry point, bot/compose.py) until stopped."""
     from . import systemd
-    from .engine import Engine
+    from .engine import Engine, settle_heap
     from .health import Health, standby_endpoint
     from .instance import guard_for as _guard
     from .relay import StandbyRelay
@@ -121,6 +121,7 @@ async def serve(settings: Settings, console: bool, book, service, app) -> int:
             if engine.store is not None and hasattr(engine.store, "on_fenced"):
                 engine.store.on_fenced = guard.give_up  # a refused write: stop at once, as a lost renewal does
             await health.start()
+            settle_heap()  # what start-up built is not walked by every full garbage collection again
         except Exception as e:
             if isinstance(e, Fenced):  # the lease passed on while starting: said as a lost lease, not a crash
                 guard.give_up(str(e))

@@ -208,7 +208,7 @@ def mark_started(conn: sqlite3.Connection, ids: list[int], now: float) -> set[in
     if not ids:
         return set()
     if isinstance(conn, pg.Connection):
-        # the one commit that does not wait for PostgreSQL's WAL flush (4-6 ms of every message's way out):
+        # the one commit that does not wait for PostgreSQL's WAL flush (up to 4-6 ms of every message's way out on a slow disk):
         # the rows themselves are durable already, and a later commit flushes this one with it. Lost only
         # if the database server crashes in those milliseconds: the row then goes again unmarked, not lost
         conn.raw("SET LOCAL synchronous_commit TO off")
