@@ -163,7 +163,7 @@ def raise_alert(
     # asked before the drill check's read and answered with it (PostgreSQL: one wait, not four): the alert's
     # number and who is on duty for its first tier
     number = reserve_key(tx.conn, "alerts")
-    asked = tx.directory.ask(tx.conn, branch, tx.now)
+    asked = tx.directory.ask(tx.conn, branch, tx.now) if needs_duty(ladder.tiers[0].notify) else None
     if drill is None:
         drill = is_drill(tx, branch)
     reserved = number()
@@ -189,6 +189,11 @@ def raise_alert(
           person.key if person else None)
     _notify_tier(tx, alert, 0, repeat=0, new=True, asked=asked)
     return alert
+
+
+def needs_duty(targets: tuple[str, ...]) -> bool:
+    """Does reaching these targets ask the store who is on duty (cover, shift statements)?"""
+    return "on-shift" in targets or "duty-manager" in targets
 
 
 def is_drill(tx: Tx, branch: str | None) -> bool:
@@ -231,6 +236,17 @@ def _notify_tier(tx: Tx, alert: Alert, tier: int, repeat: int, new: bool = False
                  asked: DutyNow | None = None) -> None:
     """Notify a tier's people and wait for it. `new`: the alert was raised just now (its card is new)."""
     step = alert.ladder.tiers[tier]
+    # asked before the first of them is read, so PostgreSQL answers them in one wait: who is on duty, the alert
+    # at its new tier and, climbing, who has a copy of its card already (nothing here writes what they read)
+    if asked is None and needs_duty(step.notify):
+        asked = tx.directory.ask(tx.conn, alert.branch, tx.now)
+    moved = None
+    if (alert.tier, alert.repeats) != (tier, repeat):  # a new alert is at tier 0 already (raise_alert)
+        moved = tx.conn.execute("UPDATE alerts SET tier=?, repeats=? WHERE id=? RETURNING *", (tier, repeat, alert.id))
+    copies = None
+    if tier > 0 and not repeat:
+        copies = tx.conn.execute("SELECT DISTINCT person FROM outbox WHERE card=? AND kind='send' AND status IN"
+                                 " ('pending','sending','sent')", (alert.card,))
     people, gaps = _resolve_targets(tx, alert, step.notify, asked)
     for gap in gaps:
         event(tx, alert.id, Kind.GAP, gap)
@@ -238,19 +254,16 @@ def _notify_tier(tx: Tx, alert: Alert, tier: int, repeat: int, new: bool = False
         people, _ = _resolve_targets(tx, alert, alert.ladder.fallback, asked)
         event(tx, alert.id, Kind.FALLBACK, f"nobody to notify at tier {tier + 1}; using the fallback "
               f"({', '.join(alert.ladder.fallback)})")
-    if (alert.tier, alert.repeats) != (tier, repeat):  # a new alert is at tier 0 already (raise_alert)
-        alert = Alert.from_row(tx.conn.execute("UPDATE alerts SET tier=?, repeats=? WHERE id=? RETURNING *",
-                                               (tier, repeat, alert.id)).fetchone())
+    if moved is not None:
+        alert = Alert.from_row(moved.fetchone())
     tx.set_card(alert.card, render(tx, alert), new=new)
     card = Outbound("", priority=Priority.alarm, card=alert.card)
     label = f"tier {tier + 1}" + (f", repeat {repeat}" if repeat else "")
     tier_people = list(people)  # the phone rung reaches all of them, copies of the card or not
-    if tier > 0 and not repeat:
+    if copies is not None:
         # climbing: people whose copy arrived or is still on its way see it edited instead; people
         # of earlier tiers whose copies never arrived (failed on every platform) get a new one
-        already = {r[0] for r in tx.conn.execute(
-            "SELECT DISTINCT person FROM outbox WHERE card=? AND kind='send' AND status IN ('pending','sending','sent')",
-            (alert.card,))}
+        already = {r[0] for r in copies}
         people = [p for p in people if p.key not in already]
     for p in people:
         tx.conn.execute("INSERT INTO alert_recipients(alert_id, person) VALUES(?,?)"

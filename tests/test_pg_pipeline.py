@@ -103,3 +103,21 @@ async def test_marking_messages_started_is_one_wait(schema):
         assert [tuple(r) for r in rows] == [(ids[0], 2.0, 1), (ids[1], None, 0)]
     finally:
         await store.close()
+
+
+async def test_an_escalation_step_asks_its_duty_reads_and_its_tier_change_together(schema, clock):
+    """Nobody acknowledged Alice's alert: the ladder's next step reads the alert, asks who it is about, moves
+    the alert's tier and, climbing, asks who has a copy of its card already. Each of those was a wait of its
+    own (11 in all with the wake-up, the card and its edits, and COMMIT); asked together before the first is
+    read they are one (9)."""
+    h = await start_engine(schema.url, clock)
+    try:
+        await h.say("alice", "Is Mr Brown in today?")
+        log = count_waits(h.engine.store)
+        await h.advance(180)  # past the first tier's wait: the step repeats the tier or climbs
+        moved = await h.query("SELECT tier, repeats FROM alerts")
+        assert [tuple(r) for r in moved] != [(0, 0)], "the ladder did not move"
+        steps = [w for unit, w in log if unit == "_in_tx"]
+        assert steps and max(steps) <= 9, f"the escalation step waited {steps} times"
+    finally:
+        await h.engine.stop()
