@@ -5,7 +5,8 @@ Lone working: a session with a deadline, a reminder, an "Are you OK?" prompt, th
 A session is a row in `lone_sessions` whose `next_at` says when its next step is due
 (reminder -> "Are you OK?" -> escalation). ONE wake-up row, `lone.sweep`, stands at the
 earliest `next_at` of all live sessions; when it fires it steps every session that is due
-(up to SWEEP_BATCH per transaction, each in its own savepoint) and re-arms at the next
+(up to SWEEP_BATCH per transaction, each in its own savepoint; missed check-ins first, so an
+escalation never waits for a later sweep behind other workers' reminders) and re-arms at the next
 `next_at`. So the store alone says what happens next, a restart rebuilds it from one row,
 and when many deadlines fall together (or the bot was down) they are handled in a few
 transactions instead of one each. Every step decides from `tx.now`: a session whose
@@ -253,9 +254,10 @@ def finished_text(person: Person) -> str:
 # --- the sweep: reminder, "Are you OK?", escalation --------------------------------------
 @wakeup(SWEEP)
 def sweep(tx: Tx, ref: str) -> None:
-    """Step every live session that is due (oldest first), then stand at the next one."""
-    rows = tx.conn.execute("SELECT * FROM lone_sessions WHERE status='live' AND next_at<=? ORDER BY next_at LIMIT ?",
-                           (tx.now, SWEEP_BATCH)).fetchall()
+    """Step every live session that is due, then stand at the next one. Missed check-ins first (oldest deadline
+    first), then the rest oldest first: when more is due than one sweep steps, an escalation never waits for a
+    later sweep behind other workers' reminders and "Are you OK?"s."""
+    rows = _due(tx)
     _SWEEPING.add(id(tx))
     try:
         for row in rows:
@@ -266,6 +268,20 @@ def sweep(tx: Tx, ref: str) -> None:
     nxt = tx.conn.execute("SELECT MIN(next_at) FROM lone_sessions WHERE status='live'").fetchone()[0]
     if nxt is not None:  # behind (a full batch): again at once; caught up: not before SWEEP_GAP has passed
         tx.wake(SWEEP, "all", max(nxt, tx.now + SWEEP_GAP) if 0 < len(rows) < SWEEP_BATCH else nxt)
+
+
+def _due(tx: Tx) -> list[sqlite3.Row]:
+    """Up to SWEEP_BATCH due sessions, those past deadline + grace first. Both reads are asked before either is
+    read (PostgreSQL: one wait); with nothing past its grace, the first finds nothing and costs one index probe."""
+    overdue = tx.conn.execute("SELECT * FROM lone_sessions WHERE status='live' AND next_at<=? AND deadline<=?"
+                              " ORDER BY deadline LIMIT ?", (tx.now, tx.now - tx.book.lone_working.grace, SWEEP_BATCH))
+    oldest = tx.conn.execute("SELECT * FROM lone_sessions WHERE status='live' AND next_at<=? ORDER BY next_at LIMIT ?",
+                             (tx.now, SWEEP_BATCH))
+    rows = overdue.fetchall()
+    if len(rows) < SWEEP_BATCH:
+        first = {r["id"] for r in rows}
+        rows += [r for r in oldest.fetchall() if r["id"] not in first][:SWEEP_BATCH - len(rows)]
+    return rows
 
 
 def _step_alone(tx: Tx, s: Session) -> None:
