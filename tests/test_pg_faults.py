@@ -53,7 +53,8 @@ async def test_a_store_whose_lease_passed_on_refuses_every_write(schema):
 
 async def test_a_passed_lease_is_refused_whether_the_unit_read_first_or_only_wrote(schema):
     """The fence is checked before COMMIT: by the store when the unit's first read brought the generation
-    back, by the server (in the transaction) when the unit only wrote. Either way nothing is committed."""
+    back, by the server (in the transaction) when the unit only wrote. Either way nothing is committed, and
+    the refusal names both generations, as the log an operator reads after a takeover does."""
     store = await Store.open(schema.url, fence=1)
     try:
         schema.query("INSERT INTO lease(name, holder, generation, since, renewed_at, expires_at)"
@@ -62,7 +63,7 @@ async def test_a_passed_lease_is_refused_whether_the_unit_read_first_or_only_wro
                                            c.execute("INSERT INTO inbound(key, at) VALUES('r', 1)")),
                  "only writes": lambda c: c.execute("INSERT INTO inbound(key, at) VALUES('w', 1)")}
         for unit in units.values():
-            with pytest.raises(Fenced):
+            with pytest.raises(Fenced, match=r"lease \(generation 1\) has passed to another instance \(generation 2\)"):
                 await store.run(unit)
         assert await store.read(lambda c: c.execute("SELECT COUNT(*) FROM inbound").fetchone()[0]) == 0
     finally:

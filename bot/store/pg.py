@@ -16,6 +16,7 @@ and NUMERIC results (SUM of integers) come back as int or float, not Decimal.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
@@ -37,7 +38,9 @@ FENCED = "saferbot-fenced"
 # (the cast is of the CASE's result, which depends on the row: a cast of the constant alone would be folded,
 # and fail, when the statement is planned, whatever the generation)
 FENCE_CHECK = (f"SELECT CAST(CASE WHEN (SELECT generation FROM lease WHERE name='active') = %s THEN '0'"
-               f" ELSE '{FENCED}' END AS INTEGER)")
+               f" ELSE '{FENCED} ' || COALESCE((SELECT generation FROM lease WHERE name='active')::text, 'none')"
+               f" END AS INTEGER)")  # the refusal carries the generation now holding the lease (`_fenced`)
+_FENCED_BY = re.compile(rf"{FENCED} (\w+)")
 
 
 class Fenced(Exception):
@@ -300,8 +303,11 @@ class Connection:
             return
         row = self._lease.fetchone()
         if row is None or row[1] != self.fence:
-            raise Fenced(f"this instance's lease (generation {self.fence}) has passed to another instance"
-                         f" (generation {row[1] if row else None}): it sends nothing more")
+            raise self._fenced(row[1] if row else None)
+
+    def _fenced(self, now_held_by: object) -> Fenced:
+        return Fenced(f"this instance's lease (generation {self.fence}) has passed to another instance"
+                      f" (generation {now_held_by}): it sends nothing more")
 
     def settle(self) -> None:
         """Wait for every statement sent so far; raises the first that failed."""
@@ -332,15 +338,15 @@ class Connection:
     def commit(self) -> None:
         """COMMIT, sent with the unit's last writes; raises if any of them failed, or Fenced if the lease
         passed on (then roll back)."""
-        self._check_fence()
-        try:  # a pipelined failure is raised by whichever call reads its answer: the COMMIT's, or the sync
+        try:  # a pipelined failure is raised by whichever call meets its answer: the check's, the COMMIT's, the sync
+            self._check_fence()
             self.raw("COMMIT")
             self._leave_pipeline()
-        except psycopg.errors.InvalidTextRepresentation as e:
-            if FENCED not in str(e):
+        except psycopg.Error as e:  # the check's refusal itself, or Unattributed naming it (`_guard`)
+            held = _FENCED_BY.search(str(e))
+            if held is None:
                 raise
-            raise Fenced(f"this instance's lease (generation {self.fence}) has passed to another instance:"
-                         " it sends nothing more") from None
+            raise self._fenced(held.group(1)) from None
 
     def rollback(self) -> None:
         with contextlib.suppress(psycopg.Error):  # the failure being undone, raised already
