@@ -272,7 +272,8 @@ def sweep(tx: Tx, ref: str) -> None:
 
 def _due(tx: Tx) -> list[sqlite3.Row]:
     """Up to SWEEP_BATCH due sessions, those past deadline + grace first. Both reads are asked before either is
-    read (PostgreSQL: one wait); with nothing past its grace, the first finds nothing and costs one index probe."""
+    read (PostgreSQL: one wait). The first reads every due session to find those past their grace: few while the
+    sweep keeps up, the backlog when it is behind (then a sort of it, cheap beside stepping it)."""
     overdue = tx.conn.execute("SELECT * FROM lone_sessions WHERE status='live' AND next_at<=? AND deadline<=?"
                               " ORDER BY deadline LIMIT ?", (tx.now, tx.now - tx.book.lone_working.grace, SWEEP_BATCH))
     oldest = tx.conn.execute("SELECT * FROM lone_sessions WHERE status='live' AND next_at<=? ORDER BY next_at LIMIT ?",
