@@ -26,12 +26,12 @@ USERNAME_KEY = "telegram.username"  # written by the Telegram transport at start
 DEFAULT_VALID_FOR = 7 * 24 * 3600
 
 
-
 def accounts_of(conn: sqlite3.Connection, key: str) -> tuple[tuple[str, str], ...]:
     """(platform, user id) of the chat accounts bound to a roster key: erase and subject access find the
     messages sent to them (bot/core_data.py asks through the Subject, not this table)."""
     return tuple(sorted((r[0], str(r[1])) for r in conn.execute(
         "SELECT platform, user_id FROM bindings WHERE person=?", (key,)).fetchall()))
+
 
 def bind_accounts(directory: Directory, conn: sqlite3.Connection) -> None:
     """The chat accounts people bound with an invite (table `bindings`), into a directory."""

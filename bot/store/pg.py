@@ -169,6 +169,7 @@ class Connection:
         # (options=-csynchronous_commit=off), see docs/postgresql.md.
         self.row_factory: Any = None  # accepted and ignored: rows always answer by name and position
         self._keys: tuple[tuple[str, str], ...] | None = None
+        self._sequences: dict[str, str] = {}  # table -> its identity's sequence, read with `_keys`
         self.fence: int | None = None  # the lease generation this process holds (None: not fenced)
         self._pipe: psycopg.Pipeline | None = None  # inside a write transaction (begin .. commit/rollback)
         self._pipe_block: contextlib.AbstractContextManager[psycopg.Pipeline] | None = None
@@ -191,17 +192,23 @@ class Connection:
         return self._conn.info.transaction_status != pq.TransactionStatus.IDLE
 
     def keys(self) -> tuple[tuple[str, str], ...]:
-        """Each table's key column: its identity column (the integer primary key, else the hidden rowid)."""
+        """Each table's key column: its identity column (the integer primary key, else the hidden rowid). Read
+        with each identity's sequence, once per connection (`reserve_key`)."""
         if self._keys is None:
-            self._keys = tuple(sorted((t, c) for t, c in self._conn.execute(
-                "SELECT table_name, column_name FROM information_schema.columns"
-                " WHERE table_schema=current_schema() AND is_identity='YES'").fetchall()))
+            rows = self._conn.execute(
+                "SELECT table_name, column_name, pg_get_serial_sequence(quote_ident(table_schema) || '.'"
+                " || quote_ident(table_name), column_name) FROM information_schema.columns"
+                " WHERE table_schema=current_schema() AND is_identity='YES'").fetchall()
+            self._sequences = {t: seq for t, _, seq in rows}
+            self._keys = tuple(sorted((t, c) for t, c, _ in rows))
         return self._keys
 
     def reserve_key(self, table: str) -> Callable[[], int]:
         """The next value of `table`'s identity, asked now (pipelined); the function reads it (bot.store.reserve_key).
-        Like an INSERT that is rolled back, a reserved key that is never used leaves a gap in the numbers."""
-        cur = self.raw("SELECT nextval(pg_get_serial_sequence(%s, %s))", (table, dict(self.keys())[table]))
+        Like an INSERT that is rolled back, a reserved key that is never used leaves a gap in the numbers. The
+        sequence is named as `keys` found it: looking it up per alert is a catalog search each time."""
+        self.keys()
+        cur = self.raw("SELECT nextval(%s::regclass)", (self._sequences[table],))
         return lambda: int(cur.fetchone()[0])  # type: ignore[index]
 
     def forget_keys(self) -> None:
@@ -315,8 +322,7 @@ class Connection:
             return
         self.settled = self.sent
         self.waits += 1
-        pipe = self._pipe
-        self._met(pipe.sync)
+        self._met(self._pipe.sync)
 
     def _drain(self) -> None:
         """Settle before a ROLLBACK TO: the server takes statements again after this. Carefully, the failure
