@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from aiohttp import web  # noqa: E402
 
+from bench.alert_latency import start_as_served, stop_as_served  # noqa: E402
 from bot import escalation  # noqa: E402
 from bot.board.pages import routes  # noqa: E402
 from bot.book import load_book, load_service  # noqa: E402
@@ -79,7 +80,7 @@ async def main(n: int, boards: int, db: str) -> None:
     service = load_service(s.service_file)
     transport = MemoryTransport("console")
     engine = Engine(s, load_book(s.codewords_file, service), service, app=build_app(), transports=[transport])
-    await engine.start()
+    await start_as_served(engine)
     commits: list[float] = []
     app = web.Application()
     app.add_routes(routes(engine))
@@ -114,7 +115,7 @@ async def main(n: int, boards: int, db: str) -> None:
             await browser.close()
     finally:
         await runner.cleanup()
-        await engine.stop()
+        await stop_as_served(engine)
         if schema is not None:
             schema.drop()
     ms = [x * 1000 for x in latencies]

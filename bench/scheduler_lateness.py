@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.alert_latency import pct, service  # noqa: E402
+from bench.alert_latency import pct, service, start_as_served, stop_as_served  # noqa: E402
 from bot.book import load_book  # noqa: E402
 from bot.compose import build_app  # noqa: E402
 from bot.engine import Engine  # noqa: E402
@@ -51,7 +51,7 @@ async def run(burst: int, singles: int) -> tuple[list[float], list[float]]:
             await real_fire(wid)
 
         engine.fire = fire  # type: ignore[method-assign]
-        await engine.start()
+        await start_as_served(engine)
         await asyncio.gather(*(engine.receive(Inbound("console", f"b{i}", f"p{i}", f"p{i}", text=CODEWORD))
                                for i in range(burst)))
         mark = engine.clock.now()
@@ -62,7 +62,7 @@ async def run(burst: int, singles: int) -> tuple[list[float], list[float]]:
         await asyncio.sleep(2.0)
         rows = await engine.store.read(lambda c: c.execute(
             "SELECT id, due_at FROM wakeups WHERE kind='alert.climb' ORDER BY id").fetchall())
-        await engine.stop()
+        await stop_as_served(engine)
     late = {wid: fired[wid] - due for wid, due in rows if wid in fired}
     missing = [wid for wid, _ in rows if wid not in fired and _ < mark + 0.5 + singles * 0.3]
     assert not missing, f"{len(missing)} wake-ups never fired"

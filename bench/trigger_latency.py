@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.alert_latency import CODEWORD, PG_URL, database, pct, tg_id  # noqa: E402
+from bench.alert_latency import CODEWORD, PG_URL, database, pct, start_as_served, stop_as_served, tg_id  # noqa: E402
 from bot.book import load_book  # noqa: E402
 from bot.compose import build_app  # noqa: E402
 from bot.engine import Engine  # noqa: E402
@@ -85,7 +85,7 @@ async def run(n: int, db: str, pg_url: str = PG_URL) -> dict[str, list[float]]:
         settings = Settings(db=target, telegram_token=fake.token, telegram_api_url=fake.url, _env_file=None)
         transport = TelegramTransport(settings, poll_timeout=1, request_timeout=10)
         engine = Engine(settings, load_book(ROOT / "codewords.yaml", svc), svc, app=build_app(), transports=[transport])
-        await engine.start()
+        await start_as_served(engine)
         await asyncio.wait_for(transport.ready.wait(), 10)
         devices = []
         for i in range(n):
@@ -114,7 +114,7 @@ async def run(n: int, db: str, pg_url: str = PG_URL) -> dict[str, list[float]]:
                                                      * 1000)
                 await asyncio.sleep(GAP)
         await runner.cleanup()
-        await engine.stop()
+        await stop_as_served(engine)
     await fake.stop()
     return out
 

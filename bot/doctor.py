@@ -146,7 +146,7 @@ def check_postgres(s: Settings, r: Report) -> None:
     """PostgreSQL: reach it, migrate it, prove the user may write (rolled back), and name the lease holder."""
     from .store import StoreError, connect, pg
     from .store.migrations import newer as newer_than_us
-    from .storecheck import lease_line, why, write_probe
+    from .storecheck import lease_line, unvacuumed, why, write_probe
 
     try:
         conn = connect(s.db)  # also brings the schema up to date, as `saferbot run` would
@@ -173,6 +173,14 @@ def check_postgres(s: Settings, r: Report) -> None:
             r.fix(f"store: the user cannot write ({why(e, s.db)})",
                   "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA <schema> TO <user>, and USAGE on "
                   "its sequences; or connect as the user that owns the database")
+        vacuum = unvacuumed(conn)
+        if vacuum:
+            r.fix(f"store: {vacuum}: the rows each message leaves behind are never reclaimed, and alerts slow down as "
+                  "the tables grow", "set autovacuum = on (and track_counts = on) in postgresql.conf and reload "
+                  "(ALTER TABLE <table> RESET (autovacuum_enabled) for a table); if it is off on purpose, run "
+                  "VACUUM (ANALYZE) on saferbot's schema at least daily")
+        else:
+            r.ok("store: autovacuum reclaims the rows sent messages leave behind")
         active, text = lease_line(conn)
         if active:
             r.ok(f"store: saferbot is running ({text})")

@@ -112,6 +112,23 @@ def write_probe(conn: sqlite3.Connection | pg.Connection) -> None:
             conn.execute("ROLLBACK")
 
 
+def unvacuumed(conn: pg.Connection) -> str | None:
+    """Why PostgreSQL would never reclaim this schema's dead rows, or None. Every message is a row updated on its way
+    out (marked started, then sent), so without autovacuum the outbox, alert and wake-up tables and their indexes
+    only grow, and every claim and intake reads further through them: alerts slower month by month, with nothing
+    failing. Off for the server (autovacuum, or track_counts, which it needs), or for some of this schema's tables
+    (autovacuum_enabled=false)."""
+    why: list[str] = []
+    off = [name for name in ("autovacuum", "track_counts") if conn.raw(f"SHOW {name}").fetchone()[0] != "on"]
+    if off:
+        why.append(f"{' and '.join(off)} {'is' if len(off) == 1 else 'are'} off on the server")
+    tables = [r[0] for r in conn.raw(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid=c.relnamespace WHERE n.nspname=current_schema()"
+        " AND c.relkind='r' AND 'autovacuum_enabled=false' = ANY(COALESCE(c.reloptions, '{}')) ORDER BY c.relname")]
+    if tables:
+        why.append(f"autovacuum is turned off for table{'s' if len(tables) > 1 else ''} {', '.join(tables)}")
+    return "; ".join(why) or None
+
 # --- the phone rung: who it cannot reach (status and doctor) -------------------------------------------------
 def phone_unverified(settings: Settings) -> str | None:
     """People a phone tier of the ladder cannot reach (handlers/phone.py), read from the store read-only."""

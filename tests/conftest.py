@@ -149,6 +149,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                                     "chromium; CI installs it and fails without it)", yellow=True, bold=True)
 
 
+def pytest_unconfigure(config):
+    """Once the workers have gone (xdist waits for them before this), the PostgreSQL catalogs are vacuumed."""
+    if not hasattr(config, "workerinput"):
+        pgtest.vacuum_catalogs()
+
+
 SLOW_FIRST = ("test_kill_9_of_the_active_instance", "test_stub_then_full_form_by_buttons", "test_mutated_copies",
               "test_kill_9_mid_session")
 

@@ -66,6 +66,26 @@ def _drop_spares() -> None:
                 c.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
 
 
+# the catalogs a schema's tables, indexes, identities and triggers have rows in (a run of the suite left ~110,000 dead
+# rows in pg_class, ~60,000 in pg_attribute and ~23,000 in pg_depend)
+CATALOGS = ("pg_class", "pg_attribute", "pg_depend", "pg_index", "pg_type", "pg_attrdef", "pg_constraint",
+            "pg_sequence", "pg_trigger", "pg_namespace")
+
+
+def vacuum_catalogs() -> None:
+    """Leave the server as the suite found it: the suite makes, empties and drops schemas by the thousand, and every
+    one leaves dead rows in the system catalogs. A server with autovacuum off (as the development one is) kept them
+    all, and after a few runs every catalog lookup read through a million dead rows: PostgreSQL's benchmark figures
+    drifted worse through the day (docs/development.md). Run once the workers are gone; a user who may not
+    vacuum a catalog only gets PostgreSQL's warning."""
+    if unavailable():
+        return
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as c:
+        c.execute(f"VACUUM {', '.join('pg_catalog.' + t for t in CATALOGS)}")
+
+
 class Schema:
     """An empty schema: its URL for SAFERBOT_DB; emptied (or dropped) afterwards.
 
