@@ -338,11 +338,27 @@ def _busy_rows(conn: sqlite3.Connection, now: float) -> int:
                         (now,)).fetchone()[0]
 
 
+class _Repeat(Exception):
+    """A platform's retry of an event acted on already: what its handler did in this unit is undone."""
+
+
 def _intake(tx: Tx, msg: Inbound, answered: bool = False) -> None:
-    new = tx.first_time(msg.key)
-    if new:
-        route(tx, msg)
-    if new and answered:  # the sender already had the cover reply while the store was failing (bot/emergency.py)
+    """Record the event's key, act on it, and keep what was done only if the key was new. The key's answer is read
+    after the handler: on PostgreSQL the handler's first read brings it, one wait less before a cover reply leaves.
+    A retry whose answer is known at once (SQLite) is not acted on at all; otherwise its handler's rows, messages
+    and wake-ups are undone with its savepoint. On PostgreSQL an alert number it took stays used, as a rolled-back
+    insert's does (a gap in the numbers, never a second alert)."""
+    arrival = tx.arrive(msg.key)
+    if arrival.known_repeat():
+        return
+    try:
+        with tx.savepoint("intake"):
+            route(tx, msg)
+            if not arrival.new():
+                raise _Repeat
+    except _Repeat:
+        return
+    if answered:  # the sender already had the cover reply while the store was failing (bot/emergency.py)
         covers = [r["id"] for r in tx.new_rows if r["tag"] == "cover"]
         tx.conn.executemany("UPDATE outbox SET status='cancelled' WHERE id=?", [(i,) for i in covers])
         tx.new_rows[:] = [r for r in tx.new_rows if r["tag"] != "cover"]

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .messages import Inbound, Outbound, buttons_to_json
-from .store import outbox, part_done
+from .store import answered, outbox, part_done
 
 if TYPE_CHECKING:
     from .app import App
@@ -145,8 +145,12 @@ class Tx:
     def first_time(self, key: str) -> bool:
         """Record an incoming event's key (the core's `inbound` table); False if it was seen before, so a
         platform's or provider's retry of an event already acted on is acted on once."""
-        return bool(self.conn.execute("INSERT INTO inbound(key, at) VALUES(?, ?) ON CONFLICT DO NOTHING",
-                                      (key, self.now)).rowcount)
+        return self.arrive(key).new()
+
+    def arrive(self, key: str) -> Arrival:
+        """Record an incoming event's key as `first_time` does; whether it was new is read when needed."""
+        return Arrival(self.conn.execute("INSERT INTO inbound(key, at) VALUES(?, ?) ON CONFLICT DO NOTHING",
+                                         (key, self.now)))
 
     def pending_wakeup(self, kind: str, ref: str | int) -> float | None:
         """When the earliest pending wake-up of this kind and ref is due (None: there is none)."""
@@ -181,6 +185,21 @@ class Tx:
     def cancel_queued(self, alert_id: int, tag: str) -> None:
         """Withdraw messages of an alert that have not gone yet (e.g. notifications after an ack)."""
         self.dropped += outbox.cancel_for_alert(self.conn, alert_id, tag)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """An incoming event's key, recorded. Whether it was new is read when needed: PostgreSQL answers it with the
+    unit's next read (bot/store/pg.py), so a codeword's handler does not wait for it on its own."""
+
+    cursor: Any
+
+    def new(self) -> bool:
+        return bool(self.cursor.rowcount)
+
+    def known_repeat(self) -> bool:
+        """Seen before, and known without a wait: SQLite at once, PostgreSQL once the answer is here."""
+        return answered(self.cursor) and not self.new()
 
 
 def wake(conn: sqlite3.Connection, kind: str, ref: str | int, due_at: float) -> int:

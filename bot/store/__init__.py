@@ -348,6 +348,12 @@ def reserve_key(conn: sqlite3.Connection | pg.Connection, table: str) -> Callabl
     return lambda: None
 
 
+def answered(cursor: Any) -> bool:
+    """Whether reading `cursor` costs no wait: SQLite has run the statement already; PostgreSQL once the unit has
+    waited for the server past it (a later read's answer brought it)."""
+    return not isinstance(cursor, pg.Cursor) or cursor.answered
+
+
 class Later:
     """A unit's answer read once its COMMIT is through (`after_commit`)."""
 
@@ -393,5 +399,5 @@ def part_done(conn: sqlite3.Connection | pg.Connection) -> None:
         conn.settle()
 
 
-__all__ = ["Fenced", "PgStore", "Store", "StoreError", "after_commit", "checkpoint", "columns", "connect", "is_url", "migrate", "open_read_only",
+__all__ = ["Fenced", "PgStore", "Store", "StoreError", "after_commit", "answered", "checkpoint", "columns", "connect", "is_url", "migrate", "open_read_only",
            "part_done", "private", "reserve_key", "statements", "transaction"]

@@ -126,6 +126,11 @@ class Cursor:
         return self._cur
 
     @property
+    def answered(self) -> bool:
+        """Its results are here: reading them costs no wait for the server."""
+        return self._read or self._sent <= self._conn.settled
+
+    @property
     def rowcount(self) -> int:
         return self._results().rowcount
 
