@@ -10,7 +10,7 @@
 (b) alert latency, codeword to the wire: the real Telegram transport against the fake Telegram
     (bench/alert_latency.py), codewords `--gap` seconds apart from different people, on SQLite and
     on PostgreSQL: time until the sender's cover reply and the duty manager's card are received
-    (sendMessage). p50 / p99 each, and PostgreSQL's p99 as a multiple of SQLite's (target <= 2x).
+    (sendMessage). p50 / p99 each, and PostgreSQL's p50 and p99 as multiples of SQLite's (target <= 1.5x).
 
 (c) --freeze: the same scenario with SIGSTOP of the active process instead of kill -9, held until a
     standby has taken over (and 1 s more), then SIGCONT (tests/failover_rounds.py). The woken process
@@ -41,6 +41,8 @@ sys.path.insert(0, str(ROOT))
 from bench.alert_latency import PG_URL, pct, run_telegram  # noqa: E402
 from tests import failover_kit as kit  # noqa: E402
 from tests import failover_rounds as rounds  # noqa: E402
+
+RATIO = 1.5  # PostgreSQL's cover reply and card at p50 and p99, as a multiple of SQLite's in the same run (issue #24)
 
 
 @contextlib.asynccontextmanager
@@ -114,20 +116,21 @@ async def freezes(n: int, ttl: float | None, seed: int, pg_url: str) -> None:
 def latency(n: int, gap: float, pg_url: str) -> None:
     print(f"\n(b) alert latency, codeword to the wire: {n} codewords {gap:g} s apart, real Telegram transport,"
           " fake Telegram; seconds")
-    p99s: dict[tuple[str, str], float] = {}
+    seen: dict[tuple[str, str, int], float] = {}
     for db in ("sqlite", "postgresql"):
         results, _ = asyncio.run(run_telegram(n, db, pg_url, gap))
         for label, times in results.items():
             values = list(times.values())
-            p99s[(db, label)] = pct(values, 99)
+            for p in (50, 99):
+                seen[(db, label, p)] = pct(values, p)
             missing = f"  NOT ARRIVED {n - len(values)}" if len(values) < n else ""
             print(f"  {db:<10} {label:<22} p50 {pct(values, 50) * 1000:7.1f} ms  p99 {pct(values, 99) * 1000:7.1f}"
                   f" ms  max {max(values) * 1000:7.1f} ms{missing}")
     for label in ("sender's cover reply", "duty manager's card"):
-        ratio = p99s[("postgresql", label)] / p99s[("sqlite", label)]
-        print(f"  p99 PostgreSQL / SQLite, {label:<22} {ratio:4.2f}x   target <= 2x: "
-              f"{'met' if ratio <= 2 else 'MISSED'}")
-
+        for p in (50, 99):
+            ratio = seen[("postgresql", label, p)] / seen[("sqlite", label, p)]
+            print(f"  p{p} PostgreSQL / SQLite, {label:<22} {ratio:4.2f}x   target <= {RATIO:g}x: "
+                  f"{'met' if ratio <= RATIO else 'MISSED'}")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -128,8 +128,9 @@ class Outbox:
         """
         if not self.may_send():
             return None
+        marks = [c.delivery.id for c in batch if not c.started]  # a cover reply was marked with its codeword
         try:
-            started = await self._mark_started([c.delivery.id for c in batch])
+            started = await self._mark_started(marks) if marks else set()
         except Exception as e:  # the store cannot write (a lost lease is told by the store's fence)
             log.warning("could not mark %d message(s) as started (%s); holding them", len(batch), type(e).__name__)
             for lane in self.lanes.values():
@@ -137,7 +138,7 @@ class Outbox:
             return None
         if not self.may_send():  # the write outlasted the lease's validity (a freeze, a stall): nothing leaves
             return None
-        return [replace(c, attempts=c.attempts + 1) for c in batch if c.delivery.id in started]
+        return [replace(c, attempts=c.attempts + 1, started=False) for c in batch if c.started or c.delivery.id in started]
 
     async def _mark_started(self, ids: list[int]) -> set[int]:
         """One write for every lane handing off at this moment (a burst is not one transaction per card)."""

@@ -112,7 +112,7 @@ class Tx:
             self.conn, now=self.now, platform=platform, chat_id=chat_id, user_id=user_id, text=out.text,
             buttons=buttons_to_json(out.buttons), priority=int(out.priority), person=person, card=out.card,
             alert_id=alert_id, tag=tag, form=out.form, form_ref=out.form_ref, ephemeral=out.ephemeral,
-            attachment=out.attachment, claim=self.claim))
+            attachment=out.attachment, claim=self.claim, started=tag == COVER))
 
     def set_card(self, key: str, out: Outbound, *, new: bool = False) -> None:
         """Create or change a live card; every delivered copy gets edited. `new`: the card of an alert raised
@@ -185,6 +185,13 @@ class Tx:
     def cancel_queued(self, alert_id: int, tag: str) -> None:
         """Withdraw messages of an alert that have not gone yet (e.g. notifications after an ack)."""
         self.dropped += outbox.cancel_for_alert(self.conn, alert_id, tag)
+
+
+# A codeword's cover reply is marked started in its codeword's own unit, not in a unit of its own at hand-off: one
+# commit less before the sender sees it. Only a message whose request had begun should be in doubt after a crash
+# (docs/delivery.md); for a cover reply that changes nothing the sender sees: it is never marked REPEAT (that would
+# give the codeword away), so one still held goes once, word for word (Slack looks for it in the chat first).
+COVER = "cover"
 
 
 @dataclass(frozen=True)

@@ -140,3 +140,47 @@ async def test_an_escalation_step_asks_its_duty_reads_and_its_tier_change_togeth
         assert steps and max(steps) <= 9, f"the escalation step waited {steps} times"
     finally:
         await h.engine.stop()
+
+
+async def test_a_cover_reply_leaves_with_its_codewords_commit_and_no_write_of_its_own(harness):
+    """The last write before Alice's cover reply leaves is her codeword's own unit: it is marked started there (one
+    attempt counted), not in a unit of its own at hand-off, which was one more commit (on PostgreSQL one more wait
+    for the server) before she saw it. Bob's card is marked at its hand-off as before."""
+    h = harness
+    marked: list[int] = []
+    write = h.engine.outbox._mark_started
+
+    async def watched(ids: list[int]) -> set[int]:
+        marked.extend(ids)
+        return await write(ids)
+
+    h.engine.outbox._mark_started = watched  # type: ignore[method-assign]
+    await h.say("alice", "Is Mr Brown in today?")
+    assert h.last("alice").text == "I'll have a look in the staff room for you."
+    (cover, sent_at, attempts, status), = [tuple(r) for r in await h.query(
+        "SELECT id, sent_at, attempts, status FROM outbox WHERE tag='cover'")]
+    assert cover not in marked and status == "sent" and attempts == 1 and sent_at is not None
+    card = [r[0] for r in await h.query("SELECT id FROM outbox WHERE chat_id='bob' AND kind='send'")]
+    assert card and set(card) <= set(marked), "Bob's card left without its started mark"
+
+
+async def test_a_cover_reply_held_when_the_bot_stopped_goes_once_unmarked_after_restart(db, clock):
+    """Alice's codeword was stored, and the bot stopped before her cover reply's request began (its lease not known
+    valid, then gone). Started with its codeword, the row is in doubt after the restart; a cover reply in doubt is
+    still sent once, word for word: no REPEAT that would give the codeword away."""
+    h = await start_engine(db, clock)
+    try:
+        for holder in (h.engine.outbox, *h.engine.outbox.lanes.values()):
+            holder.may_send = lambda: False
+        await h.transport.say("alice", "Is Mr Brown in today?")  # stored once this returns; nothing can leave
+        assert [tuple(r) for r in await h.query("SELECT status FROM outbox WHERE tag='cover'")] == [("sending",)]
+        assert not await h.engine.settle(timeout=0.3) and h.sent("alice") == []
+    finally:
+        await h.engine.stop()
+    h2 = await start_engine(db, clock)
+    try:
+        assert [d.text for d in h2.sent("alice")] == ["I'll have a look in the staff room for you."]
+        assert [tuple(r) for r in await h2.query("SELECT status, in_doubt FROM outbox WHERE tag='cover'")] == \
+            [("sent", 1)]
+    finally:
+        await h2.engine.stop()

@@ -37,13 +37,14 @@ class Claimed:
     attempts: int
     tag: str
     digest: str | None = None  # for edits of a digest message: its key
+    started: bool = False  # its started mark was written with the row (a cover reply): the first hand-off writes none
 
 
 INSERTED = ("kind", "person", "platform", "chat_id", "user_id", "text", "buttons", "priority", "card", "edit_of",
             "alert_id", "tag", "form", "form_ref", "ephemeral", "attachment", "next_at", "created_at", "status",
-            "attempts")
+            "attempts", "sent_at")
 INSERT = f"INSERT INTO outbox({', '.join(INSERTED)}) VALUES ({','.join('?' * len(INSERTED))})"
-UNSET = {"card_version": None, "sent_at": None, "message_ref": None, "error": None, "digest": None, "in_doubt": 0}
+UNSET = {"card_version": None, "message_ref": None, "error": None, "digest": None, "in_doubt": 0}
 
 
 class NewRow:
@@ -52,11 +53,12 @@ class NewRow:
     Its id is the insert's (read when first asked: PostgreSQL pipelines the insert). The columns it does not
     write are UNSET; tests/test_outbox_rows.py checks the row against the stored one, column by column."""
 
-    __slots__ = ("_values", "_cursor")
+    __slots__ = ("_values", "_cursor", "started")
 
-    def __init__(self, values: dict[str, Any], cursor: Any):
+    def __init__(self, values: dict[str, Any], cursor: Any, started: bool = False):
         self._values = values | UNSET
         self._cursor = cursor
+        self.started = started  # written already marked started (`enqueue`)
 
     def __getitem__(self, key: str) -> Any:
         return self._cursor.lastrowid if key == "id" else self._values[key]
@@ -86,12 +88,17 @@ def enqueue(
     kind: str = "send",
     edit_of: int | None = None,
     claim: bool = False,
+    started: bool = False,
 ) -> NewRow:
-    """Insert a row; with claim=True it is claimed by the writer in the same transaction."""
+    """Insert a row; with claim=True it is claimed by the writer in the same transaction. started=True (claimed
+    only): marked started too, as its hand-off would (`mark_started`), so the hand-off writes nothing: a cover
+    reply, whose unit's commit is then the last write before it leaves (bot/unit.py, `Tx._enqueue`)."""
+    started = started and claim
     values = dict(zip(INSERTED, (kind, person, platform, chat_id, user_id, text, buttons, priority, card, edit_of,
                                  alert_id, tag, form, form_ref, int(ephemeral), attachment, now, now,
-                                 "sending" if claim else "pending", 0), strict=True))
-    return NewRow(values, conn.execute(INSERT, tuple(values.values())))
+                                 "sending" if claim else "pending", int(started), now if started else None),
+                      strict=True))
+    return NewRow(values, conn.execute(INSERT, tuple(values.values())), started)
 
 
 def queue_edits(conn: sqlite3.Connection, card: str, now: float, claim: bool = False) -> list[sqlite3.Row]:
@@ -161,7 +168,9 @@ def as_claimed(conn: sqlite3.Connection | None, rows: list[sqlite3.Row],
                      text=text, buttons=buttons, priority=r["priority"], message_ref=message_ref, form=r["form"],
                      form_ref=r["form_ref"], ephemeral=bool(r["ephemeral"]), attachment=r["attachment"],
                      live=bool(r["card"]), in_doubt=bool(r["in_doubt"]))
-        claimed.append(Claimed(d, r["card"], version, r["person"], r["alert_id"], r["attempts"], r["tag"], digest))
+        started = isinstance(r, NewRow) and r.started  # its attempt is counted already, with the mark
+        claimed.append(Claimed(d, r["card"], version, r["person"], r["alert_id"], r["attempts"] - started, r["tag"],
+                               digest, started))
     return claimed
 
 
