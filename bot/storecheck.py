@@ -129,6 +129,7 @@ def unvacuumed(conn: pg.Connection) -> str | None:
         why.append(f"autovacuum is turned off for table{'s' if len(tables) > 1 else ''} {', '.join(tables)}")
     return "; ".join(why) or None
 
+
 # --- the phone rung: who it cannot reach (status and doctor) -------------------------------------------------
 def phone_unverified(settings: Settings) -> str | None:
     """People a phone tier of the ladder cannot reach (handlers/phone.py), read from the store read-only."""
