@@ -9,6 +9,7 @@ answer (a statement outside a unit, or a sync of the unit's pipeline); the bench
 
 from __future__ import annotations
 
+from bot import engine as engine_module
 from bot.store import Store, outbox
 
 from .conftest import settle, start_engine
@@ -184,3 +185,22 @@ async def test_a_cover_reply_held_when_the_bot_stopped_goes_once_unmarked_after_
             [("sent", 1)]
     finally:
         await h2.engine.stop()
+
+
+async def test_a_retry_whose_handler_now_fails_is_still_a_retry_not_an_apology(harness, monkeypatch):
+    """Alice's codeword was acted on. Her platform sends it again, and this time the handler fails (a bug met on the
+    second run). Before the key's answer was read late, a retry never reached the handler; now it may, and its
+    failure must not reach Alice either: no "Sorry, I could not do that", one cover reply, one alert."""
+    h = harness
+    await h.transport.say("alice", "Is Mr Brown in today?", event_id="tg-9")
+    await settle(h.engine)
+    assert [d.text for d in h.sent("alice")] == ["I'll have a look in the staff room for you."]
+
+    def broken(tx, msg):  # noqa: ANN001, ANN202
+        raise RuntimeError("a handler bug")
+
+    monkeypatch.setattr(engine_module, "route", broken)
+    await h.transport.say("alice", "Is Mr Brown in today?", event_id="tg-9")
+    await settle(h.engine)
+    assert [d.text for d in h.sent("alice")] == ["I'll have a look in the staff room for you."]
+    assert [tuple(r) for r in await h.query("SELECT COUNT(*) FROM alerts")] == [(1,)]
