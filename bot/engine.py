@@ -29,7 +29,7 @@ from .settings import Settings
 from .store import Fenced, Store, StoreError, part_done
 from .store.outbox import Claimed, as_claimed, needs_reading
 from .transports.base import Transport
-from .unit import Address, Arrival, Context, Tx
+from .unit import COVER, Address, Context, Tx
 
 log = logging.getLogger(__name__)
 # a unit that wrote at most this many outbox rows, all known (no edit, every card drawn by it), has them
@@ -359,24 +359,15 @@ def _intake(tx: Tx, msg: Inbound, answered: bool = False) -> None:
     except _Repeat:
         return
     except Exception:
-        if _is_repeat(arrival):  # its failure was the retry's alone, and undone: the event was acted on already
+        if arrival.readable_repeat():  # its failure was the retry's alone, and undone: the event was acted on already
             log.warning("a retry of %s event %s failed in its handler; undone, as it was acted on already",
                         msg.platform, msg.event_id)
             return
         raise
     if answered:  # the sender already had the cover reply while the store was failing (bot/emergency.py)
-        covers = [r["id"] for r in tx.new_rows if r["tag"] == "cover"]
+        covers = [r["id"] for r in tx.new_rows if r["tag"] == COVER]
         tx.conn.executemany("UPDATE outbox SET status='cancelled' WHERE id=?", [(i,) for i in covers])
-        tx.new_rows[:] = [r for r in tx.new_rows if r["tag"] != "cover"]
-
-
-def _is_repeat(arrival: Arrival) -> bool:
-    """After a handler failed: whether its event had been seen before. False when that cannot be read (the store is
-    failing): the failure then goes on as before."""
-    try:
-        return not arrival.new()
-    except Exception:
-        return False
+        tx.new_rows[:] = [r for r in tx.new_rows if r["tag"] != COVER]
 
 
 def _home(tx: Tx, person: Person) -> list[str]:

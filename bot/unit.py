@@ -112,7 +112,7 @@ class Tx:
             self.conn, now=self.now, platform=platform, chat_id=chat_id, user_id=user_id, text=out.text,
             buttons=buttons_to_json(out.buttons), priority=int(out.priority), person=person, card=out.card,
             alert_id=alert_id, tag=tag, form=out.form, form_ref=out.form_ref, ephemeral=out.ephemeral,
-            attachment=out.attachment, claim=self.claim, started=tag == COVER))
+            attachment=out.attachment, claim=self.claim, started=tag == COVER and out.card is None))
 
     def set_card(self, key: str, out: Outbound, *, new: bool = False) -> None:
         """Create or change a live card; every delivered copy gets edited. `new`: the card of an alert raised
@@ -189,8 +189,9 @@ class Tx:
 
 # A codeword's cover reply is marked started in its codeword's own unit, not in a unit of its own at hand-off: one
 # commit less before the sender sees it. Only a message whose request had begun should be in doubt after a crash
-# (docs/delivery.md); for a cover reply that changes nothing the sender sees: it is never marked REPEAT (that would
-# give the codeword away), so one still held goes once, word for word (Slack looks for it in the chat first).
+# (docs/delivery.md); for a plain cover reply that changes nothing the sender sees: only a card in doubt is marked
+# REPEAT, so one still held goes once, word for word (Slack looks for it in the chat first). A cover that is a live
+# card (a codeword asking for backup) is marked at its hand-off as every card is: in doubt it would say REPEAT.
 COVER = "cover"
 
 
@@ -207,6 +208,14 @@ class Arrival:
     def known_repeat(self) -> bool:
         """Seen before, and known without a wait: SQLite at once, PostgreSQL once the answer is here."""
         return answered(self.cursor) and not self.new()
+
+    def readable_repeat(self) -> bool:
+        """After its handler failed: seen before. False when that cannot be read (the store is failing): the
+        failure then goes on as before."""
+        try:
+            return not self.new()
+        except Exception:
+            return False
 
 
 def wake(conn: sqlite3.Connection, kind: str, ref: str | int, due_at: float) -> int:

@@ -16,7 +16,7 @@ from bot.messages import DRILL, Button, Inbound, Outbound
 from bot.model import Codeword, Person, Priority, Role, Severity, parse_duration
 from bot.permissions import allowed
 from bot.registry import button, codeword_action, command, home, reads, wakeup
-from bot.unit import Tx
+from bot.unit import COVER, Tx
 from handlers.codeword import alert as codeword_alert
 
 WAIT = "backup.wait"
@@ -132,7 +132,7 @@ def request(tx: Tx, person: Person, msg: Inbound, what: str, codeword: Codeword 
                         " ON CONFLICT DO NOTHING", (rid, p.key))
     req = refresh(tx, rid)
     tx.reply(msg, Outbound("", card=_mine(rid), priority=Priority.alarm), person=person,
-             tag="cover" if codeword else "reply")
+             tag=COVER if codeword else "reply")
     reached = [p for p in people if tx.send(p, Outbound("", card=_card(rid), priority=Priority.alarm), tag="backup")]
     if not reached:
         escalate(tx, req, "nobody on shift or on duty at the branch could be asked")

@@ -16,7 +16,7 @@ from bot.messages import Inbound, Outbound
 from bot.model import Codeword, Ladder, Person, Priority, Role, Tier
 from bot.permissions import allowed
 from bot.registry import reads, stranger
-from bot.unit import Tx
+from bot.unit import COVER, Tx
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def raise_codeword(tx: Tx, person: Person, msg: Inbound, codeword: Codeword) -> 
 
 def alert(tx: Tx, person: Person, msg: Inbound, codeword: Codeword) -> None:
     """The codeword's alert: the cover reply to the sender, then the ladder."""
-    tx.reply(msg, Outbound(codeword.cover_reply, priority=Priority.alarm), person=person, tag="cover")
+    tx.reply(msg, Outbound(codeword.cover_reply, priority=Priority.alarm), person=person, tag=COVER)
     escalation.raise_alert(
         tx,
         kind="codeword",

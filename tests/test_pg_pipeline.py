@@ -204,3 +204,22 @@ async def test_a_retry_whose_handler_now_fails_is_still_a_retry_not_an_apology(h
     await settle(h.engine)
     assert [d.text for d in h.sent("alice")] == ["I'll have a look in the staff room for you."]
     assert [tuple(r) for r in await h.query("SELECT COUNT(*) FROM alerts")] == [(1,)]
+
+
+async def test_a_codeword_backup_card_held_when_the_bot_stopped_goes_unmarked_after_restart(db, clock):
+    """A codeword whose action is backup answers with a live card ("Okay, I'll see who's free."), tagged as a cover
+    reply. A card in doubt after a crash is marked REPEAT, so this one is marked started at its hand-off, not with
+    its codeword: held when the bot stopped, it goes once, word for word, never "REPEAT: sent again"."""
+    h = await start_engine(db, clock)
+    try:
+        for holder in (h.engine.outbox, *h.engine.outbox.lanes.values()):
+            holder.may_send = lambda: False
+        await h.transport.say("alice", "Could use an extra pair of hands")
+        assert [tuple(r) for r in await h.query("SELECT status FROM outbox WHERE tag='cover'")] == [("sending",)]
+    finally:
+        await h.engine.stop()
+    h2 = await start_engine(db, clock)
+    try:
+        assert [d.text for d in h2.sent("alice")] == ["Okay, I'll see who's free."]
+    finally:
+        await h2.engine.stop()

@@ -37,7 +37,7 @@ class Claimed:
     attempts: int
     tag: str
     digest: str | None = None  # for edits of a digest message: its key
-    started: bool = False  # its started mark was written with the row (a cover reply): the first hand-off writes none
+    started: bool = False  # its started mark was written with the row (a plain cover reply): the first hand-off writes none
 
 
 INSERTED = ("kind", "person", "platform", "chat_id", "user_id", "text", "buttons", "priority", "card", "edit_of",
