@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
 import resource
 import statistics
@@ -42,11 +41,11 @@ T0 = time.time()  # as early as possible: "process start" for the restarted chil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.alert_latency import PG_URL, database  # noqa: E402
+from bench.alert_latency import PG_URL, database, start_as_served, stop_as_served  # noqa: E402
 from bot.book import load_book  # noqa: E402
 from bot.clock import FakeClock  # noqa: E402
 from bot.compose import build_app  # noqa: E402
-from bot.engine import Engine, settle_heap  # noqa: E402
+from bot.engine import Engine  # noqa: E402
 from bot.messages import Delivery  # noqa: E402
 from bot.model import Book, Service  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -163,8 +162,7 @@ async def lateness(n: int, spread: float, lead: int, grace: int, db: str) -> dic
     svc = service(n)
     transport = Counting(n)
     engine = Engine(Settings(db=db, _env_file=None), book(svc, lead, grace), svc, app=build_app(), transports=[transport])
-    await engine.start()
-    settle_heap()  # as `saferbot run` does once started (bot/serve.py)
+    await start_as_served(engine)
     work = Work()
     await work.watch(engine)
     first = time.time() + 2.0 + n * (0.003 if isinstance(engine.store, PgStore) else 0.0006)  # insert before the first reminder
@@ -188,8 +186,7 @@ async def lateness(n: int, spread: float, lead: int, grace: int, db: str) -> dic
     counts = await engine.store.read(lambda c: c.execute(
         "SELECT (SELECT COUNT(*) FROM alerts WHERE kind='lone'), (SELECT COUNT(*) FROM outbox),"
         " (SELECT COUNT(*) FROM wakeups)").fetchone())
-    await engine.stop()
-    gc.unfreeze()  # the next run in this process starts from an empty heap, as a fresh `saferbot run` does
+    await stop_as_served(engine)
     return {"sessions": n, "insert_s": inserted, "escalated": len(late), "alerts": counts[0], "outbox_rows": counts[1],
             "wakeups": counts[2], "late": late, "fired": fired, "rss_mb": rss_mb(),
             "statements": work.statements / max(1, len(late)), "transactions": work.transactions / max(1, len(late)),
@@ -217,8 +214,7 @@ async def restart_child(db: Path, n: int, overdue: int) -> dict:
     transport = Counting(overdue)
     engine = Engine(Settings(db=db, _env_file=None), book(svc, 300, 300), svc, app=build_app(), transports=[transport])
     t_engine = time.time()
-    fired_at_start = await engine.start()
-    settle_heap()  # as `saferbot run` does once started: its pause counts in the time to the last card
+    fired_at_start = await start_as_served(engine)  # the collection's pause counts in the time to the last card
     t_started = time.time()
     await asyncio.wait_for(transport.done.wait(), timeout=60)
     t_done = time.time()
